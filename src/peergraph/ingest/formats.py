@@ -1,0 +1,198 @@
+"""Format detection (from content, not file names) and the one entry point to every parser."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from peergraph.ingest import arxiv, bibtex, csl, openalex
+from peergraph.ingest.jsonstream import (
+    JsonItem,
+    iter_api_results,
+    iter_json_lines,
+    load_small_json,
+    open_binary,
+    read_head,
+)
+from peergraph.ingest.records import FormatError, Parsed, Record, RecordError
+
+FORMATS = {
+    "openalex-jsonl": "OpenAlex entities, one JSON object per line (snapshot parts, .gz or plain)",
+    "openalex-api": 'OpenAlex API list response {"meta": ..., "results": [...]}',
+    "openalex-json": "a single OpenAlex entity as the API returns it",
+    "csl-json": "CSL-JSON array (Zotero, Mendeley, Pandoc, Crossref exports)",
+    "arxiv-jsonl": "arXiv metadata snapshot (Kaggle arxiv-metadata-oai-snapshot.json)",
+    "arxiv-atom": "arXiv API Atom feed",
+    "bibtex": "BibTeX (.bib)",
+}
+_BIBTEX_ENTRY = re.compile(rb"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
+SNAPSHOT_ENTITIES = ("institutions", "sources", "topics", "concepts", "authors", "works")
+SNAPSHOT_SKIPPED = (
+    "publishers",
+    "funders",
+    "merged_ids",
+    "keywords",
+    "domains",
+    "fields",
+    "subfields",
+)
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    path: Path
+    format: str
+
+
+def detect_format(path: Path) -> str:
+    """Name the format of ``path`` from its first 64 KiB, or raise FormatError."""
+    head = read_head(path)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text:
+        raise FormatError(f"{path}: the file is empty")
+    if text.startswith(b"<"):
+        if b"http://www.w3.org/2005/Atom" in head and b"arxiv" in head.lower():
+            return "arxiv-atom"
+        raise FormatError(f"{path}: XML, but not an arXiv Atom feed")
+    if text.startswith(b"["):
+        return _detect_array(path, text)
+    if text.startswith(b"{"):
+        first_line = text.split(b"\n", 1)[0]
+        try:
+            obj = json.loads(first_line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            obj = None
+        if isinstance(obj, dict):
+            if "meta" in obj and "results" in obj:
+                return "openalex-api"
+            if _looks_arxiv(obj):
+                return "arxiv-jsonl"
+            if _looks_openalex(obj):
+                return "openalex-jsonl"
+            if _looks_csl(obj):
+                raise FormatError(f"{path}: CSL-JSON items must be in a JSON array")
+            raise FormatError(f"{path}: JSON lines, but neither OpenAlex nor arXiv records")
+        if re.match(rb'\{\s*"meta"\s*:', text) or b'"results"' in text[:200]:
+            return "openalex-api"
+        if re.search(rb'"id"\s*:\s*"https://openalex\.org/', text[:2000]):
+            return "openalex-json"
+        raise FormatError(f"{path}: JSON, but not a format peergraph knows")
+    if _BIBTEX_ENTRY.search(head):
+        return "bibtex"
+    raise FormatError(f"{path}: unknown format (expected OpenAlex, CSL-JSON, arXiv or BibTeX)")
+
+
+def _detect_array(path: Path, text: bytes) -> str:
+    window = text[:65536]
+    if b"openalex.org/" in window and b'"authorships"' in window:
+        return "openalex-api"  # a saved list of works: streamed like the results array
+    if re.search(rb'"(issued|container-title|author)"\s*:', window) or re.search(
+        rb'"type"\s*:\s*"(paper-conference|article-journal|article|chapter|book)"', window
+    ):
+        return "csl-json"
+    if b"openalex.org/" in window:
+        return "openalex-api"
+    raise FormatError(f"{path}: a JSON array, but neither CSL-JSON nor OpenAlex records")
+
+
+def _looks_arxiv(obj: dict[str, object]) -> bool:
+    return "authors_parsed" in obj or ("categories" in obj and "versions" in obj)
+
+
+def _looks_openalex(obj: dict[str, object]) -> bool:
+    return isinstance(obj.get("id"), str) and "openalex.org/" in str(obj["id"])
+
+
+def _looks_csl(obj: dict[str, object]) -> bool:
+    return "issued" in obj or "container-title" in obj
+
+
+def expand_paths(paths: list[Path], forced_format: str | None = None) -> list[ImportTarget]:
+    """Files stay files; an OpenAlex snapshot folder becomes its part files in entity order."""
+    targets: list[ImportTarget] = []
+    for path in paths:
+        if not path.exists():
+            raise FormatError(f"{path}: no such file or directory")
+        if path.is_dir():
+            targets.extend(_snapshot_parts(path))
+            continue
+        targets.append(ImportTarget(path, forced_format or detect_format(path)))
+    return targets
+
+
+def _snapshot_parts(root: Path) -> list[ImportTarget]:
+    entity_dirs = [root / e for e in SNAPSHOT_ENTITIES if (root / e).is_dir()]
+    if not entity_dirs and list(root.glob("updated_date=*")):
+        entity_dirs = [root]  # the user pointed at one entity folder, e.g. snapshot/works
+    parts: list[ImportTarget] = []
+    for entity_dir in entity_dirs:
+        for part in sorted(entity_dir.glob("updated_date=*/part_*")):
+            if part.is_file():
+                parts.append(ImportTarget(part, "openalex-jsonl"))
+    if not parts:
+        raise FormatError(
+            f"{root}: a folder, but not an OpenAlex snapshot "
+            "(expected <entity>/updated_date=*/part_*.gz)"
+        )
+    return parts
+
+
+def iter_parsed(path: Path, fmt: str) -> Iterator[Parsed]:
+    """Parse ``path`` as ``fmt``; yields one :class:`Parsed` per record, in file order."""
+    if fmt not in FORMATS:
+        raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    try:
+        opened = open_binary(path)
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot open: {exc.strerror}") from exc
+    number = 0
+    try:
+        for line, item in _dispatch(opened.stream, fmt):
+            if item is None:
+                continue
+            number += 1
+            if isinstance(item, RecordError) and item.line is None:
+                item.line = line
+            yield Parsed(number, line, item, opened.offset)
+    except (OSError, EOFError) as exc:  # truncated or corrupt gzip, I/O errors
+        number += 1
+        yield Parsed(
+            number,
+            None,
+            RecordError("unreadable", f"cannot read past this point: {exc}", None, fatal=True),
+            opened.offset,
+        )
+    finally:
+        opened.close()
+
+
+def _dispatch(stream, fmt: str) -> Iterator[tuple[int | None, Record | RecordError | None]]:
+    if fmt == "csl-json":
+        for item, record in csl.iter_csl(stream):
+            yield item.line, record
+    elif fmt == "openalex-jsonl":
+        yield from _json_records(iter_json_lines(stream), openalex.parse_openalex_record)
+    elif fmt == "openalex-api":
+        yield from _json_records(iter_api_results(stream), openalex.parse_openalex_record)
+    elif fmt == "openalex-json":
+        yield from _json_records(iter([load_small_json(stream)]), openalex.parse_openalex_record)
+    elif fmt == "arxiv-jsonl":
+        yield from _json_records(iter_json_lines(stream), arxiv.parse_kaggle_record)
+    elif fmt == "arxiv-atom":
+        for _number, record in arxiv.iter_atom(stream):
+            yield (record.line if isinstance(record, RecordError) else None), record
+    elif fmt == "bibtex":
+        parser = bibtex.BibtexParser()
+        for entry in bibtex.iter_entries(stream):
+            yield entry.line, parser.parse(entry)
+
+
+def _json_records(items: Iterator[JsonItem], parse) -> Iterator[tuple[int, Record | RecordError]]:
+    for item in items:
+        if item.error:
+            yield item.line, RecordError(item.error, item.message or "", item.line, item.fatal)
+        else:
+            yield item.line, parse(item.value)

@@ -1,0 +1,763 @@
+"""Writes one batch of parsed records into the store, de-duplicating works.
+
+Works match an existing (or earlier-in-batch) work by, in order: DOI, arXiv id, OpenAlex
+id, PMID; then by the normalised title + year + first author's family name, unless the
+two carry different identifiers of the same scheme (two DOIs = two works). A merge keeps
+every identifier and provenance row and only fills fields the stored work lacks, so
+re-importing anything is a no-op. All writes of a batch share the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from peergraph.db.base import utcnow
+from peergraph.ingest.models import ImportIssue, Provenance
+from peergraph.ingest.normalize import dedupe_key, name_key, title_key
+from peergraph.ingest.records import (
+    AuthorRecord,
+    InstitutionRecord,
+    Parsed,
+    RecordError,
+    SourceRecord,
+    TopicRecord,
+    WorkRecord,
+)
+from peergraph.works.models import (
+    Authorship,
+    AuthorshipInstitution,
+    Institution,
+    Source,
+    Topic,
+    UpstreamAuthor,
+    Work,
+    WorkIdentifier,
+    WorkReference,
+    WorkTopic,
+)
+
+STRONG_SCHEMES = ("doi", "arxiv", "openalex", "pmid")
+FILLABLE = (
+    "abstract",
+    "year",
+    "publication_date",
+    "type",
+    "language",
+    "source_id",
+    "volume",
+    "issue",
+    "pages",
+    "url",
+)
+CHUNK = 500  # rows per IN (...) lookup
+
+works_t: Table = Work.__table__  # type: ignore[assignment]
+ids_t: Table = WorkIdentifier.__table__  # type: ignore[assignment]
+authorships_t: Table = Authorship.__table__  # type: ignore[assignment]
+auth_inst_t: Table = AuthorshipInstitution.__table__  # type: ignore[assignment]
+sources_t: Table = Source.__table__  # type: ignore[assignment]
+institutions_t: Table = Institution.__table__  # type: ignore[assignment]
+topics_t: Table = Topic.__table__  # type: ignore[assignment]
+work_topics_t: Table = WorkTopic.__table__  # type: ignore[assignment]
+refs_t: Table = WorkReference.__table__  # type: ignore[assignment]
+upstream_t: Table = UpstreamAuthor.__table__  # type: ignore[assignment]
+provenance_t: Table = Provenance.__table__  # type: ignore[assignment]
+issues_t: Table = ImportIssue.__table__  # type: ignore[assignment]
+
+
+@dataclass
+class BatchResult:
+    imported: int = 0
+    merged: int = 0
+    skipped: int = 0
+    skipped_by_reason: Counter[str] = field(default_factory=Counter)
+    fatal: RecordError | None = None
+
+
+@dataclass
+class _Pending:
+    """A work that will be inserted at the end of the batch, with the records merged in."""
+
+    record: WorkRecord
+    key: str
+    provenance: list[Parsed] = field(default_factory=list)
+    extra: list[WorkRecord] = field(default_factory=list)
+    id: int | None = None
+
+
+@dataclass
+class _Existing:
+    id: int
+    row: dict[str, Any]
+    identifiers: dict[str, str]
+    merged: list[WorkRecord] = field(default_factory=list)
+
+
+def insert_ignore(connection: Connection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _work_key(record: WorkRecord) -> str | None:
+    """The title+year+first-author key, or None where it would merge unrelated works
+    (a short generic title like "Preface" with no author)."""
+    family = record.authorships[0].family if record.authorships else None
+    key_title = title_key(record.title)
+    if not key_title or (not name_key(family) and len(key_title) < 30):
+        return None
+    return dedupe_key(record.title, record.year, family)
+
+
+class BatchWriter:
+    """Holds the entity caches of one import run; :meth:`write` handles one batch."""
+
+    def __init__(self, import_id: int) -> None:
+        self.import_id = import_id
+        self._sources: dict[tuple[str, str], int] = {}
+        self._institutions: dict[tuple[str, str], int] = {}
+        self._topics: dict[tuple[str, str], int] = {}
+
+    def reset_caches(self) -> None:
+        self._sources.clear()
+        self._institutions.clear()
+        self._topics.clear()
+
+    # -- entry point -------------------------------------------------------------------
+
+    def write(self, conn: Connection, batch: list[Parsed]) -> BatchResult:
+        result = BatchResult()
+        works: list[Parsed] = []
+        provenance: list[dict[str, Any]] = []
+        issues: list[dict[str, Any]] = []
+        for parsed in batch:
+            item = parsed.item
+            if isinstance(item, RecordError):
+                result.skipped += 1
+                result.skipped_by_reason[item.reason] += 1
+                issues.append(
+                    {
+                        "import_id": self.import_id,
+                        "record_number": parsed.number,
+                        "line": item.line,
+                        "reason": item.reason,
+                        "message": item.message[:2000],
+                    }
+                )
+                if item.fatal:
+                    result.fatal = item
+            elif isinstance(item, WorkRecord):
+                works.append(parsed)
+            else:
+                entity_id, created = self._write_entity(conn, item)
+                result.imported += created
+                result.merged += not created
+                provenance.append(self._provenance(parsed, item.kind, entity_id, created))
+        if works:
+            provenance.extend(self._write_works(conn, works, result))
+        if provenance:
+            conn.execute(insert_ignore(conn, provenance_t), provenance)
+        if issues:
+            conn.execute(insert(issues_t), issues)
+        return result
+
+    def _provenance(
+        self, parsed: Parsed, kind: str, entity_id: int, created: bool
+    ) -> dict[str, Any]:
+        item = parsed.item
+        key = getattr(item, "record_key", None) or getattr(item, "openalex_id", None)
+        if key is None and isinstance(item, TopicRecord):
+            key = item.external_id
+        return {
+            "import_id": self.import_id,
+            "record_number": parsed.number,
+            "line": parsed.line,
+            "record_key": key,
+            "entity_type": kind,
+            "entity_id": entity_id,
+            "action": "created" if created else "merged",
+        }
+
+    # -- works -------------------------------------------------------------------------
+
+    def _write_works(
+        self, conn: Connection, batch: list[Parsed], result: BatchResult
+    ) -> list[dict[str, Any]]:
+        records: list[WorkRecord] = [p.item for p in batch]  # type: ignore[misc]
+        owners = self._lookup_identifiers(conn, records)
+        keys = [_work_key(r) for r in records]
+        key_owners, candidate_ids = self._lookup_keys(conn, [k for k in keys if k])
+        existing = self._load_existing(conn, set(owners.values()) | candidate_ids)
+
+        pending: list[_Pending] = []
+        pending_by_ident: dict[tuple[str, str], _Pending] = {}
+        pending_by_key: dict[str, _Pending] = {}
+        provenance: list[tuple[Parsed, _Pending | _Existing, bool]] = []
+
+        for parsed, record, key in zip(batch, records, keys, strict=True):
+            target: _Pending | _Existing | None = None
+            for scheme in STRONG_SCHEMES:
+                value = record.identifiers.get(scheme)
+                if value is None:
+                    continue
+                if (scheme, value) in owners:
+                    target = existing[owners[(scheme, value)]]
+                    break
+                if (scheme, value) in pending_by_ident:
+                    target = pending_by_ident[(scheme, value)]
+                    break
+            if target is None and key is not None:
+                for work_id in key_owners.get(key, ()):
+                    if not _conflicts(existing[work_id].identifiers, record.identifiers):
+                        target = existing[work_id]
+                        break
+                else:
+                    candidate = pending_by_key.get(key)
+                    if candidate is not None and not _conflicts(
+                        _pending_identifiers(candidate), record.identifiers
+                    ):
+                        target = candidate
+            if target is None:
+                new = _Pending(record, key or "")
+                pending.append(new)
+                provenance.append((parsed, new, True))
+                if key:
+                    pending_by_key.setdefault(key, new)
+                for scheme, value in record.identifiers.items():
+                    if (scheme, value) not in owners:
+                        pending_by_ident.setdefault((scheme, value), new)
+                result.imported += 1
+                continue
+            result.merged += 1
+            provenance.append((parsed, target, False))
+            if isinstance(target, _Pending):
+                target.extra.append(record)
+                for scheme, value in record.identifiers.items():
+                    if (scheme, value) not in owners:
+                        pending_by_ident.setdefault((scheme, value), target)
+            else:
+                target.merged.append(record)
+
+        self._insert_pending(conn, pending, owners)
+        self._apply_merges(
+            conn, [e for e in existing.values() if e.merged], owners, pending_by_ident
+        )
+        rows = []
+        for parsed, target, created in provenance:
+            assert target.id is not None
+            rows.append(self._provenance(parsed, "work", target.id, created))
+        return rows
+
+    def _lookup_identifiers(
+        self, conn: Connection, records: list[WorkRecord]
+    ) -> dict[tuple[str, str], int]:
+        wanted: dict[str, set[str]] = {}
+        for record in records:
+            for scheme, value in record.identifiers.items():
+                wanted.setdefault(scheme, set()).add(value)
+        owners: dict[tuple[str, str], int] = {}
+        for scheme, values in wanted.items():
+            for chunk in _chunks(sorted(values)):
+                rows = conn.execute(
+                    select(ids_t.c.value, ids_t.c.work_id).where(
+                        ids_t.c.scheme == scheme, ids_t.c.value.in_(chunk)
+                    )
+                )
+                owners.update({(scheme, value): work_id for value, work_id in rows})
+        return owners
+
+    def _lookup_keys(
+        self, conn: Connection, keys: list[str]
+    ) -> tuple[dict[str, list[int]], set[int]]:
+        owners: dict[str, list[int]] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            for work_id, key in conn.execute(
+                select(works_t.c.id, works_t.c.dedupe_key)
+                .where(works_t.c.dedupe_key.in_(chunk))
+                .order_by(works_t.c.id)
+            ):
+                owners.setdefault(key, []).append(work_id)
+        return owners, {i for ids in owners.values() for i in ids}
+
+    def _load_existing(self, conn: Connection, ids: set[int]) -> dict[int, _Existing]:
+        existing: dict[int, _Existing] = {}
+        ordered = sorted(ids)
+        for chunk in _chunks(ordered):
+            for row in conn.execute(select(works_t).where(works_t.c.id.in_(chunk))).mappings():
+                existing[row["id"]] = _Existing(row["id"], dict(row), {})
+            for work_id, scheme, value in conn.execute(
+                select(ids_t.c.work_id, ids_t.c.scheme, ids_t.c.value).where(
+                    ids_t.c.work_id.in_(chunk)
+                )
+            ):
+                existing[work_id].identifiers.setdefault(scheme, value)
+        return existing
+
+    def _insert_pending(
+        self, conn: Connection, pending: list[_Pending], owners: dict[tuple[str, str], int]
+    ) -> None:
+        if not pending:
+            return
+        now = utcnow()
+        rows = []
+        for item in pending:
+            merged = _merge_fields(_work_row(item.record), item.extra)
+            merged["source_id"] = self._source_for(conn, item.record, item.extra)
+            merged.update(dedupe_key=item.key, created_at=now, updated_at=now)
+            rows.append(merged)
+        inserted = conn.execute(
+            insert(works_t).returning(works_t.c.id, sort_by_parameter_order=True), rows
+        )
+        for item, (work_id,) in zip(pending, inserted.all(), strict=True):
+            item.id = work_id
+
+        identifier_rows = []
+        claimed: set[tuple[str, str]] = set(owners)
+        for item in pending:
+            for record in (item.record, *item.extra):
+                for scheme, value in record.identifiers.items():
+                    if (scheme, value) not in claimed:
+                        claimed.add((scheme, value))
+                        identifier_rows.append(
+                            {"work_id": item.id, "scheme": scheme, "value": value}
+                        )
+        if identifier_rows:
+            conn.execute(insert(ids_t), identifier_rows)
+        inserted_ids = [cast(int, item.id) for item in pending]
+        self._insert_authorships(
+            conn, [(i, _best_authors(item)) for i, item in zip(inserted_ids, pending, strict=True)]
+        )
+        self._insert_links(
+            conn,
+            [
+                (i, r)
+                for i, item in zip(inserted_ids, pending, strict=True)
+                for r in (item.record, *item.extra)
+            ],
+        )
+
+    def _apply_merges(
+        self,
+        conn: Connection,
+        targets: list[_Existing],
+        owners: dict[tuple[str, str], int],
+        pending_by_ident: dict[tuple[str, str], _Pending],
+    ) -> None:
+        if not targets:
+            return
+        now = utcnow()
+        identifier_rows = []
+        claimed = set(owners) | set(pending_by_ident)
+        for target in targets:
+            row = target.row
+            fills = {
+                k: v for k, v in _merge_fields({}, target.merged).items() if row.get(k) is None
+            }
+            if row.get("source_id") is None and (
+                source_id := self._source_for(conn, None, target.merged)
+            ):
+                fills["source_id"] = source_id
+            fills = {k: v for k, v in fills.items() if v is not None and k in FILLABLE}
+            if fills:
+                fills["updated_at"] = now
+                conn.execute(update(works_t).where(works_t.c.id == target.id).values(**fills))
+            for record in target.merged:
+                for scheme, value in record.identifiers.items():
+                    if (scheme, value) not in claimed:
+                        claimed.add((scheme, value))
+                        identifier_rows.append(
+                            {"work_id": target.id, "scheme": scheme, "value": value}
+                        )
+        if identifier_rows:
+            conn.execute(insert(ids_t), identifier_rows)
+        self._enrich_authorships(conn, targets)
+        self._insert_links(conn, [(t.id, r) for t in targets for r in t.merged])
+
+    def _enrich_authorships(self, conn: Connection, targets: list[_Existing]) -> None:
+        """Fill ORCIDs, upstream ids and affiliations on stored authorships from a duplicate
+        record whose author at the same position has the same family name; a stored work
+        without authors takes the duplicate's list."""
+        by_work: dict[int, list[dict[str, Any]]] = {t.id: [] for t in targets}
+        for chunk in _chunks(sorted(by_work)):
+            for mapping in conn.execute(
+                select(authorships_t).where(authorships_t.c.work_id.in_(chunk))
+            ).mappings():
+                by_work[mapping["work_id"]].append(dict(mapping))
+        empty: list[tuple[int, list[Any]]] = []
+        for target in targets:
+            stored = sorted(by_work[target.id], key=lambda r: r["position"])
+            if not stored:
+                best = max(target.merged, key=lambda r: len(r.authorships))
+                if best.authorships:
+                    empty.append((target.id, best.authorships))
+                    by_work[target.id] = [{}]  # later records in the batch won't re-add
+                continue
+            for record in target.merged:
+                for row, authorship in zip(stored, record.authorships, strict=False):
+                    if name_key(row["family"]) != name_key(authorship.family):
+                        continue
+                    fills: dict[str, Any] = {}
+                    if row["orcid"] is None and authorship.orcid:
+                        fills["orcid"] = row["orcid"] = authorship.orcid
+                    if row["upstream_author_id"] is None and authorship.upstream_author_id:
+                        fills["upstream_author_id"] = row["upstream_author_id"] = (
+                            authorship.upstream_author_id
+                        )
+                    if not row["raw_affiliations"] and authorship.raw_affiliations:
+                        fills["raw_affiliations"] = row["raw_affiliations"] = (
+                            authorship.raw_affiliations
+                        )
+                    if fills:
+                        conn.execute(
+                            update(authorships_t)
+                            .where(authorships_t.c.id == row["id"])
+                            .values(**fills)
+                        )
+                    if authorship.institutions:
+                        links = [
+                            {
+                                "authorship_id": row["id"],
+                                "institution_id": self._institution_id(conn, inst),
+                            }
+                            for inst in authorship.institutions
+                        ]
+                        conn.execute(insert_ignore(conn, auth_inst_t), links)
+        if empty:
+            self._insert_authorships(conn, empty)
+
+    def _insert_authorships(self, conn: Connection, works: list[tuple[int, list[Any]]]) -> None:
+        plain: list[dict[str, Any]] = []
+        with_institutions: list[dict[str, Any]] = []
+        institution_lists: list[list[InstitutionRecord]] = []
+        for work_id, authorships in works:
+            for position, a in enumerate(authorships):
+                row = {
+                    "work_id": work_id,
+                    "position": position,
+                    "raw_name": a.raw_name,
+                    "given": a.given,
+                    "family": a.family,
+                    "orcid": a.orcid,
+                    "upstream_author_id": a.upstream_author_id,
+                    "raw_affiliations": a.raw_affiliations or None,
+                    "is_corresponding": a.is_corresponding,
+                }
+                if a.institutions:
+                    with_institutions.append(row)
+                    institution_lists.append(a.institutions)
+                else:
+                    plain.append(row)
+        if plain:
+            conn.execute(insert(authorships_t), plain)
+        if with_institutions:
+            inserted = conn.execute(
+                insert(authorships_t).returning(authorships_t.c.id, sort_by_parameter_order=True),
+                with_institutions,
+            ).all()
+            links = {
+                (authorship_id, self._institution_id(conn, inst))
+                for (authorship_id,), institutions in zip(inserted, institution_lists, strict=True)
+                for inst in institutions
+            }
+            conn.execute(
+                insert_ignore(conn, auth_inst_t),
+                [{"authorship_id": a, "institution_id": i} for a, i in sorted(links)],
+            )
+
+    def _insert_links(self, conn: Connection, pairs: list[tuple[int, WorkRecord]]) -> None:
+        topic_rows: dict[tuple[int, int], dict[str, Any]] = {}
+        ref_rows: dict[tuple[int, str, str], dict[str, Any]] = {}
+        for work_id, record in pairs:
+            for link in record.topics:
+                topic_id = self._topic_id(conn, link.topic)
+                topic_rows.setdefault(
+                    (work_id, topic_id),
+                    {
+                        "work_id": work_id,
+                        "topic_id": topic_id,
+                        "score": link.score,
+                        "is_primary": link.is_primary,
+                    },
+                )
+            for scheme, value in record.references:
+                ref_rows.setdefault(
+                    (work_id, scheme, value),
+                    {"citing_work_id": work_id, "target_scheme": scheme, "target_value": value},
+                )
+        if topic_rows:
+            conn.execute(insert_ignore(conn, work_topics_t), list(topic_rows.values()))
+        if ref_rows:
+            conn.execute(insert_ignore(conn, refs_t), list(ref_rows.values()))
+
+    # -- entities ----------------------------------------------------------------------
+
+    def _write_entity(self, conn: Connection, record: Any) -> tuple[int, bool]:
+        if isinstance(record, InstitutionRecord):
+            return self._upsert_institution(conn, record)
+        if isinstance(record, SourceRecord):
+            return self._upsert_source(conn, record)
+        if isinstance(record, TopicRecord):
+            return self._upsert_topic(conn, record)
+        if isinstance(record, AuthorRecord):
+            return self._upsert_upstream_author(conn, record)
+        raise TypeError(f"unexpected record {type(record).__name__}")
+
+    def _source_for(
+        self, conn: Connection, record: WorkRecord | None, extra: list[WorkRecord]
+    ) -> int | None:
+        for candidate in (record, *extra):
+            if candidate is not None and candidate.source is not None:
+                return self._upsert_source(conn, candidate.source)[0]
+        return None
+
+    def _upsert_source(self, conn: Connection, record: SourceRecord) -> tuple[int, bool]:
+        # an id-bearing source is found by its id only: two journals may share a name
+        if record.openalex_id:
+            keys = [("openalex", record.openalex_id)]
+        elif record.issn_l:
+            keys = [("issn", record.issn_l)]
+        else:
+            keys = [("name", name_key(record.name))]
+        if not record.full:
+            for key in keys:
+                if key in self._sources:
+                    return self._sources[key], False
+        row = {
+            "openalex_id": record.openalex_id,
+            "issn_l": record.issn_l,
+            "issns": record.issns,
+            "name": record.name,
+            "short_name": record.short_name,
+            "name_key": name_key(record.name),
+            "type": record.type,
+            "publisher": record.publisher,
+            "homepage_url": record.homepage_url,
+        }
+        found = None
+        for kind, value in keys:
+            column = {
+                "openalex": sources_t.c.openalex_id,
+                "issn": sources_t.c.issn_l,
+                "name": sources_t.c.name_key,
+            }[kind]
+            query = select(sources_t).where(column == value).order_by(sources_t.c.id).limit(1)
+            found = conn.execute(query).mappings().first()
+            if found:
+                break
+        if found is None:
+            source_id = conn.execute(
+                insert(sources_t).values(**row).returning(sources_t.c.id)
+            ).scalar_one()
+            created = True
+        else:
+            source_id = found["id"]
+            changes = _fill_or_overwrite(found, row, overwrite=record.full)
+            if changes:
+                conn.execute(update(sources_t).where(sources_t.c.id == source_id).values(**changes))
+            created = False
+        for key in keys:
+            self._sources[key] = source_id
+        self._sources.setdefault(("name", name_key(record.name)), source_id)
+        return source_id, created
+
+    def _institution_id(self, conn: Connection, record: InstitutionRecord) -> int:
+        return self._upsert_institution(conn, record)[0]
+
+    def _upsert_institution(self, conn: Connection, record: InstitutionRecord) -> tuple[int, bool]:
+        keys = []
+        if record.openalex_id:
+            keys.append(("openalex", record.openalex_id))
+        if record.ror:
+            keys.append(("ror", record.ror))
+        if not keys:
+            keys.append(("name", name_key(record.name)))
+        if not record.full:
+            for key in keys:
+                if key in self._institutions:
+                    return self._institutions[key], False
+        row = {
+            "openalex_id": record.openalex_id,
+            "ror": record.ror,
+            "name": record.name,
+            "country_code": record.country_code,
+            "type": record.type,
+            "domains": record.domains,
+            "homepage_url": record.homepage_url,
+        }
+        found = None
+        for kind, value in keys:
+            if kind == "name":
+                query = select(institutions_t).where(
+                    institutions_t.c.name == record.name,
+                    institutions_t.c.openalex_id.is_(None),
+                    institutions_t.c.ror.is_(None),
+                )
+            else:
+                column = (
+                    institutions_t.c.openalex_id if kind == "openalex" else institutions_t.c.ror
+                )
+                query = select(institutions_t).where(column == value)
+            found = conn.execute(query.limit(1)).mappings().first()
+            if found:
+                break
+        if found is None:
+            institution_id = conn.execute(
+                insert(institutions_t).values(**row).returning(institutions_t.c.id)
+            ).scalar_one()
+            created = True
+        else:
+            institution_id = found["id"]
+            changes = _fill_or_overwrite(found, row, overwrite=record.full)
+            if changes.get("ror") and changes["ror"] != found["ror"]:
+                clash = conn.execute(
+                    select(institutions_t.c.id).where(institutions_t.c.ror == changes["ror"])
+                ).first()
+                if clash:
+                    changes.pop("ror")  # another row owns this ROR id; keep both, don't crash
+            if changes:
+                conn.execute(
+                    update(institutions_t)
+                    .where(institutions_t.c.id == institution_id)
+                    .values(**changes)
+                )
+            created = False
+        for key in keys:
+            self._institutions[key] = institution_id
+        return institution_id, created
+
+    def _topic_id(self, conn: Connection, record: TopicRecord) -> int:
+        return self._upsert_topic(conn, record)[0]
+
+    def _upsert_topic(self, conn: Connection, record: TopicRecord) -> tuple[int, bool]:
+        key = (record.taxonomy, record.external_id)
+        if not record.full and key in self._topics:
+            return self._topics[key], False
+        row = {
+            "taxonomy": record.taxonomy,
+            "external_id": record.external_id,
+            "name": record.name,
+            "subfield": record.subfield,
+            "field": record.field,
+            "domain": record.domain,
+            "level": record.level,
+            "description": record.description,
+        }
+        found = (
+            conn.execute(
+                select(topics_t).where(
+                    topics_t.c.taxonomy == key[0], topics_t.c.external_id == key[1]
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if found is None:
+            topic_id = conn.execute(
+                insert(topics_t).values(**row).returning(topics_t.c.id)
+            ).scalar_one()
+            created = True
+        else:
+            topic_id = found["id"]
+            changes = _fill_or_overwrite(found, row, overwrite=record.full)
+            if changes:
+                conn.execute(update(topics_t).where(topics_t.c.id == topic_id).values(**changes))
+            created = False
+        self._topics[key] = topic_id
+        return topic_id, created
+
+    def _upsert_upstream_author(self, conn: Connection, record: AuthorRecord) -> tuple[int, bool]:
+        for institution in record.institutions:
+            self._upsert_institution(conn, institution)
+        row = {
+            "openalex_id": record.openalex_id,
+            "orcid": record.orcid,
+            "display_name": record.display_name,
+            "name_alternatives": record.name_alternatives or None,
+            "institution_ids": record.institution_ids or None,
+            "works_count": record.works_count,
+        }
+        found = (
+            conn.execute(select(upstream_t).where(upstream_t.c.openalex_id == record.openalex_id))
+            .mappings()
+            .first()
+        )
+        if found is None:
+            return conn.execute(
+                insert(upstream_t).values(**row).returning(upstream_t.c.id)
+            ).scalar_one(), True
+        changes = _fill_or_overwrite(found, row, overwrite=True)
+        if changes:
+            conn.execute(update(upstream_t).where(upstream_t.c.id == found["id"]).values(**changes))
+        return found["id"], False
+
+
+def _fill_or_overwrite(found: Any, row: dict[str, Any], *, overwrite: bool) -> dict[str, Any]:
+    """Full entity records overwrite what stubs left; stubs only fill empty columns."""
+    changes = {}
+    for column, value in row.items():
+        if value is None or found[column] == value:
+            continue
+        if overwrite or found[column] is None:
+            changes[column] = value
+    return changes
+
+
+def _conflicts(stored: dict[str, str], incoming: dict[str, str]) -> bool:
+    return any(
+        scheme in stored and scheme in incoming and stored[scheme] != incoming[scheme]
+        for scheme in STRONG_SCHEMES
+    )
+
+
+def _pending_identifiers(item: _Pending) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for record in (item.record, *item.extra):
+        for scheme, value in record.identifiers.items():
+            merged.setdefault(scheme, value)
+    return merged
+
+
+def _work_row(record: WorkRecord) -> dict[str, Any]:
+    return {
+        "title": record.title,
+        "abstract": record.abstract,
+        "year": record.year,
+        "publication_date": record.publication_date,
+        "type": record.type,
+        "language": record.language,
+        "volume": record.volume,
+        "issue": record.issue,
+        "pages": record.pages,
+        "url": record.url,
+    }
+
+
+def _merge_fields(row: dict[str, Any], others: list[WorkRecord]) -> dict[str, Any]:
+    """Fill the empty fields of ``row`` from ``others`` in order (first value wins)."""
+    for other in others:
+        for column, value in _work_row(other).items():
+            if row.get(column) is None and value is not None:
+                row[column] = value
+    return row
+
+
+def _best_authors(item: _Pending) -> list[Any]:
+    """The first record's author list, unless it is empty and a duplicate has one."""
+    if item.record.authorships:
+        return item.record.authorships
+    for other in item.extra:
+        if other.authorships:
+            return other.authorships
+    return []

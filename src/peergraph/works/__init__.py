@@ -1,0 +1,1 @@
+"""Works and the bibliographic entities around them (venues, institutions, topics)."""
