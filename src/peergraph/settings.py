@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATA_DIR = "./peergraph-data"
@@ -25,18 +25,14 @@ class Settings:
     page_size: int = 25
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, data_dir: Path | None = None
+    ) -> Settings:
+        """Settings from ``PEERGRAPH_*`` variables; ``data_dir`` (a CLI flag) wins."""
         env = os.environ if environ is None else environ
-        data_dir = Path(env.get("PEERGRAPH_DATA_DIR", DEFAULT_DATA_DIR)).expanduser()
-        url = env.get("PEERGRAPH_DATABASE_URL") or sqlite_url(data_dir)
-        settings = cls(data_dir=data_dir, database_url=url)
-        if (
-            "data_dir" in overrides
-            and "database_url" not in overrides
-            and not env.get("PEERGRAPH_DATABASE_URL")
-        ):
-            overrides["database_url"] = sqlite_url(Path(str(overrides["data_dir"])))
-        return replace(settings, **overrides)  # type: ignore[arg-type]
+        folder = data_dir or Path(env.get("PEERGRAPH_DATA_DIR", DEFAULT_DATA_DIR)).expanduser()
+        url = env.get("PEERGRAPH_DATABASE_URL") or sqlite_url(folder)
+        return cls(data_dir=folder, database_url=url)
 
     @classmethod
     def for_data_dir(cls, data_dir: Path | str) -> Settings:

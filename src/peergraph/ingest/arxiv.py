@@ -138,32 +138,26 @@ def iter_atom(stream: IO[bytes]) -> Iterator[tuple[int, WorkRecord | RecordError
     """Stream the ``<entry>`` elements of an arXiv API feed (ElementTree's iterparse
     keeps memory flat; Python's expat refuses entity-expansion bombs)."""
     parser: ET.XMLPullParser = ET.XMLPullParser(events=("end",))
-    depth_entries = 0
-    while True:
-        chunk = stream.read(1 << 16)
-        try:
+    entries = 0
+    try:
+        while True:
+            chunk = stream.read(1 << 16)
             if chunk:
                 parser.feed(chunk)
             else:
                 parser.close()
-        except ET.ParseError as exc:
-            line = exc.position[0] if hasattr(exc, "position") else None
-            yield (
-                line or 0,
-                RecordError(
-                    "invalid-xml", f"{exc}; the rest of the feed cannot be read", line, True
-                ),
-            )
-            return
-        for event in parser.read_events():
-            element = cast(Any, event)[1]
-            assert isinstance(element, ET.Element)
-            if element.tag == f"{ATOM}entry":
-                depth_entries += 1
-                yield depth_entries, parse_atom_entry(element)
-                element.clear()
-        if not chunk:
-            return
+            for event in parser.read_events():
+                element = cast(Any, event)[1]
+                if element.tag == f"{ATOM}entry":
+                    entries += 1
+                    yield entries, parse_atom_entry(element)
+                    element.clear()
+            if not chunk:
+                return
+    except ET.ParseError as exc:
+        line = exc.position[0]
+        message = f"{exc}; the rest of the feed cannot be read"
+        yield entries + 1, RecordError("invalid-xml", message, line, True)
 
 
 def parse_atom_entry(entry: ET.Element) -> WorkRecord | RecordError:

@@ -111,15 +111,31 @@ def _looks_csl(obj: dict[str, object]) -> bool:
 
 
 def expand_paths(paths: list[Path], forced_format: str | None = None) -> list[ImportTarget]:
-    """Files stay files; an OpenAlex snapshot folder becomes its part files in entity order."""
+    """Files stay files; an OpenAlex snapshot folder becomes its part files in entity
+    order; any other folder becomes the files in it whose format can be recognised."""
     targets: list[ImportTarget] = []
     for path in paths:
         if not path.exists():
             raise FormatError(f"{path}: no such file or directory")
         if path.is_dir():
-            targets.extend(_snapshot_parts(path))
+            targets.extend(_folder_targets(path, forced_format))
             continue
         targets.append(ImportTarget(path, forced_format or detect_format(path)))
+    return targets
+
+
+def _folder_targets(root: Path, forced_format: str | None) -> list[ImportTarget]:
+    parts = _snapshot_parts(root)
+    if parts:
+        return parts
+    targets = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        try:
+            targets.append(ImportTarget(path, forced_format or detect_format(path)))
+        except FormatError:
+            continue  # READMEs, indexes and the like: not publication metadata
+    if not targets:
+        raise FormatError(f"{root}: a folder with no file in a format peergraph knows")
     return targets
 
 
@@ -132,11 +148,6 @@ def _snapshot_parts(root: Path) -> list[ImportTarget]:
         for part in sorted(entity_dir.glob("updated_date=*/part_*")):
             if part.is_file():
                 parts.append(ImportTarget(part, "openalex-jsonl"))
-    if not parts:
-        raise FormatError(
-            f"{root}: a folder, but not an OpenAlex snapshot "
-            "(expected <entity>/updated_date=*/part_*.gz)"
-        )
     return parts
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, Table, func, insert, select, text, update
 
 from peergraph.db.base import utcnow
 from peergraph.ingest.formats import ImportTarget, iter_parsed
-from peergraph.ingest.models import ImportIssue, ImportRun
+from peergraph.ingest.models import ImportRun
 from peergraph.ingest.records import FormatError, Parsed, RecordError
 from peergraph.ingest.writer import BatchWriter, issues_t
 
@@ -229,17 +229,3 @@ def summarize(engine: Engine, run_id: int) -> ImportSummary:
         skipped_by_reason=dict(Counter({reason: count for reason, count in reasons})),
         message=run["message"],
     )
-
-
-def list_issues(engine: Engine, run_id: int, limit: int = 50) -> list[ImportIssue]:
-    from sqlalchemy.orm import Session
-
-    with Session(engine) as session:
-        return list(
-            session.scalars(
-                select(ImportIssue)
-                .where(ImportIssue.import_id == run_id)
-                .order_by(ImportIssue.id)
-                .limit(limit)
-            )
-        )

@@ -1,0 +1,162 @@
+"""JSON API under /api/. Thin: parse, call a service, shape the response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from peergraph.ingest import services as ingest
+from peergraph.web.deps import get_session
+from peergraph.works import services as works
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class WorkSummary(BaseModel):
+    id: int
+    title: str
+    year: int | None
+    type: str | None
+    venue: str | None
+    authors: list[str]
+
+
+class WorkPage(BaseModel):
+    items: list[WorkSummary]
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+class Institution(BaseModel):
+    name: str
+    ror: str | None
+    country_code: str | None
+
+
+class AuthorshipOut(BaseModel):
+    position: int
+    raw_name: str
+    given: str | None
+    family: str | None
+    orcid: str | None
+    upstream_author_id: str | None
+    raw_affiliations: list[str]
+    institutions: list[Institution]
+
+
+class TopicOut(BaseModel):
+    name: str
+    taxonomy: str
+    external_id: str
+    field: str | None
+    score: float | None
+    is_primary: bool
+
+
+class WorkDetail(WorkSummary):
+    abstract: str | None
+    publication_date: str | None
+    language: str | None
+    volume: str | None
+    issue: str | None
+    pages: str | None
+    url: str | None
+    identifiers: dict[str, str]
+    authorships: list[AuthorshipOut]
+    topics: list[TopicOut]
+
+
+class SourceCount(BaseModel):
+    format: str
+    files: int
+    records: int
+    works: int
+
+
+class Stats(BaseModel):
+    tables: dict[str, int]
+    sources: list[SourceCount]
+
+
+class ImportOut(BaseModel):
+    id: int
+    path: str
+    format: str
+    status: str
+    records_read: int
+    records_imported: int
+    records_merged: int
+    records_skipped: int
+    skipped_by_reason: dict[str, int]
+    message: str | None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "Not found"},
+    422: {"model": ErrorResponse, "description": "Invalid parameter"},
+}
+
+
+@router.get("/stats", response_model=Stats, summary="Counts per table and per source format")
+def stats(session: Session = Depends(get_session)) -> dict[str, Any]:
+    return {"tables": works.count_tables(session), "sources": works.counts_by_source(session)}
+
+
+@router.get("/works", response_model=WorkPage, responses=ERRORS, summary="Works, newest first")
+def list_works(
+    page: int = Query(1, ge=1, le=1_000_000, description="1-based page number"),
+    per_page: int = Query(25, ge=1, le=works.MAX_PAGE_SIZE),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    result = works.list_works(session, page=page, per_page=per_page)
+    if page > result.pages:
+        raise HTTPException(404, f"page {page} is past the last page ({result.pages})")
+    return {
+        "items": [works.work_summary(w) for w in result.items],
+        "page": result.page,
+        "per_page": result.per_page,
+        "total": result.total,
+        "pages": result.pages,
+    }
+
+
+@router.get("/works/{work_id}", response_model=WorkDetail, responses=ERRORS, summary="One work")
+def get_work(work_id: int, session: Session = Depends(get_session)) -> dict[str, Any]:
+    work = works.get_work(session, work_id)
+    if work is None:
+        raise HTTPException(404, f"no work with id {work_id}")
+    return works.work_detail(work, works.work_topics(session, work_id))
+
+
+@router.get("/imports", response_model=list[ImportOut], summary="Import runs, newest first")
+def list_imports(session: Session = Depends(get_session)) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": run.id,
+            "path": run.path,
+            "format": run.format,
+            "status": run.status,
+            "records_read": run.records_read,
+            "records_imported": run.records_imported,
+            "records_merged": run.records_merged,
+            "records_skipped": run.records_skipped,
+            "skipped_by_reason": ingest.issue_reasons(session, run.id),
+            "message": run.message,
+        }
+        for run in ingest.list_imports(session)
+    ]

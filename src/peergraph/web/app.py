@@ -1,0 +1,40 @@
+"""``create_app(settings)``: wires the store, templates and routes. Nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from peergraph import __version__
+from peergraph.db import create_db_engine, session_factory
+from peergraph.settings import Settings
+from peergraph.web import api, errors, views
+
+WEB_DIR = Path(__file__).parent
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="peergraph API",
+        version=__version__,
+        description="Open research graph: works, researchers, topics. All responses are JSON; "
+        'errors are {"error": {"status", "code", "message"}}.',
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    engine = create_db_engine(settings)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = session_factory(engine)
+    templates = Jinja2Templates(directory=WEB_DIR / "templates")
+    templates.env.filters["thousands"] = lambda n: f"{n:,}"
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(views.router)
+    errors.install(app)
+    return app

@@ -1,0 +1,48 @@
+"""Server-rendered HTML pages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from peergraph.web.deps import get_session
+from peergraph.works import services as works
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request,
+    page: int = Query(1, ge=1, le=1_000_000),
+    session: Session = Depends(get_session),
+) -> HTMLResponse:
+    counts = works.count_tables(session)
+    listing = works.list_works(session, page=page, per_page=request.app.state.settings.page_size)
+    if counts["works"] and page > listing.pages:
+        raise HTTPException(404, f"There is no page {page}; the last page is {listing.pages}.")
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "home.html",
+        {"counts": counts, "listing": listing, "sources": works.counts_by_source(session)},
+    )
+
+
+@router.get("/works/{work_id}", response_class=HTMLResponse)
+def work_page(
+    request: Request, work_id: int, session: Session = Depends(get_session)
+) -> HTMLResponse:
+    work = works.get_work(session, work_id)
+    if work is None:
+        raise HTTPException(404, f"There is no work with id {work_id}.")
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "work.html",
+        {
+            "work": work,
+            "topics": works.work_topics(session, work_id),
+            "provenance": works.work_provenance(session, work_id),
+            "identifier_url": works.identifier_url,
+        },
+    )

@@ -1,0 +1,205 @@
+"""Read-side services for works: counts, paged listings, single works."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from peergraph.ingest.models import ImportIssue, ImportRun, Provenance
+from peergraph.works.models import (
+    Authorship,
+    AuthorshipInstitution,
+    Institution,
+    Source,
+    Topic,
+    UpstreamAuthor,
+    Work,
+    WorkIdentifier,
+    WorkReference,
+    WorkTopic,
+)
+
+COUNTED_TABLES = {
+    "works": Work,
+    "work_identifiers": WorkIdentifier,
+    "authorships": Authorship,
+    "sources": Source,
+    "institutions": Institution,
+    "authorship_institutions": AuthorshipInstitution,
+    "topics": Topic,
+    "work_topics": WorkTopic,
+    "work_references": WorkReference,
+    "upstream_authors": UpstreamAuthor,
+    "imports": ImportRun,
+    "import_issues": ImportIssue,
+    "provenance": Provenance,
+}
+MAX_PAGE_SIZE = 100
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def count_tables(session: Session) -> dict[str, int]:
+    return {
+        name: session.scalar(select(func.count()).select_from(model)) or 0
+        for name, model in COUNTED_TABLES.items()
+    }
+
+
+def count_works(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Work)) or 0
+
+
+def counts_by_source(session: Session) -> list[dict[str, Any]]:
+    """Per data source (import format): records imported, and distinct works they back."""
+    rows = session.execute(
+        select(
+            ImportRun.format,
+            func.count(distinct(ImportRun.id)),
+            func.count(Provenance.id),
+            func.count(distinct(Provenance.entity_id)),
+        )
+        .join(Provenance, Provenance.import_id == ImportRun.id)
+        .where(Provenance.entity_type == "work")
+        .group_by(ImportRun.format)
+        .order_by(ImportRun.format)
+    ).all()
+    return [
+        {"format": fmt, "files": files, "records": records, "works": works}
+        for fmt, files, records, works in rows
+    ]
+
+
+def list_works(session: Session, *, page: int = 1, per_page: int = 25) -> Page:
+    """Works newest first (then by id), with venue and authors loaded in two queries."""
+    per_page = max(1, min(per_page, MAX_PAGE_SIZE))
+    total = count_works(session)
+    query = (
+        select(Work)
+        .options(selectinload(Work.source), selectinload(Work.authorships))
+        .order_by(Work.year.desc().nulls_last(), Work.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return Page(list(session.scalars(query)), page, per_page, total)
+
+
+def get_work(session: Session, work_id: int) -> Work | None:
+    return session.scalar(
+        select(Work)
+        .where(Work.id == work_id)
+        .options(
+            selectinload(Work.source),
+            selectinload(Work.identifiers),
+            selectinload(Work.authorships).selectinload(Authorship.institutions),
+        )
+    )
+
+
+def work_topics(session: Session, work_id: int) -> list[tuple[Topic, WorkTopic]]:
+    rows = session.execute(
+        select(Topic, WorkTopic)
+        .join(WorkTopic, WorkTopic.topic_id == Topic.id)
+        .where(WorkTopic.work_id == work_id)
+        .order_by(WorkTopic.is_primary.desc(), WorkTopic.score.desc().nulls_last())
+    ).all()
+    return [(topic, link) for topic, link in rows]
+
+
+def work_provenance(session: Session, work_id: int) -> list[tuple[Provenance, ImportRun]]:
+    rows = session.execute(
+        select(Provenance, ImportRun)
+        .join(ImportRun, ImportRun.id == Provenance.import_id)
+        .where(Provenance.entity_type == "work", Provenance.entity_id == work_id)
+        .order_by(Provenance.id)
+    ).all()
+    return [(p, r) for p, r in rows]
+
+
+IDENTIFIER_LINKS = {
+    "doi": "https://doi.org/{}",
+    "arxiv": "https://arxiv.org/abs/{}",
+    "openalex": "https://openalex.org/{}",
+    "pmid": "https://pubmed.ncbi.nlm.nih.gov/{}",
+    "pmcid": "https://www.ncbi.nlm.nih.gov/pmc/articles/{}",
+}
+
+
+def identifier_url(scheme: str, value: str) -> str | None:
+    template = IDENTIFIER_LINKS.get(scheme)
+    return template.format(value) if template else None
+
+
+def work_summary(work: Work) -> dict[str, Any]:
+    """The JSON shape of a work in listings."""
+    return {
+        "id": work.id,
+        "title": work.title,
+        "year": work.year,
+        "type": work.type,
+        "venue": work.source.name if work.source else None,
+        "authors": [a.raw_name for a in work.authorships],
+    }
+
+
+def work_detail(work: Work, topics: list[tuple[Topic, WorkTopic]] | None = None) -> dict[str, Any]:
+    data = work_summary(work)
+    data.update(
+        abstract=work.abstract,
+        publication_date=work.publication_date,
+        language=work.language,
+        volume=work.volume,
+        issue=work.issue,
+        pages=work.pages,
+        url=work.url,
+        identifiers={i.scheme: i.value for i in work.identifiers},
+        authorships=[
+            {
+                "position": a.position,
+                "raw_name": a.raw_name,
+                "given": a.given,
+                "family": a.family,
+                "orcid": a.orcid,
+                "upstream_author_id": a.upstream_author_id,
+                "raw_affiliations": a.raw_affiliations or [],
+                "institutions": [
+                    {"name": i.name, "ror": i.ror, "country_code": i.country_code}
+                    for i in a.institutions
+                ],
+            }
+            for a in work.authorships
+        ],
+        topics=[
+            {
+                "name": t.name,
+                "taxonomy": t.taxonomy,
+                "external_id": t.external_id,
+                "field": t.field,
+                "score": link.score,
+                "is_primary": link.is_primary,
+            }
+            for t, link in (topics or [])
+        ],
+    )
+    return data

@@ -1,0 +1,68 @@
+"""Shared fixtures: paths to test data, a fresh store per test, and a network guard."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from peergraph.db import create_db_engine, migrate
+from peergraph.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_DATA = REPO / "tests" / "data"
+SHARED_DATA = Path(os.environ.get("PEERGRAPH_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared_data_required() -> bool:
+    return os.environ.get("CI", "").lower() == "true" or bool(
+        os.environ.get("PEERGRAPH_REQUIRE_SHARED_DATA")
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests may talk to loopback only; anything else is a bug in the test or the code."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else None
+        if host is not None and host not in ("127.0.0.1", "::1", "localhost"):
+            raise RuntimeError(f"network access attempted in a test: {address!r}")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def test_data() -> Path:
+    return TEST_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data sets; required in CI, skipped with a reason elsewhere."""
+    if not (SHARED_DATA / "README.md").exists():
+        message = (
+            f"shared data sets not found at {SHARED_DATA} "
+            "(set PEERGRAPH_SHARED_DATA to their folder)"
+        )
+        if shared_data_required():
+            pytest.fail(message + "; they are required when CI=true")
+        pytest.skip(message)
+    return SHARED_DATA
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.for_data_dir(tmp_path / "store")
+
+
+@pytest.fixture
+def engine(settings: Settings):  # type: ignore[no-untyped-def]
+    engine = create_db_engine(settings)
+    migrate(engine)
+    yield engine
+    engine.dispose()
