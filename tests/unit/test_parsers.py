@@ -58,7 +58,10 @@ def test_csl(test_data):
     maaten = records["maaten2008"]
     assert maaten.publication_date == "2008-11"  # a raw date string
     assert maaten.volume == "9"  # a number in the source
-    assert (maaten.authorships[0].given, maaten.authorships[0].family) == ("Laurens", "van der Maaten")
+    assert (maaten.authorships[0].given, maaten.authorships[0].family) == (
+        "Laurens",
+        "van der Maaten",
+    )
     plato = records["plato"]
     assert plato.authorships[0].family == "Plato" and plato.authorships[0].given is None
     assert plato.year is None  # "circa 375 BC" is not a usable year

@@ -112,8 +112,11 @@ def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]
 
 
 def _work_key(record: WorkRecord) -> str | None:
-    """The title+year+first-author key, or None where it would merge unrelated works
-    (a short generic title like "Preface" with no author)."""
+    """The title+year+first-author key, or None where it would merge unrelated works:
+    no year (annual reports keep their title from year to year) or a short generic title
+    like "Preface" with no author."""
+    if record.year is None:
+        return None
     family = record.authorships[0].family if record.authorships else None
     key_title = title_key(record.title)
     if not key_title or (not name_key(family) and len(key_title) < 30):

@@ -1,0 +1,3 @@
+from peergraph.cli.main import main
+
+main()
