@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -169,10 +171,8 @@ def test_batches_are_atomic_and_resume_from_the_checkpoint(engine, test_data, mo
 
     monkeypatch.setattr(writer.BatchWriter, "_insert_links", crash_on_second_batch)
     target = ImportTarget(test_data / "sample.csl.json", "csl-json")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         import_file(engine, target, batch_size=2)
-    except KeyboardInterrupt:
-        pass
     with Session(engine) as session:
         # batch 1 (two works) and batch 2 (two bad records) committed; batch 3 rolled back
         assert session.scalar(select(func.count()).select_from(Work)) == 2

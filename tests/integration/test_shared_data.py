@@ -101,7 +101,8 @@ def test_acl_anthology(engine, shared_data):
 
 def test_openalex_samples(engine, shared_data):
     folder = shared_data / "openalex-api-samples"
-    raw = [json.loads(line) for line in gzip.open(folder / "works.jsonl.gz", "rt")]
+    with gzip.open(folder / "works.jsonl.gz", "rt") as handle:
+        raw = [json.loads(line) for line in handle]
     untitled = sum(1 for w in raw if not (w.get("title") or w.get("display_name")))
     (summary,) = import_all(engine, folder / "works.jsonl.gz")
     assert summary.records_read == 1_430  # README: 1,430 works
@@ -131,7 +132,8 @@ def test_openalex_samples(engine, shared_data):
     responses = import_all(engine, folder / "recorded_responses")
     assert len(responses) == 60
     for response in responses:
-        document = json.load(gzip.open(response.path, "rt"))
+        with gzip.open(response.path, "rt") as handle:
+            document = json.load(handle)
         results = document["results"] if isinstance(document, dict) else document
         if response.status == "already-imported":
             continue  # byte-identical to an earlier response file
