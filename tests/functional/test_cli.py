@@ -1,0 +1,81 @@
+"""The command line through Typer's runner, on a real store in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from peergraph.cli.main import app
+
+runner = CliRunner()
+
+
+def invoke(data_dir, *args):
+    return runner.invoke(app, ["--data-dir", str(data_dir), *args])
+
+
+def test_help_everywhere():
+    for args in ([], ["import"], ["stats"], ["imports"], ["serve"], ["db", "upgrade"]):
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0, args
+        assert "Usage" in result.output
+
+
+def test_import_then_stats(tmp_path, test_data):
+    result = invoke(tmp_path, "import", "--quiet", str(test_data / "sample.csl.json"))
+    assert result.exit_code == 0
+    assert "read 7, imported 4, merged 0, skipped 3 (wrong-type 2, missing-title 1)" in result.output
+    result = invoke(tmp_path, "stats", "--json")
+    assert result.exit_code == 0
+    stats = json.loads(result.stdout)
+    assert stats["tables"]["works"] == 4
+    assert stats["sources"] == [{"format": "csl-json", "files": 1, "records": 4, "works": 4}]
+    table = invoke(tmp_path, "stats")
+    assert "works" in table.stdout and "csl-json" in table.stdout
+
+
+def test_imports_lists_problems_with_file_line_and_reason(tmp_path, test_data):
+    invoke(tmp_path, "import", "-q", str(test_data / "sample.bib"))
+    listing = invoke(tmp_path, "imports")
+    assert listing.exit_code == 0 and "bibtex" in listing.stdout
+    detail = invoke(tmp_path, "imports", "1")
+    assert detail.exit_code == 0
+    assert "sample.bib: record 4, line 32: invalid-bibtex: unbalanced braces" in detail.stdout
+    assert "record 5, line 37: missing-title" in detail.stdout
+    assert invoke(tmp_path, "imports", "99").exit_code == 1
+
+
+def test_reimport_reports_nothing_changed(tmp_path, test_data):
+    invoke(tmp_path, "import", "-q", str(test_data / "arxiv.jsonl"))
+    again = invoke(tmp_path, "import", "-q", str(test_data / "arxiv.jsonl"))
+    assert again.exit_code == 0
+    assert "already imported" in again.output and "nothing changed" in again.output
+
+
+def test_unknown_format_is_one_line_and_nonzero(tmp_path, test_data):
+    result = invoke(tmp_path, "import", str(test_data / "unknown.txt"))
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error: ")
+    assert "unknown format" in result.output and "Traceback" not in result.output
+    missing = invoke(tmp_path, "import", str(tmp_path / "nope.json"))
+    assert missing.exit_code == 1 and "no such file" in missing.output
+    bad_flag = invoke(tmp_path, "import", "--format", "marc21", str(test_data / "sample.bib"))
+    assert bad_flag.exit_code == 2 and "unknown format 'marc21'" in bad_flag.output
+
+
+def test_file_with_no_importable_record_exits_nonzero(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "https://openalex.org/W1", "title": null}\n{nope\n')
+    result = invoke(tmp_path, "import", "-q", "--format", "openalex-jsonl", str(path))
+    assert result.exit_code == 1
+    assert "every record was skipped" in result.output
+
+
+def test_good_file_still_imports_when_another_argument_is_bad(tmp_path, test_data):
+    result = invoke(
+        tmp_path, "import", "-q", str(test_data / "unknown.txt"), str(test_data / "arxiv.jsonl")
+    )
+    assert result.exit_code == 1  # one argument failed
+    stats = json.loads(invoke(tmp_path, "stats", "--json").stdout)
+    assert stats["tables"]["works"] == 2
