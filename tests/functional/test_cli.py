@@ -25,7 +25,8 @@ def test_help_everywhere():
 def test_import_then_stats(tmp_path, test_data):
     result = invoke(tmp_path, "import", "--quiet", str(test_data / "sample.csl.json"))
     assert result.exit_code == 0
-    assert "read 7, imported 4, merged 0, skipped 3 (wrong-type 2, missing-title 1)" in result.output
+    expected = "read 7, imported 4, merged 0, skipped 3 (wrong-type 2, missing-title 1)"
+    assert expected in result.output
     result = invoke(tmp_path, "stats", "--json")
     assert result.exit_code == 0
     stats = json.loads(result.stdout)

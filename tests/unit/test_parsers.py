@@ -189,3 +189,13 @@ def test_bibtex(test_data):
     assert clip.authorships[2].family == "OpenAI Team" and clip.authorships[2].given is None
     assert records["aristotle"].authorships[0].family == "Aristotle"
     assert errors(items) == [(4, 32, "invalid-bibtex"), (5, 37, "missing-title")]
+
+
+def test_inline_markup_is_stripped_from_titles(tmp_path):
+    path = tmp_path / "markup.jsonl"
+    path.write_text(
+        '{"id": "https://openalex.org/W1", "title": "Coverage of <scp>OpenAlex</scp>:'
+        ' H<sub>2</sub>O and <i>in vivo</i> 3 < 4", "authorships": []}\n'
+    )
+    (work,) = works(parse(path))
+    assert work.title == "Coverage of OpenAlex: H2O and in vivo 3 < 4"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from peergraph.ingest.records import RecordError, WorkRecord
 
 MAX_TITLE_CHARS = 2_000
@@ -49,8 +51,26 @@ def normalize_type(value: object) -> str | None:
     return WORK_TYPES.get(key, key[:40])
 
 
+# Inline markup that publishers leave in titles and abstracts (JATS, MathML, HTML).
+_MARKUP = re.compile(
+    r"</?(?:scp|i|b|em|strong|sup|sub|u|sc|tt|p|br|italic|bold|mml:[a-z]+|jats:[a-z]+|"
+    r"inline-formula|title|sec)(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
+_SPACES = re.compile(r"\s+")
+
+
+def strip_markup(text: str) -> str:
+    if "<" not in text:
+        return text
+    return _SPACES.sub(" ", _MARKUP.sub("", text)).strip()
+
+
 def check_work(record: WorkRecord) -> WorkRecord | RecordError:
     """Reject records with no usable title or absurd sizes; trim over-long short fields."""
+    record.title = strip_markup(record.title)
+    if record.abstract:
+        record.abstract = strip_markup(record.abstract) or None
     if not record.title:
         return RecordError("missing-title", "record has no title")
     if len(record.title) > MAX_TITLE_CHARS:

@@ -1,0 +1,100 @@
+"""A real server on loopback and Debian's headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_data_required
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("PEERGRAPH_CHROMIUM") or shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    path = chromium_path()
+    if path is None:
+        message = "headless Chromium not installed (apt-get install chromium)"
+        if shared_data_required():
+            pytest.fail(message + "; .ci/run installs it")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = dict(os.environ, PEERGRAPH_DATA_DIR=str(data_dir))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "peergraph", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            assert process.poll() is None, "server exited during start-up"
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start in 30 s")
+
+
+@pytest.fixture
+def server(tmp_path: Path, test_data: Path) -> Iterator[str]:
+    from peergraph.db import create_db_engine, migrate
+    from peergraph.ingest.formats import ImportTarget
+    from peergraph.ingest.loader import import_file
+    from peergraph.settings import Settings
+
+    engine = create_db_engine(Settings.for_data_dir(tmp_path))
+    migrate(engine)
+    for name, fmt in (("sample.csl.json", "csl-json"), ("openalex.jsonl", "openalex-jsonl")):
+        import_file(engine, ImportTarget(test_data / name, fmt))
+    engine.dispose()
+    process, url = start_server(tmp_path)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def empty_server(tmp_path: Path) -> Iterator[str]:
+    process, url = start_server(tmp_path / "empty")
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
