@@ -27,5 +27,7 @@ def utcnow() -> datetime:
 
 def load_all_models() -> None:
     """Import every domain's models so ``Base.metadata`` is complete (Alembic, tests)."""
+    import peergraph.authors.models
     import peergraph.ingest.models
+    import peergraph.profiles.models
     import peergraph.works.models  # noqa: F401

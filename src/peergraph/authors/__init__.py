@@ -1,0 +1,1 @@
+"""Author records: people, built from authorships by disambiguation."""

@@ -1,0 +1,313 @@
+"""Building and reading author records.
+
+``rebuild_author_records`` loads every authorship, runs disambiguation, and writes the
+records and links in one transaction, keeping record ids stable: each new cluster takes
+the id of the old record it overlaps most (greedy, largest overlap first); an old id that
+finds no cluster is retired with a redirect to where most of its authorships went.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+
+from peergraph.authors import disambiguation
+from peergraph.authors.models import AuthorRecord, AuthorshipLink, RecordRedirect
+from peergraph.authors.names import block_key, family_key, given_tokens
+from peergraph.db.base import utcnow
+from peergraph.ingest.names import parse_name
+from peergraph.works.models import Authorship, AuthorshipInstitution, Work
+
+MAX_AUTHORS_FOR_COAUTHORS = 50  # co-authors on bigger author lists say little (Newman)
+INSERT_CHUNK = 20_000
+
+records_t: Table = AuthorRecord.__table__  # type: ignore[assignment]
+links_t: Table = AuthorshipLink.__table__  # type: ignore[assignment]
+redirects_t: Table = RecordRedirect.__table__  # type: ignore[assignment]
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class LoadedCorpus:
+    corpus: disambiguation.Corpus
+    work_ids: np.ndarray  # work id per work row
+    raw_names: list[str]
+    positions: np.ndarray
+    texts: list[str]
+
+
+def load_corpus(conn: Connection, *, text_features: Any = None) -> LoadedCorpus:
+    """Read works and authorships into the arrays disambiguation needs."""
+    work_rows: dict[int, int] = {}
+    years: list[float] = []
+    venues: list[int] = []
+    texts: list[str] = []
+    work_ids: list[int] = []
+    for work_id, year, source_id, title, abstract in conn.execute(
+        select(Work.id, Work.year, Work.source_id, Work.title, Work.abstract).order_by(Work.id)
+    ):
+        work_rows[work_id] = len(work_ids)
+        work_ids.append(work_id)
+        years.append(float(year) if year is not None else np.nan)
+        venues.append(source_id if source_id is not None else -1)
+        texts.append(f"{title}. {abstract or ''}")
+
+    ids: list[int] = []
+    rows: list[int] = []
+    positions: list[int] = []
+    given: list[tuple[str, ...]] = []
+    families: list[str] = []
+    blocks: list[str] = []
+    orcids: list[str | None] = []
+    upstream: list[str | None] = []
+    raw_names: list[str] = []
+    for a_id, work_id, position, raw, g, f, orcid, up in conn.execute(
+        select(
+            Authorship.id,
+            Authorship.work_id,
+            Authorship.position,
+            Authorship.raw_name,
+            Authorship.given,
+            Authorship.family,
+            Authorship.orcid,
+            Authorship.upstream_author_id,
+        ).order_by(Authorship.id)
+    ):
+        if g is None and f is None:
+            g, f = parse_name(raw)
+        ids.append(a_id)
+        rows.append(work_rows[work_id])
+        positions.append(position)
+        given.append(given_tokens(g))
+        families.append(family_key(f))
+        blocks.append(block_key(g, f))
+        orcids.append(orcid)
+        upstream.append(up)
+        raw_names.append(raw)
+
+    n = len(ids)
+    row_of = {a_id: i for i, a_id in enumerate(ids)}
+    by_work: dict[int, list[int]] = defaultdict(list)
+    for i, w in enumerate(rows):
+        by_work[w].append(i)
+    # A co-author is known by full name when the source gives one ("qun liu"), by the
+    # ambiguous family + initial otherwise ("liu_q"), which counts half.
+    coauthor_keys = [
+        f"{g[0]} {f}" if g and len(g[0]) > 1 else b
+        for g, f, b in zip(given, families, blocks, strict=True)
+    ]
+    coauthor_weights = [1.0 if g and len(g[0]) > 1 else 0.5 for g in given]
+    key_index: dict[str, int] = {}
+    co_rows: list[int] = []
+    co_cols: list[int] = []
+    co_vals: list[float] = []
+    for members in by_work.values():
+        if len(members) < 2 or len(members) > MAX_AUTHORS_FOR_COAUTHORS:
+            continue
+        keys = [key_index.setdefault(coauthor_keys[m], len(key_index)) for m in members]
+        for m in members:
+            for other, key in zip(members, keys, strict=True):
+                if other != m:
+                    co_rows.append(m)
+                    co_cols.append(key)
+                    co_vals.append(coauthor_weights[other])
+    coauthors = sparse.csr_matrix(
+        (np.array(co_vals, dtype=np.float32), (co_rows, co_cols)),
+        shape=(n, max(len(key_index), 1)),
+    )
+    coauthors.sum_duplicates()
+    coauthors.data = np.minimum(coauthors.data, 1.0)  # a repeated co-author counts once
+
+    inst_index: dict[int, int] = {}
+    in_rows: list[int] = []
+    in_cols: list[int] = []
+    for a_id, inst_id in conn.execute(
+        select(AuthorshipInstitution.authorship_id, AuthorshipInstitution.institution_id)
+    ):
+        if a_id in row_of:
+            in_rows.append(row_of[a_id])
+            in_cols.append(inst_index.setdefault(inst_id, len(inst_index)))
+    institutions = sparse.csr_matrix(
+        (np.ones(len(in_rows), dtype=np.float32), (in_rows, in_cols)),
+        shape=(n, max(len(inst_index), 1)),
+    )
+
+    text = text_features if text_features is not None else text_matrix(texts)
+    corpus = disambiguation.Corpus(
+        authorship_ids=np.array(ids, dtype=np.int64),
+        work_rows=np.array(rows, dtype=np.int64),
+        blocks=blocks,
+        given=given,
+        family_keys=families,
+        orcids=orcids,
+        upstream_ids=upstream,
+        work_years=np.array(years, dtype=np.float64),
+        work_venues=np.array(venues, dtype=np.int64),
+        text=text,
+        coauthors=coauthors,
+        institutions=institutions,
+    )
+    return LoadedCorpus(corpus, np.array(work_ids), raw_names, np.array(positions), texts)
+
+
+def text_matrix(texts: list[str]) -> sparse.csr_matrix:
+    """TF-IDF of title + abstract, L2-normalised rows (cosine = dot product)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if not texts:
+        return sparse.csr_matrix((0, 1), dtype=np.float32)
+    vectorizer = TfidfVectorizer(
+        stop_words="english",
+        min_df=2 if len(texts) > 50 else 1,
+        max_df=0.5,
+        sublinear_tf=True,
+        dtype=np.float32,
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b",
+    )
+    try:
+        return vectorizer.fit_transform(texts).tocsr()
+    except ValueError:  # every word filtered out: tiny corpora
+        return sparse.csr_matrix((len(texts), 1), dtype=np.float32)
+
+
+@dataclass
+class RebuildSummary:
+    authorships: int
+    records: int
+    new_records: int
+    retired: int
+    seconds: float
+
+
+def rebuild_author_records(
+    engine: Engine, *, use_upstream_ids: bool = True, progress: Progress | None = None
+) -> RebuildSummary:
+    started = time.perf_counter()
+    say = progress or (lambda _message: None)
+    with engine.connect() as conn:
+        say("loading authorships")
+        loaded = load_corpus(conn)
+    say(f"clustering {len(loaded.raw_names):,} authorships")
+    result = disambiguation.cluster(loaded.corpus, use_upstream_ids=use_upstream_ids)
+    say("writing author records")
+    with engine.begin() as conn:
+        new, retired, total = _write(conn, loaded, result)
+    return RebuildSummary(len(loaded.raw_names), total, new, retired, time.perf_counter() - started)
+
+
+def _display_name(names: list[str]) -> str:
+    counts = Counter(names)
+    full = [n for n in counts if len((given_tokens(parse_name(n)[0]) or ("",))[0]) > 1]
+    pool = full or list(counts)
+    return max(pool, key=lambda n: (counts[n], len(n)))
+
+
+def _write(
+    conn: Connection, loaded: LoadedCorpus, result: disambiguation.Result
+) -> tuple[int, int, int]:
+    corpus = loaded.corpus
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, label in enumerate(result.labels.tolist()):
+        members[label].append(i)
+
+    old_links = dict(conn.execute(select(links_t.c.authorship_id, links_t.c.record_id)).all())
+    old_ids = {r for (r,) in conn.execute(select(records_t.c.id))}
+    overlaps: list[tuple[int, int, int]] = []
+    for label, rows in members.items():
+        counts = Counter(
+            old_links[a] for a in (int(corpus.authorship_ids[r]) for r in rows) if a in old_links
+        )
+        overlaps.extend((count, label, old) for old, count in counts.items())
+    overlaps.sort(key=lambda t: (-t[0], t[2], t[1]))
+    assigned: dict[int, int] = {}
+    taken: set[int] = set()
+    for _count, label, old in overlaps:
+        if label not in assigned and old not in taken:
+            assigned[label] = old
+            taken.add(old)
+
+    now = utcnow()
+    fresh: list[int] = []
+    for label in sorted(members, key=lambda lab: min(corpus.authorship_ids[members[lab]])):
+        rows = members[label]
+        works = {int(corpus.work_rows[r]) for r in rows}
+        years = [corpus.work_years[w] for w in works if not np.isnan(corpus.work_years[w])]
+        names = [loaded.raw_names[r] for r in rows]
+        display = _display_name(names)
+        given, family = parse_name(display)
+        orcids = sorted({o for o in (corpus.orcids[r] for r in rows) if o})
+        upstream = sorted({u for u in (corpus.upstream_ids[r] for r in rows) if u})
+        values = {
+            "display_name": display[:300],
+            "name_variants": [n for n, _ in Counter(names).most_common(20)],
+            "sort_name": f"{family_key(family)} {' '.join(given_tokens(given))}".strip()[:300],
+            "block_key": corpus.blocks[rows[0]][:200],
+            "orcid": orcids[0] if orcids else None,
+            "upstream_author_ids": upstream or None,
+            "works_count": len(works),
+            "first_year": int(min(years)) if years else None,
+            "last_year": int(max(years)) if years else None,
+            "confidence": float(np.mean(result.confidence[rows])),
+            "updated_at": now,
+        }
+        if label in assigned:
+            conn.execute(
+                update(records_t).where(records_t.c.id == assigned[label]).values(**values)
+            )
+        else:
+            values["created_at"] = now
+            record_id = conn.execute(
+                insert(records_t).values(**values).returning(records_t.c.id)
+            ).scalar_one()
+            assigned[label] = record_id
+            fresh.append(record_id)
+
+    retired = old_ids - taken
+    if retired:
+        destination: dict[int, Counter[int]] = defaultdict(Counter)
+        for label, rows in members.items():
+            for r in rows:
+                previous = old_links.get(int(corpus.authorship_ids[r]))
+                if previous is not None and previous in retired:
+                    destination[previous][assigned[label]] += 1
+        for old in sorted(retired):
+            if not destination[old]:
+                continue  # its works are gone; nothing to point at
+            (target, count), *_ = destination[old].most_common(1)
+            reason = "merged" if count * 2 >= sum(destination[old].values()) else "split"
+            conn.execute(delete(redirects_t).where(redirects_t.c.old_id == old))
+            conn.execute(
+                insert(redirects_t).values(old_id=old, new_id=target, reason=reason, created_at=now)
+            )
+            conn.execute(
+                update(redirects_t).where(redirects_t.c.new_id == old).values(new_id=target)
+            )
+        conn.execute(delete(records_t).where(records_t.c.id.in_(sorted(retired))))
+    # an id that is live again must not redirect
+    conn.execute(delete(redirects_t).where(redirects_t.c.old_id.in_(sorted(taken))))
+
+    conn.execute(delete(links_t))
+    rows_out = []
+    for label, rows in members.items():
+        record_id = assigned[label]
+        for r in rows:
+            rows_out.append(
+                {
+                    "authorship_id": int(corpus.authorship_ids[r]),
+                    "record_id": record_id,
+                    "confidence": float(result.confidence[r]),
+                    "method": result.method[r],
+                    "evidence": result.evidence[r] or None,
+                }
+            )
+    for start in range(0, len(rows_out), INSERT_CHUNK):
+        conn.execute(insert(links_t), rows_out[start : start + INSERT_CHUNK])
+    return len(fresh), len(retired), len(members)

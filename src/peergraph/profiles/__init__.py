@@ -1,0 +1,1 @@
+"""What a public profile knows: topics, collaborators, affiliation, trust."""
