@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, update
 
 from peergraph.authors import disambiguation
 from peergraph.authors.models import AuthorRecord, AuthorshipLink, RecordRedirect
@@ -189,7 +189,7 @@ class RebuildSummary:
 
 def rebuild_author_records(
     engine: Engine, *, use_upstream_ids: bool = True, progress: Progress | None = None
-) -> RebuildSummary:
+) -> tuple[RebuildSummary, LoadedCorpus]:
     started = time.perf_counter()
     say = progress or (lambda _message: None)
     with engine.connect() as conn:
@@ -200,7 +200,8 @@ def rebuild_author_records(
     say("writing author records")
     with engine.begin() as conn:
         new, retired, total = _write(conn, loaded, result)
-    return RebuildSummary(len(loaded.raw_names), total, new, retired, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return RebuildSummary(len(loaded.raw_names), total, new, retired, seconds), loaded
 
 
 def _display_name(names: list[str]) -> str:
@@ -235,7 +236,9 @@ def _write(
             taken.add(old)
 
     now = utcnow()
-    fresh: list[int] = []
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    insert_labels: list[int] = []
     for label in sorted(members, key=lambda lab: min(corpus.authorship_ids[members[lab]])):
         rows = members[label]
         works = {int(corpus.work_rows[r]) for r in rows}
@@ -259,14 +262,29 @@ def _write(
             "updated_at": now,
         }
         if label in assigned:
-            conn.execute(
-                update(records_t).where(records_t.c.id == assigned[label]).values(**values)
-            )
+            updates.append({"record_id": assigned[label], **values})
         else:
-            values["created_at"] = now
-            record_id = conn.execute(
-                insert(records_t).values(**values).returning(records_t.c.id)
-            ).scalar_one()
+            inserts.append({**values, "created_at": now})
+            insert_labels.append(label)
+    if updates:
+        statement = (
+            update(records_t)
+            .where(records_t.c.id == bindparam("record_id"))
+            .values({c: bindparam(c) for c in updates[0] if c != "record_id"})
+        )
+        for start in range(0, len(updates), INSERT_CHUNK):
+            conn.execute(statement, updates[start : start + INSERT_CHUNK])
+    fresh: list[int] = []
+    for start in range(0, len(inserts), INSERT_CHUNK):
+        chunk = inserts[start : start + INSERT_CHUNK]
+        ids = (
+            conn.execute(
+                insert(records_t).returning(records_t.c.id, sort_by_parameter_order=True), chunk
+            )
+            .scalars()
+            .all()
+        )
+        for label, record_id in zip(insert_labels[start : start + INSERT_CHUNK], ids, strict=True):
             assigned[label] = record_id
             fresh.append(record_id)
 

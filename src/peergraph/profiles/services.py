@@ -1,0 +1,351 @@
+"""Computing profile facts for every author record (``peergraph rebuild``).
+
+Topics, close collaborators, affiliation, description and the trust snapshot are
+computed in bulk after disambiguation and stored, so a profile page is a few indexed
+reads. The rules and their reasons are in docs/profiles.md and docs/trust.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
+
+from peergraph.authors.models import AuthorRecord, AuthorshipLink
+from peergraph.authors.services import LoadedCorpus, rebuild_author_records
+from peergraph.db.base import utcnow
+from peergraph.profiles import trust
+from peergraph.profiles.models import Collaboration, Profile, RecordTopic, TrustEvidence
+from peergraph.profiles.topics import infer_topics
+from peergraph.works.models import Topic, WorkTopic
+
+CLOSE_STRENGTH = 0.5  # Σ 1/(n−1) ≥ ½: one three-author paper, two five-author papers, …
+MAX_AUTHORS_FOR_COLLABORATION = 100
+TOP_TOPICS = 10
+SHOWN_TOPIC_TAXONOMIES = ("openalex", "arxiv", "inferred")
+INFERRED_WEIGHT_WITH_SOURCE_TOPICS = 0.3
+OWNED_SOURCES = ("imported works", "author disambiguation", "claims", "moderation")
+CHUNK = 20_000
+
+topics_t: Table = Topic.__table__  # type: ignore[assignment]
+work_topics_t: Table = WorkTopic.__table__  # type: ignore[assignment]
+record_topics_t: Table = RecordTopic.__table__  # type: ignore[assignment]
+collaborations_t: Table = Collaboration.__table__  # type: ignore[assignment]
+trust_t: Table = TrustEvidence.__table__  # type: ignore[assignment]
+profiles_t: Table = Profile.__table__  # type: ignore[assignment]
+records_t: Table = AuthorRecord.__table__  # type: ignore[assignment]
+links_t: Table = AuthorshipLink.__table__  # type: ignore[assignment]
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RebuildReport:
+    authorships: int
+    records: int
+    new_records: int
+    retired_records: int
+    inferred_topics: int
+    seconds: float
+
+
+def rebuild(
+    engine: Engine, *, use_upstream_ids: bool = True, progress: Progress | None = None
+) -> RebuildReport:
+    """Disambiguate, then recompute every profile. Idempotent; ids stay stable."""
+    started = time.perf_counter()
+    say = progress or (lambda _m: None)
+    summary, loaded = rebuild_author_records(
+        engine, use_upstream_ids=use_upstream_ids, progress=say
+    )
+    say("inferring topics from titles and abstracts")
+    titles = [t.split(". ", 1)[0] for t in loaded.texts]
+    inferred = infer_topics(loaded.corpus.text, titles)
+    with engine.begin() as conn:
+        _write_inferred_topics(conn, loaded, inferred)
+        say("aggregating topics, collaborators, affiliations and trust")
+        _write_record_topics(conn)
+        _write_collaborations(conn)
+        _write_profiles(conn)
+    return RebuildReport(
+        summary.authorships,
+        summary.records,
+        summary.new_records,
+        summary.retired,
+        len(inferred.labels),
+        time.perf_counter() - started,
+    )
+
+
+def _insert_chunks(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        conn.execute(insert(table), rows[start : start + CHUNK])
+
+
+def _write_inferred_topics(conn: Connection, loaded: LoadedCorpus, inferred: Any) -> None:
+    old = select(topics_t.c.id).where(topics_t.c.taxonomy == "inferred").scalar_subquery()
+    conn.execute(delete(work_topics_t).where(work_topics_t.c.topic_id.in_(old)))
+    conn.execute(delete(topics_t).where(topics_t.c.taxonomy == "inferred"))
+    if not inferred.labels:
+        return
+    ids = (
+        conn.execute(
+            insert(topics_t).returning(topics_t.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "taxonomy": "inferred",
+                    "external_id": f"k{i}",
+                    "name": label,
+                    "description": f"inferred from titles and abstracts; {size:,} works",
+                }
+                for i, (label, size) in enumerate(zip(inferred.labels, inferred.sizes, strict=True))
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    rows = [
+        {
+            "work_id": int(work_id),
+            "topic_id": ids[int(cluster)],
+            "score": round(float(score), 4),
+            "is_primary": False,
+        }
+        for work_id, cluster, score in zip(
+            loaded.work_ids, inferred.assignment, inferred.score, strict=True
+        )
+    ]
+    _insert_chunks(conn, work_topics_t, rows)
+
+
+def _write_record_topics(conn: Connection) -> None:
+    conn.execute(delete(record_topics_t))
+    has_source = {
+        w
+        for (w,) in conn.execute(
+            text(
+                "SELECT DISTINCT wt.work_id FROM work_topics wt JOIN topics t ON t.id = wt.topic_id"
+                " WHERE t.taxonomy IN ('openalex', 'arxiv')"
+            )
+        )
+    }
+    weights: dict[int, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    counts: dict[int, Counter[int]] = defaultdict(Counter)
+    query = text(
+        "SELECT l.record_id, a.work_id, wt.topic_id, wt.score, t.taxonomy"
+        " FROM authorship_links l JOIN authorships a ON a.id = l.authorship_id"
+        " JOIN work_topics wt ON wt.work_id = a.work_id JOIN topics t ON t.id = wt.topic_id"
+        " WHERE t.taxonomy IN ('openalex', 'arxiv', 'inferred')"
+    )
+    for record_id, work_id, topic_id, score, taxonomy in conn.execute(query):
+        weight = 1.0 if score is None or taxonomy == "inferred" else float(score)
+        if taxonomy == "inferred" and work_id in has_source:
+            weight *= INFERRED_WEIGHT_WITH_SOURCE_TOPICS
+        weights[record_id][topic_id] += weight
+        counts[record_id][topic_id] += 1
+    rows = [
+        {
+            "record_id": record_id,
+            "topic_id": topic_id,
+            "weight": round(weight, 4),
+            "works_count": counts[record_id][topic_id],
+        }
+        for record_id, topic_weights in weights.items()
+        for topic_id, weight in sorted(topic_weights.items(), key=lambda kv: -kv[1])[:TOP_TOPICS]
+    ]
+    _insert_chunks(conn, record_topics_t, rows)
+
+
+def _write_collaborations(conn: Connection) -> None:
+    conn.execute(delete(collaborations_t))
+    by_work: dict[int, list[int]] = defaultdict(list)
+    for work_id, record_id in conn.execute(
+        text(
+            "SELECT a.work_id, l.record_id FROM authorship_links l"
+            " JOIN authorships a ON a.id = l.authorship_id"
+        )
+    ):
+        by_work[work_id].append(record_id)
+    joint: Counter[tuple[int, int]] = Counter()
+    strength: dict[tuple[int, int], float] = defaultdict(float)
+    for records in by_work.values():
+        n = len(records)
+        if n < 2 or n > MAX_AUTHORS_FOR_COLLABORATION:
+            continue
+        unique = sorted(set(records))
+        share = 1.0 / (n - 1)  # Newman (2001): a paper's weight spread over its co-authors
+        for i, a in enumerate(unique):
+            for b in unique[i + 1 :]:
+                joint[(a, b)] += 1
+                strength[(a, b)] += share
+    rows = []
+    for (a, b), count in joint.items():
+        value = round(strength[(a, b)], 4)
+        rows.append({"record_id": a, "coauthor_id": b, "joint_works": count, "strength": value})
+        rows.append({"record_id": b, "coauthor_id": a, "joint_works": count, "strength": value})
+    _insert_chunks(conn, collaborations_t, rows)
+
+
+def _write_profiles(conn: Connection) -> None:
+    now = utcnow()
+    records = conn.execute(
+        select(
+            records_t.c.id,
+            records_t.c.orcid,
+            records_t.c.upstream_author_ids,
+            records_t.c.confidence,
+            records_t.c.works_count,
+        )
+    ).all()
+    pid_works: dict[int, int] = dict(
+        conn.execute(
+            text(
+                "SELECT l.record_id, count(DISTINCT a.work_id) FROM authorship_links l"
+                " JOIN authorships a ON a.id = l.authorship_id"
+                " JOIN work_identifiers wi ON wi.work_id = a.work_id"
+                " WHERE wi.scheme IN ('doi', 'arxiv', 'pmid') GROUP BY l.record_id"
+            )
+        ).all()
+    )
+    close: dict[int, int] = dict(
+        conn.execute(
+            text(
+                "SELECT record_id, count(*) FROM collaborations"
+                " WHERE strength >= :s GROUP BY record_id"
+            ),
+            {"s": CLOSE_STRENGTH},
+        ).all()
+    )
+    topic_counts: dict[int, int] = dict(
+        conn.execute(text("SELECT record_id, count(*) FROM record_topics GROUP BY record_id")).all()
+    )
+    top_topics: dict[int, list[str]] = defaultdict(list)
+    for record_id, name in conn.execute(
+        text(
+            "SELECT rt.record_id, t.name FROM record_topics rt JOIN topics t ON t.id = rt.topic_id"
+            " ORDER BY rt.record_id, rt.weight DESC"
+        )
+    ):
+        if len(top_topics[record_id]) < 3:
+            top_topics[record_id].append(name)
+    affiliations = _latest_affiliations(conn)
+
+    conn.execute(delete(trust_t).where(trust_t.c.source.in_(OWNED_SOURCES)))
+    conn.execute(delete(profiles_t))
+    manual: dict[int, list[trust.LedgerItem]] = defaultdict(list)
+    for record_id, component, source, method, points, detail in conn.execute(
+        select(
+            trust_t.c.record_id,
+            trust_t.c.component,
+            trust_t.c.source,
+            trust_t.c.method,
+            trust_t.c.points,
+            trust_t.c.detail,
+        )
+    ):
+        manual[record_id].append(trust.LedgerItem(component, source, method, points, detail))
+    evidence_rows: list[dict[str, Any]] = []
+    profile_rows: list[dict[str, Any]] = []
+    for record_id, orcid, upstream, confidence, works in records:
+        items = trust.imported_evidence(
+            orcid=orcid,
+            upstream_ids=upstream or [],
+            mean_confidence=float(confidence),
+            works_with_pid=int(pid_works.get(record_id, 0)),
+            works=works,
+        )
+        score, _ = trust.score_ledger(items + manual[record_id])
+        evidence_rows.extend(
+            {
+                "record_id": record_id,
+                "component": i.component,
+                "source": i.source,
+                "method": i.method,
+                "observed_at": now,
+                "points": i.points,
+                "detail": i.detail,
+            }
+            for i in items
+            if i.points or i.component == "identity"
+        )
+        profile_rows.append(
+            {
+                "record_id": record_id,
+                "description": describe(top_topics.get(record_id, [])),
+                "affiliations": affiliations.get(record_id),
+                "verification_level": trust.verification_level(orcid, upstream or []),
+                "trust_score": score,
+                "topics_count": int(topic_counts.get(record_id, 0)),
+                "close_collaborators_count": int(close.get(record_id, 0)),
+                "computed_at": now,
+            }
+        )
+    _insert_chunks(conn, trust_t, evidence_rows)
+    _insert_chunks(conn, profiles_t, profile_rows)
+
+
+def _latest_affiliations(conn: Connection) -> dict[int, list[dict[str, Any]]]:
+    """Institutions named on the record's most recent works that name any."""
+    latest: dict[int, tuple[int, dict[int, dict[str, Any]]]] = {}
+    for record_id, year, inst_id, name, ror, country in conn.execute(
+        text(
+            "SELECT l.record_id, coalesce(w.year, 0), i.id, i.name, i.ror, i.country_code"
+            " FROM authorship_links l JOIN authorships a ON a.id = l.authorship_id"
+            " JOIN works w ON w.id = a.work_id"
+            " JOIN authorship_institutions ai ON ai.authorship_id = a.id"
+            " JOIN institutions i ON i.id = ai.institution_id"
+        )
+    ):
+        current = latest.get(record_id)
+        if current is None or year > current[0]:
+            latest[record_id] = (year, {})
+            current = latest[record_id]
+        if year == current[0]:
+            current[1][inst_id] = {
+                "name": name,
+                "ror": ror,
+                "country_code": country,
+                "year": year or None,
+            }
+    result = {r: list(insts.values())[:3] for r, (_y, insts) in latest.items()}
+    for record_id, year, raw in conn.execute(
+        text(
+            "SELECT l.record_id, coalesce(w.year, 0), a.raw_affiliations"
+            " FROM authorship_links l JOIN authorships a ON a.id = l.authorship_id"
+            " JOIN works w ON w.id = a.work_id WHERE a.raw_affiliations IS NOT NULL"
+            " ORDER BY w.year DESC"
+        )
+    ):
+        if record_id in result:
+            continue
+        strings = json.loads(raw) if isinstance(raw, str) else raw
+        if strings:
+            result[record_id] = [
+                {"name": s, "ror": None, "country_code": None, "year": year or None}
+                for s in strings[:2]
+            ]
+    return result
+
+
+def describe(topics: list[str]) -> str | None:
+    """One plain sentence from the top topics: "Works on a, b and c"."""
+    names = []
+    for topic in topics:  # a label's first phrase names it: "Reinforcement learning · offline"
+        short = topic.split(" · ")[0].strip()
+        short = short if short.isupper() else short[:1].lower() + short[1:]
+        if short and short not in names:
+            names.append(short)
+    if not names:
+        return None
+    if len(names) == 1:
+        return f"Works on {names[0]}"
+    return f"Works on {', '.join(names[:-1])} and {names[-1]}"
+
+
+def close_collaborator_threshold() -> float:
+    return CLOSE_STRENGTH
