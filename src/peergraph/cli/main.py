@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+eval_app = typer.Typer(help="Measure quality on labelled data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 out = Console(highlight=False, markup=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -267,6 +269,110 @@ def serve(
     application = create_app(settings)
     err.print(f"peergraph serving {settings.database_url} on http://{host}:{port}/")
     uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def rebuild(
+    if_stale: Annotated[
+        bool,
+        typer.Option(
+            "--if-stale", help="Do nothing when no import finished since the last rebuild."
+        ),
+    ] = False,
+    no_upstream_ids: Annotated[
+        bool, typer.Option("--no-upstream-ids", help="Ignore upstream author ids as evidence.")
+    ] = False,
+) -> None:
+    """Build author records from authorships, then every profile (topics, collaborators,
+    affiliation, trust). Record ids stay stable; merged or split records leave redirects."""
+    import time
+
+    from peergraph.profiles.services import is_stale
+    from peergraph.profiles.services import rebuild as rebuild_all
+
+    engine = _engine()
+    if if_stale and not is_stale(engine):
+        err.print("profiles are up to date with the imports; nothing to do")
+        return
+    started = time.perf_counter()
+    with err.status("rebuilding", spinner="dots") as status:
+
+        def progress(message: str) -> None:
+            status.update(f"{message} …")
+            err.print(f"[{time.perf_counter() - started:6.1f} s] {message}")
+
+        report = rebuild_all(engine, use_upstream_ids=not no_upstream_ids, progress=progress)
+    err.print(
+        f"{report.records:,} author records from {report.authorships:,} authorships "
+        f"({report.new_records:,} new, {report.retired_records:,} retired with redirects), "
+        f"{report.inferred_topics} inferred topics, in {report.seconds:.0f} s"
+    )
+
+
+@app.command()
+def profile(
+    name_or_id: Annotated[str, typer.Argument(help="A record id, or a name (most works wins).")],
+    works: Annotated[int, typer.Option(help="How many works to list.")] = 10,
+) -> None:
+    """Print a researcher's profile."""
+    from sqlalchemy.orm import Session
+
+    from peergraph.cli.profile import print_profile
+    from peergraph.profiles import views
+
+    engine = _engine()
+    with Session(engine) as session:
+        matches = views.find_records(session, name_or_id)
+        if not matches:
+            err.print(f"error: no researcher record matches {name_or_id!r}")
+            raise typer.Exit(1)
+        view = views.profile_view(session, matches[0])
+        print_profile(out, view, others=matches[1:], works=works)
+
+
+@eval_app.command("disambiguation")
+def eval_disambiguation(
+    works_file: Annotated[Path, typer.Argument(help="Works file (any importable format).")],
+    gold: Annotated[
+        Path, typer.Option("--gold", help="TSV: record_id, author_index (0-based), person_id.")
+    ],
+    no_upstream_ids: Annotated[
+        bool, typer.Option("--no-upstream-ids", help="Ignore upstream author ids as evidence.")
+    ] = False,
+    no_orcids: Annotated[
+        bool,
+        typer.Option("--no-orcids", help="Hide ORCIDs from the model (when they are the gold)."),
+    ] = False,
+) -> None:
+    """Import WORKS_FILE into a throw-away store, disambiguate, and print B³ and pairwise
+    precision/recall/F1 over the labelled authorships, plus the worst name blocks."""
+    from peergraph.authors.evaluation import evaluate_file
+
+    for path in (works_file, gold):
+        if not path.exists():
+            err.print(f"error: {path}: no such file")
+            raise typer.Exit(1)
+    try:
+        result = evaluate_file(
+            works_file, gold, use_upstream_ids=not no_upstream_ids, use_orcids=not no_orcids
+        )
+    except ValueError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    out.print(f"labelled authorships: {result.labelled:,} (found in the file: {result.matched:,})")
+    out.print(
+        f"B³        precision {result.b3.precision:.4f}  recall {result.b3.recall:.4f}  "
+        f"F1 {result.b3.f1:.4f}"
+    )
+    out.print(
+        f"pairwise  precision {result.pairs.precision:.4f}  recall {result.pairs.recall:.4f}  "
+        f"F1 {result.pairs.f1:.4f}"
+    )
+    out.print(f"disambiguation time: {result.seconds:.1f} s")
+    if result.worst_blocks:
+        out.print("worst name blocks (B³ F1, labelled authorships):")
+        for key, n, f1 in result.worst_blocks:
+            out.print(f"  {key:<24} {f1:.3f}  ({n})")
 
 
 @db_app.command("upgrade")

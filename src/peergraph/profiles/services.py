@@ -332,6 +332,16 @@ def _latest_affiliations(conn: Connection) -> dict[int, list[dict[str, Any]]]:
     return result
 
 
+def is_stale(engine: Engine) -> bool:
+    """True when an import finished after the last profile computation (or none exists)."""
+    with engine.connect() as conn:
+        last_import = conn.execute(text("SELECT max(finished_at) FROM imports")).scalar()
+        last_profile = conn.execute(text("SELECT max(computed_at) FROM profiles")).scalar()
+    if last_import is None:
+        return False
+    return last_profile is None or str(last_import) > str(last_profile)
+
+
 def describe(topics: list[str]) -> str | None:
     """One plain sentence from the top topics: "Works on a, b and c"."""
     names = []

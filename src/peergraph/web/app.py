@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 from peergraph import __version__
 from peergraph.db import create_db_engine, session_factory
 from peergraph.settings import Settings
-from peergraph.web import api, errors, views
+from peergraph.web import api, api_researchers, errors, researchers, views
 
 WEB_DIR = Path(__file__).parent
 
@@ -35,6 +35,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(api_researchers.router)
     app.include_router(views.router)
+    app.include_router(researchers.router)
     errors.install(app)
     return app

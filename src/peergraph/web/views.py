@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from peergraph.profiles import views as profiles
 from peergraph.web.deps import get_session
 from peergraph.works import services as works
 
@@ -44,5 +45,13 @@ def work_page(
             "topics": works.work_topics(session, work_id),
             "provenance": works.work_provenance(session, work_id),
             "identifier_url": works.identifier_url,
+            "authors": profiles.work_authors(session, work_id),
+            "evidence_sentence": profiles.evidence_sentence,
         },
     )
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = Query(None, max_length=500)) -> HTMLResponse:
+    safe_next = next if next and next.startswith("/") and not next.startswith("//") else None
+    return request.app.state.templates.TemplateResponse(request, "login.html", {"next": safe_next})

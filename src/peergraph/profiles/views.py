@@ -1,0 +1,308 @@
+"""Read-side services behind the profile page, the researcher list and their JSON.
+
+Each function issues a fixed number of queries whatever the record's size (the profile
+page's query count is asserted in tests/functional/test_profiles.py).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from peergraph.authors.models import AuthorRecord, AuthorshipLink, RecordRedirect
+from peergraph.ingest.normalize import fold
+from peergraph.profiles import trust
+from peergraph.profiles.models import Collaboration, Profile, RecordTopic, TrustEvidence
+from peergraph.profiles.services import CLOSE_STRENGTH
+from peergraph.works.models import Authorship, AuthorshipInstitution, Topic, Work
+from peergraph.works.services import Page
+
+WORKS_PER_PAGE = 100
+SHOWN_COLLABORATORS = 20
+
+
+@dataclass
+class ProfileView:
+    record: AuthorRecord
+    profile: Profile | None
+    topics: list[tuple[Topic, RecordTopic]]
+    collaborators: list[tuple[AuthorRecord, Collaboration]]
+    ledger: list[TrustEvidence]
+    works: Page
+    works_per_year: list[tuple[int, int]]
+    sort: str
+    followers: int = 0
+    component_points: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def trust_score(self) -> int:
+        return self.profile.trust_score if self.profile else 0
+
+    @property
+    def trust_band(self) -> str:
+        return trust.band(self.trust_score)
+
+    @property
+    def verification_level(self) -> str:
+        return self.profile.verification_level if self.profile else "L0"
+
+    @property
+    def close_collaborators(self) -> list[tuple[AuthorRecord, Collaboration]]:
+        return [(r, c) for r, c in self.collaborators if c.strength >= CLOSE_STRENGTH]
+
+
+def get_record(session: Session, record_id: int) -> AuthorRecord | None:
+    return session.get(AuthorRecord, record_id)
+
+
+def get_redirect(session: Session, record_id: int) -> int | None:
+    redirect = session.get(RecordRedirect, record_id)
+    return redirect.new_id if redirect else None
+
+
+def find_records(session: Session, name_or_id: str, limit: int = 10) -> list[AuthorRecord]:
+    """A record id, or records whose display name matches (most works first)."""
+    if name_or_id.isdigit():
+        record = session.get(AuthorRecord, int(name_or_id))
+        return [record] if record else []
+    pattern = name_or_id.strip()
+    return list(
+        session.scalars(
+            select(AuthorRecord)
+            .where(func.lower(AuthorRecord.display_name) == pattern.lower())
+            .order_by(AuthorRecord.works_count.desc())
+            .limit(limit)
+        )
+    ) or list(
+        session.scalars(
+            select(AuthorRecord)
+            .where(AuthorRecord.display_name.ilike(f"%{pattern}%"))
+            .order_by(AuthorRecord.works_count.desc())
+            .limit(limit)
+        )
+    )
+
+
+def profile_view(
+    session: Session, record: AuthorRecord, *, page: int = 1, sort: str = "newest"
+) -> ProfileView:
+    profile = session.get(Profile, record.id)
+    topics = [
+        (t, rt)
+        for rt, t in session.execute(
+            select(RecordTopic, Topic)
+            .join(Topic, Topic.id == RecordTopic.topic_id)
+            .where(RecordTopic.record_id == record.id)
+            .order_by(RecordTopic.weight.desc())
+        ).all()
+    ]
+    collaborators = [
+        (r, c)
+        for c, r in session.execute(
+            select(Collaboration, AuthorRecord)
+            .join(AuthorRecord, AuthorRecord.id == Collaboration.coauthor_id)
+            .where(Collaboration.record_id == record.id)
+            .order_by(Collaboration.strength.desc(), Collaboration.joint_works.desc())
+            .limit(SHOWN_COLLABORATORS)
+        ).all()
+    ]
+    ledger = list(
+        session.scalars(
+            select(TrustEvidence)
+            .where(TrustEvidence.record_id == record.id)
+            .order_by(TrustEvidence.id)
+        )
+    )
+    _, components = trust.score_ledger(
+        [trust.LedgerItem(i.component, i.source, i.method, i.points, i.detail) for i in ledger]
+    )
+    years = session.execute(
+        select(Work.year, func.count(func.distinct(Work.id)))
+        .join(Authorship, Authorship.work_id == Work.id)
+        .join(AuthorshipLink, AuthorshipLink.authorship_id == Authorship.id)
+        .where(AuthorshipLink.record_id == record.id, Work.year.is_not(None))
+        .group_by(Work.year)
+        .order_by(Work.year)
+    ).all()
+    return ProfileView(
+        record=record,
+        profile=profile,
+        topics=topics,
+        collaborators=collaborators,
+        ledger=ledger,
+        works=record_works(session, record, page=page, sort=sort),
+        works_per_year=[(int(y or 0), int(n)) for y, n in years],
+        sort=sort,
+        component_points=components,
+    )
+
+
+def record_works(
+    session: Session, record: AuthorRecord, *, page: int = 1, sort: str = "newest"
+) -> Page:
+    """The record's works with the link that put each one here (why this paper)."""
+    order = (
+        (Work.year.asc().nulls_last(), Work.id)
+        if sort == "oldest"
+        else (Work.year.desc().nulls_last(), Work.id.desc())
+    )
+    rows = session.execute(
+        select(Work, AuthorshipLink, Authorship.position)
+        .join(Authorship, Authorship.work_id == Work.id)
+        .join(AuthorshipLink, AuthorshipLink.authorship_id == Authorship.id)
+        .where(AuthorshipLink.record_id == record.id)
+        .options(selectinload(Work.source), selectinload(Work.identifiers))
+        .order_by(*order)
+        .limit(WORKS_PER_PAGE)
+        .offset((page - 1) * WORKS_PER_PAGE)
+    ).all()
+    return Page([tuple(r) for r in rows], page, WORKS_PER_PAGE, record.works_count)
+
+
+def list_records(
+    session: Session,
+    *,
+    prefix: str | None = None,
+    topic_id: int | None = None,
+    institution_id: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page:
+    """Researchers, most works first, filtered by family-name prefix, topic, institution."""
+    query = select(AuthorRecord)
+    if prefix:
+        key = fold(prefix).strip()
+        query = query.where(AuthorRecord.sort_name.like(f"{key}%"))
+    if topic_id is not None:
+        query = query.where(
+            AuthorRecord.id.in_(
+                select(RecordTopic.record_id).where(RecordTopic.topic_id == topic_id)
+            )
+        )
+    if institution_id is not None:
+        query = query.where(
+            AuthorRecord.id.in_(
+                select(AuthorshipLink.record_id)
+                .join(
+                    AuthorshipInstitution,
+                    AuthorshipInstitution.authorship_id == AuthorshipLink.authorship_id,
+                )
+                .where(AuthorshipInstitution.institution_id == institution_id)
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = list(
+        session.scalars(
+            query.order_by(AuthorRecord.works_count.desc(), AuthorRecord.id)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    return Page(items, page, per_page, total)
+
+
+def work_authors(session: Session, work_id: int) -> dict[int, tuple[AuthorRecord, AuthorshipLink]]:
+    """For a work page: authorship id → (record, link with the evidence)."""
+    rows = session.execute(
+        select(Authorship.id, AuthorRecord, AuthorshipLink)
+        .join(AuthorshipLink, AuthorshipLink.authorship_id == Authorship.id)
+        .join(AuthorRecord, AuthorRecord.id == AuthorshipLink.record_id)
+        .where(Authorship.work_id == work_id)
+    ).all()
+    return {a_id: (record, link) for a_id, record, link in rows}
+
+
+def evidence_sentence(link: AuthorshipLink, partner: str | None = None) -> str:
+    """Plain words for why an authorship is on its record."""
+    evidence = link.evidence or {}
+    if link.method == "only-one":
+        return "the only authorship with this name key in the data"
+    if link.method == "orcid":
+        return "the same ORCID as the record's other works"
+    if evidence.get("alone"):
+        return "no other authorship with this name matched closely enough, so it stands alone"
+    reasons = []
+    if link.method == "upstream-id":
+        reasons.append("the same upstream author id")
+    if evidence.get("coauthors"):
+        reasons.append(f"{evidence['coauthors']:g} shared co-author(s)")
+    if evidence.get("topic", 0) >= 0.1:
+        reasons.append(f"similar title/abstract wording (cosine {evidence['topic']:.2f})")
+    if evidence.get("venue"):
+        reasons.append("the same venue")
+    if evidence.get("institution"):
+        reasons.append("a shared institution")
+    if evidence.get("name_prior", 0) >= 1.5:
+        reasons.append("an uncommon name")
+    joined = ", ".join(reasons) if reasons else "a compatible name"
+    with_work = f" with “{partner}”" if partner else ""
+    score = f"score {evidence.get('score', 0):.1f}, confidence {link.confidence:.0%}"
+    return f"{joined}{with_work} ({score})"
+
+
+def name_variant_counts(record: AuthorRecord) -> list[str]:
+    return list(Counter(record.name_variants).keys())
+
+
+def profile_json(view: ProfileView) -> dict[str, Any]:
+    record, profile = view.record, view.profile
+    return {
+        "id": record.id,
+        "display_name": record.display_name,
+        "name_variants": record.name_variants,
+        "description": profile.description if profile else None,
+        "role": "Researcher",
+        "affiliations": (profile.affiliations or []) if profile else [],
+        "orcid": record.orcid,
+        "upstream_author_ids": record.upstream_author_ids or [],
+        "claimed": False,
+        "trust": {
+            "score": view.trust_score,
+            "band": view.trust_band,
+            "verification_level": view.verification_level,
+            "components": view.component_points,
+            "ledger": [
+                {
+                    "component": i.component,
+                    "source": i.source,
+                    "method": i.method,
+                    "date": i.observed_at.date().isoformat(),
+                    "points": i.points,
+                    "detail": i.detail,
+                }
+                for i in view.ledger
+            ],
+        },
+        "counts": {
+            "works": record.works_count,
+            "followers": view.followers,
+            "topics": profile.topics_count if profile else 0,
+            "close_collaborators": profile.close_collaborators_count if profile else 0,
+        },
+        "topics": [
+            {
+                "id": t.id,
+                "name": t.name,
+                "taxonomy": t.taxonomy,
+                "works": rt.works_count,
+                "weight": rt.weight,
+            }
+            for t, rt in view.topics
+        ],
+        "close_collaborators": [
+            {
+                "id": r.id,
+                "display_name": r.display_name,
+                "joint_works": c.joint_works,
+                "strength": c.strength,
+            }
+            for r, c in view.close_collaborators
+        ],
+        "first_year": record.first_year,
+        "last_year": record.last_year,
+        "works_per_year": dict(view.works_per_year),
+    }

@@ -1,0 +1,209 @@
+"""JSON API for researcher records: the same facts as the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from peergraph.profiles import views as profiles
+from peergraph.web.api import ERRORS, WorkSummary
+from peergraph.web.deps import get_session
+from peergraph.works.services import work_summary
+
+router = APIRouter(prefix="/api", tags=["researchers"])
+
+
+class Affiliation(BaseModel):
+    name: str
+    ror: str | None = None
+    country_code: str | None = None
+    year: int | None = None
+
+
+class LedgerItemOut(BaseModel):
+    component: str
+    source: str
+    method: str
+    date: str
+    points: float
+    detail: str
+
+
+class TrustOut(BaseModel):
+    score: int
+    band: str
+    verification_level: str
+    components: dict[str, float]
+    ledger: list[LedgerItemOut]
+
+
+class Counts(BaseModel):
+    works: int
+    followers: int
+    topics: int
+    close_collaborators: int
+
+
+class RecordTopicOut(BaseModel):
+    id: int
+    name: str
+    taxonomy: str
+    works: int
+    weight: float
+
+
+class CollaboratorOut(BaseModel):
+    id: int
+    display_name: str
+    joint_works: int
+    strength: float
+
+
+class ResearcherOut(BaseModel):
+    id: int
+    display_name: str
+    name_variants: list[str]
+    description: str | None
+    role: str
+    affiliations: list[Affiliation]
+    orcid: str | None
+    upstream_author_ids: list[str]
+    claimed: bool
+    trust: TrustOut
+    counts: Counts
+    topics: list[RecordTopicOut]
+    close_collaborators: list[CollaboratorOut]
+    first_year: int | None
+    last_year: int | None
+    works_per_year: dict[int, int]
+
+
+class ResearcherWork(WorkSummary):
+    link_method: str
+    link_confidence: float
+    why: str
+
+
+class ResearcherWorksPage(BaseModel):
+    items: list[ResearcherWork]
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+class ResearcherSummary(BaseModel):
+    id: int
+    display_name: str
+    works_count: int
+    first_year: int | None
+    last_year: int | None
+
+
+class ResearcherPage(BaseModel):
+    items: list[ResearcherSummary]
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+def _found(session: Session, record_id: int, suffix: str = "") -> Any:
+    record = profiles.get_record(session, record_id)
+    if record is not None:
+        return record
+    target = profiles.get_redirect(session, record_id)
+    if target is not None:
+        return RedirectResponse(f"/api/researchers/{target}{suffix}", status_code=301)
+    raise HTTPException(404, f"no researcher record {record_id}")
+
+
+REDIRECT: dict[int | str, dict[str, Any]] = {
+    301: {"description": "The record was merged or split; Location has its new id"}
+}
+
+
+@router.get(
+    "/researchers/{record_id}",
+    response_model=ResearcherOut,
+    responses={**ERRORS, **REDIRECT},
+    summary="A researcher record: identity, trust snapshot, counts, topics, collaborators",
+)
+def get_researcher(record_id: int, session: Session = Depends(get_session)) -> Any:
+    found = _found(session, record_id)
+    if isinstance(found, Response):
+        return found
+    return profiles.profile_json(profiles.profile_view(session, found))
+
+
+@router.get(
+    "/researchers/{record_id}/works",
+    response_model=ResearcherWorksPage,
+    responses={**ERRORS, **REDIRECT},
+    summary="A researcher's works, with why each is on the record",
+)
+def get_researcher_works(
+    record_id: int,
+    page: int = Query(1, ge=1, le=100_000),
+    sort: str = Query("newest", pattern="^(newest|oldest)$"),
+    session: Session = Depends(get_session),
+) -> Any:
+    found = _found(session, record_id, "/works")
+    if isinstance(found, Response):
+        return found
+    works = profiles.record_works(session, found, page=page, sort=sort)
+    if page > works.pages:
+        raise HTTPException(404, f"page {page} is past the last page ({works.pages})")
+    return {
+        "items": [
+            work_summary(work)
+            | {
+                "link_method": link.method,
+                "link_confidence": round(link.confidence, 4),
+                "why": profiles.evidence_sentence(link),
+            }
+            for work, link, _position in works.items
+        ],
+        "page": works.page,
+        "per_page": works.per_page,
+        "total": works.total,
+        "pages": works.pages,
+    }
+
+
+@router.get(
+    "/researchers", response_model=ResearcherPage, responses=ERRORS, summary="Browse researchers"
+)
+def list_researchers(
+    q: str | None = Query(None, max_length=100, description="family-name prefix"),
+    topic: int | None = Query(None, ge=1),
+    institution: int | None = Query(None, ge=1),
+    page: int = Query(1, ge=1, le=100_000),
+    per_page: int = Query(50, ge=1, le=100),
+    session: Session = Depends(get_session),
+) -> Any:
+    listing = profiles.list_records(
+        session, prefix=q, topic_id=topic, institution_id=institution, page=page, per_page=per_page
+    )
+    if listing.total and page > listing.pages:
+        raise HTTPException(404, f"page {page} is past the last page ({listing.pages})")
+    return {
+        "items": [
+            {
+                "id": r.id,
+                "display_name": r.display_name,
+                "works_count": r.works_count,
+                "first_year": r.first_year,
+                "last_year": r.last_year,
+            }
+            for r in listing.items
+        ],
+        "page": listing.page,
+        "per_page": listing.per_page,
+        "total": listing.total,
+        "pages": listing.pages,
+    }

@@ -1,0 +1,140 @@
+"""Researcher pages: the profile, its trust explanation, and the browsable list."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from peergraph.profiles import trust
+from peergraph.profiles import views as profiles
+from peergraph.profiles.services import CLOSE_STRENGTH
+from peergraph.web.charts import works_per_year_svg
+from peergraph.web.deps import get_session
+from peergraph.works.models import Institution, Topic
+
+router = APIRouter(include_in_schema=False)
+SORTS = ("newest", "oldest")
+
+
+def _record_or_redirect(session: Session, record_id: int, path_suffix: str = "") -> object:
+    record = profiles.get_record(session, record_id)
+    if record is not None:
+        return record
+    target = profiles.get_redirect(session, record_id)
+    if target is not None:
+        return RedirectResponse(f"/researchers/{target}{path_suffix}", status_code=301)
+    raise HTTPException(404, f"There is no researcher record {record_id}.")
+
+
+def person_json_ld(view: profiles.ProfileView, base_url: str) -> str:
+    record, profile = view.record, view.profile
+    data: dict[str, object] = {
+        "@context": "https://schema.org",
+        "@type": "Person",
+        "name": record.display_name,
+        "url": f"{base_url}researchers/{record.id}",
+    }
+    if len(record.name_variants) > 1:
+        data["alternateName"] = [n for n in record.name_variants if n != record.display_name][:10]
+    if profile and profile.description:
+        data["description"] = profile.description
+    if record.orcid:
+        data["identifier"] = f"https://orcid.org/{record.orcid}"
+        data["sameAs"] = [f"https://orcid.org/{record.orcid}"]
+    if profile and profile.affiliations:
+        data["affiliation"] = [
+            {"@type": "Organization", "name": a["name"]}
+            | ({"sameAs": f"https://ror.org/{a['ror']}"} if a.get("ror") else {})
+            for a in profile.affiliations
+        ]
+    if view.topics:
+        data["knowsAbout"] = [t.name for t, _ in view.topics[:5]]
+    # "</" must not end the <script> element early
+    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+
+
+@router.get("/researchers/{record_id}", response_class=HTMLResponse)
+def profile_page(
+    request: Request,
+    record_id: int,
+    page: int = Query(1, ge=1, le=100_000),
+    sort: str = Query("newest", pattern="^(newest|oldest)$"),
+    session: Session = Depends(get_session),
+) -> Response:
+    found = _record_or_redirect(session, record_id)
+    if isinstance(found, Response):
+        return found
+    view = profiles.profile_view(session, found, page=page, sort=sort)  # type: ignore[arg-type]
+    if page > view.works.pages:
+        raise HTTPException(404, f"There is no page {page}; the last page is {view.works.pages}.")
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "researcher.html",
+        {
+            "view": view,
+            "record": view.record,
+            "profile": view.profile,
+            "chart": works_per_year_svg(view.works_per_year),
+            "json_ld": person_json_ld(view, str(request.base_url)),
+            "close_threshold": CLOSE_STRENGTH,
+            "evidence_sentence": profiles.evidence_sentence,
+            "identifier_url": _identifier_url,
+        },
+    )
+
+
+def _identifier_url(scheme: str, value: str) -> str | None:
+    from peergraph.works.services import identifier_url
+
+    return identifier_url(scheme, value)
+
+
+@router.get("/researchers/{record_id}/trust", response_class=HTMLResponse)
+def trust_page(
+    request: Request, record_id: int, session: Session = Depends(get_session)
+) -> Response:
+    found = _record_or_redirect(session, record_id, "/trust")
+    if isinstance(found, Response):
+        return found
+    view = profiles.profile_view(session, found, page=1)  # type: ignore[arg-type]
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "trust.html",
+        {
+            "view": view,
+            "record": view.record,
+            "caps": trust.CAPS,
+            "component_names": trust.COMPONENT_NAMES,
+            "bands": trust.BANDS,
+            "close_threshold": CLOSE_STRENGTH,
+        },
+    )
+
+
+@router.get("/researchers", response_class=HTMLResponse)
+def researchers_page(
+    request: Request,
+    q: str | None = Query(None, max_length=100, description="family-name prefix"),
+    topic: int | None = Query(None, ge=1),
+    institution: int | None = Query(None, ge=1),
+    page: int = Query(1, ge=1, le=100_000),
+    session: Session = Depends(get_session),
+) -> Response:
+    listing = profiles.list_records(
+        session, prefix=q, topic_id=topic, institution_id=institution, page=page
+    )
+    if listing.total and page > listing.pages:
+        raise HTTPException(404, f"There is no page {page}; the last page is {listing.pages}.")
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "researchers.html",
+        {
+            "listing": listing,
+            "q": q or "",
+            "topic": session.get(Topic, topic) if topic else None,
+            "institution": session.get(Institution, institution) if institution else None,
+        },
+    )
