@@ -1,7 +1,8 @@
 """Topics inferred from titles and abstracts, for works whose sources give none.
 
-Method (docs/profiles.md): spherical k-means (mini-batch k-means on L2-normalised TF-IDF
-rows, so Euclidean distance ranks like cosine) with k = clip(√(n/20), 8, 120) clusters.
+Method (docs/profiles.md): latent semantic analysis (100-dimensional truncated SVD of the
+TF-IDF matrix, rows re-normalised) then spherical k-means with k = clip(√(n/2.5), 8, 120)
+clusters.
 Each cluster is labelled by its most distinctive title phrases: bigrams and unigrams
 ranked by lift (share of the cluster's titles containing the phrase ÷ share of all titles)
 times the phrase's frequency in the cluster, so labels read "reinforcement learning ·
@@ -112,28 +113,32 @@ class InferredTopics:
 
 
 def topic_count(n_docs: int) -> int:
-    return int(min(120, max(8, round(math.sqrt(n_docs / 20)))))
+    return int(min(120, max(8, round(math.sqrt(n_docs / 2.5)))))
 
 
 def infer_topics(text: sparse.csr_matrix, titles: list[str], *, seed: int = 0) -> InferredTopics:
-    from sklearn.cluster import MiniBatchKMeans
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import normalize
 
     n = text.shape[0]
-    k = min(topic_count(n), max(1, n))
     if n == 0:
         return InferredTopics([], np.zeros(0, dtype=np.int64), np.zeros(0), [])
-    model = MiniBatchKMeans(
-        n_clusters=k, random_state=seed, batch_size=4096, n_init=3, max_iter=100
-    )
-    assignment = model.fit_predict(text)
-    centres = model.cluster_centers_
-    norms = np.linalg.norm(centres, axis=1)
-    norms[norms == 0] = 1.0
-    centres = centres / norms[:, None]
-    # cosine of each row with its own centre, without materialising dense rows
-    row_of_value = np.repeat(np.arange(n), np.diff(text.indptr))
-    values = text.data * centres[assignment[row_of_value], text.indices]
-    score = np.bincount(row_of_value, weights=values, minlength=n)
+    k = min(topic_count(n), n)
+    # LSA first: k-means on raw sparse TF-IDF piles short, abstract-less titles into one
+    # junk cluster; 100 latent dimensions give balanced, more coherent clusters.
+    dims = min(100, max(1, min(text.shape) - 1))
+    if dims >= 2:
+        latent = normalize(TruncatedSVD(dims, random_state=seed).fit_transform(text))
+    else:
+        latent = normalize(text.toarray())
+    if n <= 20_000:
+        model = KMeans(n_clusters=k, random_state=seed, n_init=3)
+    else:
+        model = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=4096, n_init=3)
+    assignment = model.fit_predict(latent)
+    centres = normalize(model.cluster_centers_)
+    score = np.einsum("ij,ij->i", latent, centres[assignment])
     labels = label_clusters(titles, assignment, k)
     sizes = np.bincount(assignment, minlength=k).tolist()
     return InferredTopics(labels, assignment, score, sizes)
