@@ -1,0 +1,78 @@
+"""Trust scoring, descriptions, topic labels and the works-per-year chart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from peergraph.profiles import trust
+from peergraph.profiles.services import describe
+from peergraph.profiles.topics import label_clusters, topic_count
+from peergraph.web.charts import works_per_year_svg
+
+
+@pytest.mark.parametrize(
+    ("score", "band"),
+    [(0, "Emerging"), (24, "Emerging"), (25, "Developing"), (50, "Established"), (100, "Trusted")],
+)
+def test_bands(score, band):
+    assert trust.band(score) == band
+
+
+def test_ledger_components_are_capped_and_clamped():
+    items = [
+        trust.LedgerItem("footprint", "s", "m", 8.0, ""),
+        trust.LedgerItem("footprint", "s", "m", 8.0, ""),  # capped at 10
+        trust.LedgerItem("integrity", "s", "m", 5.0, ""),
+        trust.LedgerItem("integrity", "dispute", "upheld", -9.0, ""),  # clamped at 0
+        trust.LedgerItem("identity", "s", "m", 10.0, ""),
+    ]
+    total, components = trust.score_ledger(items)
+    assert components["footprint"] == 10.0 and components["integrity"] == 0.0
+    assert total == 20
+
+
+def test_imported_evidence_is_identity_first():
+    famous = trust.imported_evidence(
+        orcid=None, upstream_ids=[], mean_confidence=1.0, works_with_pid=400, works=400
+    )
+    score, _ = trust.score_ledger(famous)
+    assert score <= 24  # a famous but unverified author stays "Emerging"
+    with_orcid = trust.imported_evidence(
+        orcid="0000-0002-1825-0097", upstream_ids=[], mean_confidence=1.0, works_with_pid=0, works=1
+    )
+    assert trust.score_ledger(with_orcid)[0] == 20
+    assert trust.verification_level("0000-0002-1825-0097", []) == "L1"
+    assert trust.verification_level(None, []) == "L0"
+
+
+def test_describe():
+    assert describe([]) is None
+    assert describe(["Reinforcement learning · offline"]) == "Works on reinforcement learning"
+    assert (
+        describe(["Transformers · attention", "GAN · images", "Speech · recognition"])
+        == "Works on transformers, GAN and speech"
+    )
+
+
+def test_topic_labels_read_as_phrases():
+    titles = [
+        "Deep reinforcement learning for robots",
+        "Offline reinforcement learning with value functions",
+        "Reinforcement learning from human feedback",
+        "Neural machine translation with attention",
+        "Statistical machine translation of phrases",
+        "Machine translation evaluation metrics",
+    ]
+    labels = label_clusters(titles, np.array([0, 0, 0, 1, 1, 1]), 2)
+    assert labels[0].startswith("Reinforcement learning")
+    assert labels[1].startswith("Machine translation")
+    assert topic_count(145_000) == 120 and topic_count(100) == 8
+
+
+def test_works_per_year_chart():
+    svg = str(works_per_year_svg([(2018, 2), (2020, 5)]))
+    assert svg.startswith("<svg") and '<title id="wpy-title">Works per year</title>' in svg
+    assert svg.count("<rect") == 3  # 2018, 2019 (empty), 2020
+    assert "2019: 0 works" in svg and "7 works from 2018 to 2020" in svg
+    assert str(works_per_year_svg([])) == ""
