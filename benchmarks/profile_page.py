@@ -1,0 +1,117 @@
+"""Profile page latency for the researcher with the most works.
+
+    .venv/bin/python benchmarks/profile_page.py [--store DIR] [--requests 200]
+
+Needs a rebuilt store (run benchmarks/profiles_rebuild.py first). Measures, warm, the
+page of the record with the most works: in-process through the ASGI app (server time
+only) and over HTTP against a real uvicorn server on loopback; prints p50/p95 and the
+number of SQL statements per page. Target: p95 ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shared_store import DEFAULT_STORE
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report(label: str, times: list[float]) -> None:
+    p95 = percentile(times, 0.95)
+    print(
+        f"{label:<12} p50 {statistics.median(times) * 1000:6.1f} ms  p95 {p95 * 1000:6.1f} ms  "
+        f"[{'ok' if p95 <= 0.050 else 'MISSED'}] p95 ≤ 50 ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event, text
+
+    from peergraph.settings import Settings
+    from peergraph.web.app import create_app
+
+    settings = Settings.for_data_dir(args.store)
+    app = create_app(settings)
+    with app.state.engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT id, display_name, works_count FROM author_records"
+                " ORDER BY works_count DESC LIMIT 1"
+            )
+        ).first()
+    if row is None:
+        sys.exit("no author records: run benchmarks/profiles_rebuild.py first")
+    record_id, name, works = row
+    path = f"/researchers/{record_id}"
+    print(f"{name} (record {record_id}, {works} works): {path}")
+
+    statements: list[str] = []
+    event.listen(app.state.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with TestClient(app) as client:
+        for _ in range(5):
+            client.get(path)  # warm caches
+        statements.clear()
+        client.get(path)
+        print(f"SQL statements per page: {len(statements)}")
+        times = []
+        for _ in range(args.requests):
+            started = time.perf_counter()
+            response = client.get(path)
+            times.append(time.perf_counter() - started)
+            assert response.status_code == 200
+        print(f"page size: {len(response.content) / 1024:.0f} KiB")
+    report("in-process", times)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "peergraph", "serve", "--port", str(port)],
+        env=dict(os.environ, PEERGRAPH_DATA_DIR=str(args.store)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}{path}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url, timeout=5).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        for _ in range(5):
+            urllib.request.urlopen(url, timeout=5).read()
+        times = []
+        for _ in range(args.requests):
+            started = time.perf_counter()
+            urllib.request.urlopen(url, timeout=5).read()
+            times.append(time.perf_counter() - started)
+        report("over HTTP", times)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
