@@ -117,6 +117,10 @@ def test_work_page_links_authors_with_why(client, store):
     radford = record_id(store, "Alec Radford")
     assert f'<a href="/researchers/{radford}">Alec Radford</a>' in page.text
     assert "Why this author?" in page.text
+    detail = client.get(f"/api/works/{clip['id']}").json()
+    first = detail["authorships"][0]
+    assert first["record_id"] == radford and first["record_name"] == "Alec Radford"
+    assert first["link_method"] == "model" and "score" in first["why"]
 
 
 def test_researchers_list_and_filters(client, store):

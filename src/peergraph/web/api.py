@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from peergraph.ingest import services as ingest
+from peergraph.profiles import views as profiles
 from peergraph.web.deps import get_session
 from peergraph.works import services as works
 
@@ -57,6 +58,10 @@ class AuthorshipOut(BaseModel):
     upstream_author_id: str | None
     raw_affiliations: list[str]
     institutions: list[Institution]
+    record_id: int | None = None
+    record_name: str | None = None
+    link_method: str | None = None
+    why: str | None = None
 
 
 class TopicOut(BaseModel):
@@ -140,7 +145,18 @@ def get_work(work_id: int, session: Session = Depends(get_session)) -> dict[str,
     work = works.get_work(session, work_id)
     if work is None:
         raise HTTPException(404, f"no work with id {work_id}")
-    return works.work_detail(work, works.work_topics(session, work_id))
+    detail = works.work_detail(work, works.work_topics(session, work_id))
+    linked = profiles.work_authors(session, work_id)
+    for authorship, out in zip(work.authorships, detail["authorships"], strict=True):
+        if authorship.id in linked:
+            record, link = linked[authorship.id]
+            out.update(
+                record_id=record.id,
+                record_name=record.display_name,
+                link_method=link.method,
+                why=profiles.evidence_sentence(link),
+            )
+    return detail
 
 
 @router.get("/imports", response_model=list[ImportOut], summary="Import runs, newest first")
