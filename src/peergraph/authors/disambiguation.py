@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,7 +111,13 @@ def name_priors(corpus: Corpus) -> np.ndarray:
     return priors
 
 
-def cluster(corpus: Corpus, *, use_upstream_ids: bool = True) -> Result:
+def cluster(
+    corpus: Corpus,
+    *,
+    use_upstream_ids: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Result:
+    """Cluster every block; ``progress(authorships done, total)`` is called as it goes."""
     n = len(corpus.blocks)
     labels = np.arange(n, dtype=np.int64)
     confidence = np.ones(n, dtype=np.float32)
@@ -120,7 +127,11 @@ def cluster(corpus: Corpus, *, use_upstream_ids: bool = True) -> Result:
     members: dict[str, list[int]] = defaultdict(list)
     for i, key in enumerate(corpus.blocks):
         members[key].append(i)
+    done = 0
     for rows in members.values():
+        done += len(rows)
+        if progress is not None and done % 5000 < len(rows):
+            progress(done, n)
         if len(rows) > 1:
             _cluster_block(
                 corpus,
@@ -132,6 +143,8 @@ def cluster(corpus: Corpus, *, use_upstream_ids: bool = True) -> Result:
                 method,
                 evidence,
             )
+    if progress is not None:
+        progress(n, n)
     return Result(labels, confidence, method, evidence)
 
 

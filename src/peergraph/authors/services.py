@@ -33,6 +33,7 @@ links_t: Table = AuthorshipLink.__table__  # type: ignore[assignment]
 redirects_t: Table = RecordRedirect.__table__  # type: ignore[assignment]
 
 Progress = Callable[[str], None]
+Steps = Callable[[int, int], None]  # (done, total) within the current phase
 
 
 @dataclass
@@ -188,7 +189,11 @@ class RebuildSummary:
 
 
 def rebuild_author_records(
-    engine: Engine, *, use_upstream_ids: bool = True, progress: Progress | None = None
+    engine: Engine,
+    *,
+    use_upstream_ids: bool = True,
+    progress: Progress | None = None,
+    steps: Steps | None = None,
 ) -> tuple[RebuildSummary, LoadedCorpus]:
     started = time.perf_counter()
     say = progress or (lambda _message: None)
@@ -196,7 +201,9 @@ def rebuild_author_records(
         say("loading authorships")
         loaded = load_corpus(conn)
     say(f"clustering {len(loaded.raw_names):,} authorships")
-    result = disambiguation.cluster(loaded.corpus, use_upstream_ids=use_upstream_ids)
+    result = disambiguation.cluster(
+        loaded.corpus, use_upstream_ids=use_upstream_ids, progress=steps
+    )
     say("writing author records")
     with engine.begin() as conn:
         new, retired, total = _write(conn, loaded, result)

@@ -294,14 +294,38 @@ def rebuild(
     if if_stale and not is_stale(engine):
         err.print("profiles are up to date with the imports; nothing to do")
         return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     started = time.perf_counter()
-    with err.status("rebuilding", spinner="dots") as status:
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    task = bar.add_task("rebuilding", total=None)
 
-        def progress(message: str) -> None:
-            status.update(f"{message} …")
-            err.print(f"[{time.perf_counter() - started:6.1f} s] {message}")
+    def progress(message: str) -> None:
+        bar.update(task, description=message, total=None, completed=0)
+        err.print(f"[{time.perf_counter() - started:6.1f} s] {message}")
 
-        report = rebuild_all(engine, use_upstream_ids=not no_upstream_ids, progress=progress)
+    def steps(done: int, total: int) -> None:
+        bar.update(task, total=total, completed=done)
+
+    with bar:
+        report = rebuild_all(
+            engine, use_upstream_ids=not no_upstream_ids, progress=progress, steps=steps
+        )
     err.print(
         f"{report.records:,} author records from {report.authorships:,} authorships "
         f"({report.new_records:,} new, {report.retired_records:,} retired with redirects), "

@@ -55,13 +55,17 @@ class RebuildReport:
 
 
 def rebuild(
-    engine: Engine, *, use_upstream_ids: bool = True, progress: Progress | None = None
+    engine: Engine,
+    *,
+    use_upstream_ids: bool = True,
+    progress: Progress | None = None,
+    steps: Callable[[int, int], None] | None = None,
 ) -> RebuildReport:
     """Disambiguate, then recompute every profile. Idempotent; ids stay stable."""
     started = time.perf_counter()
     say = progress or (lambda _m: None)
     summary, loaded = rebuild_author_records(
-        engine, use_upstream_ids=use_upstream_ids, progress=say
+        engine, use_upstream_ids=use_upstream_ids, progress=say, steps=steps
     )
     say("inferring topics from titles and abstracts")
     titles = [t.split(". ", 1)[0] for t in loaded.texts]
