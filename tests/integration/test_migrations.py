@@ -4,13 +4,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from peergraph.db.base import Base, load_all_models
-from peergraph.db.engine import current_revision, migrate
+from peergraph.db.engine import current_revision, include_object, migrate
 
 
 def test_models_match_migrations(engine):
     load_all_models()
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
 

@@ -399,6 +399,63 @@ def eval_disambiguation(
             out.print(f"  {key:<24} {f1:.3f}  ({n})")
 
 
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    mode: Annotated[
+        str, typer.Option(help="keyword (semantic and hybrid are coming).")
+    ] = "keyword",
+    limit: Annotated[int, typer.Option(min=1, max=100, help="How many results.")] = 10,
+) -> None:
+    """Search works by keyword (BM25 with stemming over titles and abstracts)."""
+    from sqlalchemy.orm import Session
+
+    from peergraph.search.services import SearchError, search_works
+
+    engine = _engine()
+    with Session(engine) as session:
+        try:
+            result = search_works(session, query, mode=mode, per_page=limit)
+        except SearchError as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(2) from exc
+        out.print(f"{result.total:,} works match; the best {len(result.hits)}:")
+        for rank, hit in enumerate(result.hits, start=1):
+            work = hit.work
+            venue = (work.source.short_name or work.source.name) if work.source else ""
+            out.print(
+                f"{rank:>3}. {work.title}  ({work.year or 'n.d.'}{', ' + venue if venue else ''})"
+            )
+            snippet = str(hit.snippet).replace("<mark>", "").replace("</mark>", "")
+            out.print(f"     {snippet}")
+
+
+@eval_app.command("beir")
+def eval_beir(
+    folder: Annotated[
+        Path, typer.Argument(help="BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/.")
+    ],
+    split: Annotated[str, typer.Option(help="qrels/<split>.tsv to evaluate.")] = "train",
+    mode: Annotated[str, typer.Option(help="keyword | semantic | hybrid")] = "keyword",
+) -> None:
+    """Build a throw-away index of a BEIR data set, run every query of the split, and print
+    nDCG@10, Recall@100, MRR@10, queries/s and the index build time."""
+    from peergraph.search.beir import BeirError, evaluate
+
+    try:
+        result = evaluate(folder, split=split, mode=mode)
+    except (BeirError, OSError) as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    sizes = f"{result.documents:,} documents, {result.queries:,} queries"
+    out.print(f"{folder} [{result.split}], mode {result.mode}: {sizes}")
+    out.print(f"nDCG@10    {result.ndcg_at_10:.4f}")
+    out.print(f"Recall@100 {result.recall_at_100:.4f}")
+    out.print(f"MRR@10     {result.mrr_at_10:.4f}")
+    out.print(f"queries/s  {result.queries_per_second:,.0f}")
+    out.print(f"index build {result.index_seconds:.2f} s")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending migrations (the other commands do this automatically)."""

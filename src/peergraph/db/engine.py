@@ -52,6 +52,13 @@ def alembic_config(engine: Engine):
     return config
 
 
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave the FTS5 keyword index (a virtual table and its shadow tables) to migrations."""
+    return not (type_ == "table" and name is not None and name.startswith("works_fts"))
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (idempotent; cheap when already current)."""
     from alembic import command

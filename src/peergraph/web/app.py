@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 from peergraph import __version__
 from peergraph.db import create_db_engine, session_factory
 from peergraph.settings import Settings
-from peergraph.web import api, api_researchers, errors, researchers, views
+from peergraph.web import api, api_researchers, errors, researchers, search, views
 
 WEB_DIR = Path(__file__).parent
 
@@ -38,5 +38,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_researchers.router)
     app.include_router(views.router)
     app.include_router(researchers.router)
+    app.include_router(search.router)
     errors.install(app)
     return app

@@ -1,0 +1,1 @@
+"""Search: keyword (BM25) retrieval now; semantic retrieval and fusion to follow."""

@@ -1,0 +1,92 @@
+"""The search page and the search API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from peergraph.search import services as search
+from peergraph.web.api import ERRORS
+from peergraph.web.deps import get_session
+
+router = APIRouter()
+
+
+class WorkHitOut(BaseModel):
+    id: int
+    title: str
+    year: int | None
+    type: str | None
+    venue: str | None
+    authors: list[str]
+    score: float
+    snippet: str
+
+
+class SearchOut(BaseModel):
+    query: str
+    mode: str
+    items: list[WorkHitOut]
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+@router.get(
+    "/api/search",
+    response_model=SearchOut,
+    responses={400: ERRORS[422], **ERRORS},
+    tags=["search"],
+    summary="Search works (keyword BM25 over titles and abstracts; snippets mark the matches)",
+)
+def api_search(
+    q: str = Query("", description="the query"),
+    mode: str = Query("keyword", description="keyword (semantic and hybrid are coming)"),
+    page: int = Query(1, ge=1),
+    per_page: int = Query(20, ge=1, le=100),
+    session: Session = Depends(get_session),
+) -> Any:
+    try:
+        result = search.search_works(session, q, mode=mode, page=page, per_page=per_page)
+    except search.SearchError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    if result.total and page > result.pages:
+        raise HTTPException(404, f"page {page} is past the last page ({result.pages})")
+    return {
+        "query": result.query,
+        "mode": result.mode,
+        "items": [search.hit_json(h) for h in result.hits],
+        "page": result.page,
+        "per_page": result.per_page,
+        "total": result.total,
+        "pages": result.pages,
+    }
+
+
+@router.get("/search", response_class=HTMLResponse, include_in_schema=False)
+def search_page(
+    request: Request,
+    q: str = Query("", max_length=100_000),
+    mode: str = Query("keyword", max_length=20),
+    page: int = Query(1, ge=1, le=100_000),
+    session: Session = Depends(get_session),
+) -> HTMLResponse:
+    result, problem = None, None
+    if q.strip():
+        try:
+            result = search.search_works(session, q, mode=mode, page=page)
+        except search.SearchError as exc:
+            problem = str(exc)
+        if result is not None and result.total and page > result.pages:
+            problem, result = f"There is no page {page}; the last page is {result.pages}.", None
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "search.html",
+        {"q": q[:1000], "mode": mode, "result": result, "problem": problem},
+        status_code=200,
+    )

@@ -1,0 +1,55 @@
+"""Ranking metrics against hand-computed cases, and query building."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from peergraph.search.keyword import fts_query, query_terms
+from peergraph.search.metrics import mrr_at_k, ndcg_at_k, recall_at_k
+from peergraph.search.services import highlight
+
+
+def test_ndcg_by_hand():
+    qrels = {"a": 1, "b": 1}
+    assert ndcg_at_k(["a", "b", "x"], qrels) == pytest.approx(1.0)
+    # relevant at ranks 2 and 3: (1/log2 3 + 1/log2 4) / (1 + 1/log2 3)
+    expected = (1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    assert ndcg_at_k(["x", "a", "b"], qrels) == pytest.approx(expected)
+    assert ndcg_at_k(["x", "y"], qrels) == 0.0
+    # graded gains: the ideal puts the gain-2 document first
+    graded = {"a": 2, "b": 1}
+    assert ndcg_at_k(["b", "a"], graded) == pytest.approx(
+        (1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3))
+    )
+    assert ndcg_at_k(["a"], {"a": 1}, k=10) == 1.0
+    assert ndcg_at_k(["x"] * 10 + ["a"], {"a": 1}, k=10) == 0.0  # past the cut-off
+
+
+def test_recall_and_mrr_by_hand():
+    qrels = {"a": 1, "b": 1, "c": 1, "d": 0}
+    assert recall_at_k(["a", "x", "c"], qrels, 100) == pytest.approx(2 / 3)
+    assert recall_at_k(["a", "x", "c"], qrels, 1) == pytest.approx(1 / 3)
+    assert mrr_at_k(["x", "d", "b"], qrels, 10) == pytest.approx(1 / 3)  # d is judged 0
+    assert mrr_at_k(["x", "y"], qrels, 10) == 0.0
+    assert recall_at_k(["a"], {}, 10) == 0.0
+
+
+def test_query_building_never_passes_syntax_through():
+    assert query_terms("The effects of BERT on the NEAR operator?") == [
+        "effects",
+        "bert",
+        "near",
+        "operator",
+    ]
+    assert fts_query('title:x OR "y" AND z*') == '"title" OR "x" OR "y" OR "z"'
+    assert fts_query("the of and") is None
+    assert fts_query("🙂 ?!") is None
+    assert len(query_terms(" ".join(f"w{i}" for i in range(500)))) == 64
+
+
+def test_highlight_escapes_html_and_marks_matches():
+    assert (
+        str(highlight("a <b> \x02match\x03 & more")) == "a &lt;b&gt; <mark>match</mark> &amp; more"
+    )
