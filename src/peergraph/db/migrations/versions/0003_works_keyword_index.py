@@ -1,4 +1,8 @@
-"""Keyword index over works: SQLite FTS5 (Porter stemmer, BM25) kept in sync by triggers.
+"""Keyword index over works: SQLite FTS5 (Porter stemmer, BM25).
+
+New works are indexed in bulk by the import loader, in each batch's transaction (one
+INSERT … SELECT per batch is about three times cheaper than a per-row trigger); updates
+and deletes are kept in sync by triggers.
 
 Revision ID: 0003
 Revises: 0002
@@ -25,11 +29,6 @@ def upgrade() -> None:
         f" content_rowid='id', tokenize='{TOKENIZER}')"
     )
     op.execute(
-        "CREATE TRIGGER works_fts_insert AFTER INSERT ON works BEGIN"
-        " INSERT INTO works_fts(rowid, title, abstract) VALUES (new.id, new.title, new.abstract);"
-        " END"
-    )
-    op.execute(
         "CREATE TRIGGER works_fts_delete AFTER DELETE ON works BEGIN"
         " INSERT INTO works_fts(works_fts, rowid, title, abstract)"
         " VALUES ('delete', old.id, old.title, old.abstract); END"
@@ -47,6 +46,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
-    for trigger in ("works_fts_insert", "works_fts_delete", "works_fts_update"):
+    for trigger in ("works_fts_delete", "works_fts_update"):
         op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     op.execute("DROP TABLE IF EXISTS works_fts")
