@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from peergraph.search.keyword import fts_query
 from peergraph.works.models import Work
+from peergraph.works.services import Page
 
 MAX_QUERY_CHARS = 1_000
 MAX_PAGE = 100
@@ -35,17 +36,13 @@ class WorkHit:
 
 
 @dataclass
-class SearchResult:
-    query: str
-    mode: str
-    hits: list[WorkHit]
-    page: int
-    per_page: int
-    total: int
+class SearchResult(Page):
+    query: str = ""
+    mode: str = "keyword"
 
     @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+    def hits(self) -> list[WorkHit]:
+        return self.items
 
 
 def validate(query: str | None, mode: str) -> str:
@@ -109,7 +106,7 @@ def search_works(
         for work_id, score, snippet in rows
         if work_id in works
     ]
-    return SearchResult(query, mode, hits, page, per_page, total)
+    return SearchResult(hits, page, per_page, total, query=query, mode=mode)
 
 
 def highlight(snippet: str | None) -> Markup:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from peergraph.profiles import views as profiles
 from peergraph.web.api import ERRORS, WorkSummary
-from peergraph.web.deps import get_session
+from peergraph.web.deps import get_session, record_or_redirect
 from peergraph.works.services import work_summary
 
 router = APIRouter(prefix="/api", tags=["researchers"])
@@ -113,13 +113,7 @@ class ResearcherPage(BaseModel):
 
 
 def _found(session: Session, record_id: int, suffix: str = "") -> Any:
-    record = profiles.get_record(session, record_id)
-    if record is not None:
-        return record
-    target = profiles.get_redirect(session, record_id)
-    if target is not None:
-        return RedirectResponse(f"/api/researchers/{target}{suffix}", status_code=301)
-    raise HTTPException(404, f"no researcher record {record_id}")
+    return record_or_redirect(session, record_id, "/api/researchers", suffix)
 
 
 REDIRECT: dict[int | str, dict[str, Any]] = {

@@ -5,28 +5,21 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from peergraph.profiles import trust
 from peergraph.profiles import views as profiles
 from peergraph.profiles.services import CLOSE_STRENGTH
 from peergraph.web.charts import works_per_year_svg
-from peergraph.web.deps import get_session
+from peergraph.web.deps import get_session, record_or_redirect
 from peergraph.works.models import Institution, Topic
 
 router = APIRouter(include_in_schema=False)
-SORTS = ("newest", "oldest")
 
 
 def _record_or_redirect(session: Session, record_id: int, path_suffix: str = "") -> object:
-    record = profiles.get_record(session, record_id)
-    if record is not None:
-        return record
-    target = profiles.get_redirect(session, record_id)
-    if target is not None:
-        return RedirectResponse(f"/researchers/{target}{path_suffix}", status_code=301)
-    raise HTTPException(404, f"There is no researcher record {record_id}.")
+    return record_or_redirect(session, record_id, "/researchers", path_suffix)
 
 
 def person_json_ld(view: profiles.ProfileView, base_url: str) -> str:
