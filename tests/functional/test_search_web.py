@@ -51,7 +51,15 @@ def test_search_and_eval_commands(tmp_path, test_data, shared_data):
     found = runner.invoke(cli, [*data, "search", "generative adversarial"])
     assert found.exit_code == 0 and "Improved Techniques for Training GANs" in found.stdout
     assert runner.invoke(cli, [*data, "search", "the"]).exit_code == 2
-    evaluated = runner.invoke(cli, ["eval", "beir", str(shared_data / "scifact-beir")])
+    evaluated = runner.invoke(
+        cli, ["eval", "beir", str(shared_data / "scifact-beir"), "--mode", "keyword"]
+    )
     assert evaluated.exit_code == 0 and "nDCG@10    0.70" in evaluated.stdout
+    assert (
+        runner.invoke(
+            cli, ["eval", "beir", str(shared_data / "scifact-beir"), "--mode", "x"]
+        ).exit_code
+        == 1
+    )
     missing = runner.invoke(cli, ["eval", "beir", str(tmp_path / "nowhere")])
     assert missing.exit_code == 1 and "error:" in missing.output

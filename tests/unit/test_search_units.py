@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from peergraph.search.embeddings import rrf
 from peergraph.search.keyword import fts_query, query_terms
 from peergraph.search.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 from peergraph.search.services import highlight
@@ -53,3 +54,22 @@ def test_highlight_escapes_html_and_marks_matches():
     assert (
         str(highlight("a <b> \x02match\x03 & more")) == "a &lt;b&gt; <mark>match</mark> &amp; more"
     )
+
+
+def test_reciprocal_rank_fusion_by_hand():
+    # a: 1/61 + 1/62; b: 1/62 + 1/61; c: 1/63; d: 1/63 — ties broken by id
+    assert rrf([["a", "b", "c"], ["b", "a", "d"]]) == ["a", "b", "c", "d"]
+    assert rrf([["a", "b"], ["b"]]) == ["b", "a"]
+    assert rrf([["a"], ["b"]], weights=[1.0, 2.0]) == ["b", "a"]
+    assert rrf([]) == []
+
+
+def test_zscore_fusion_by_hand():
+    from peergraph.search.embeddings import zscore_fusion
+
+    lexical = [("a", 10.0), ("b", 8.0), ("c", 0.0)]  # z: a 1.07, b 0.27, c -1.34
+    dense = [("c", 0.9), ("b", 0.8), ("d", 0.1)]  # z: c 0.86, b 0.54, d -1.40
+    # b: .27 + .54 = .81; a: 1.07 + (-1.40) = -.33; c: -1.34 + .86 = -.48; d: -1.34 - 1.40
+    assert zscore_fusion([lexical, dense]) == ["b", "a", "c", "d"]
+    assert zscore_fusion([lexical, []]) == ["a", "b", "c"]
+    assert zscore_fusion([[("x", 1.0)], [("x", 5.0)]]) == ["x"]  # one candidate: sd 0 is safe

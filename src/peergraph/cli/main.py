@@ -436,24 +436,52 @@ def eval_beir(
         Path, typer.Argument(help="BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/.")
     ],
     split: Annotated[str, typer.Option(help="qrels/<split>.tsv to evaluate.")] = "train",
-    mode: Annotated[str, typer.Option(help="keyword | semantic | hybrid")] = "keyword",
+    mode: Annotated[str, typer.Option(help="keyword | semantic | hybrid | all")] = "hybrid",
 ) -> None:
     """Build a throw-away index of a BEIR data set, run every query of the split, and print
-    nDCG@10, Recall@100, MRR@10, queries/s and the index build time."""
-    from peergraph.search.beir import BeirError, evaluate
+    nDCG@10, Recall@100, MRR@10, queries/s and the index build time (embedding included)."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
+    from peergraph.search.beir import MODES, BeirError, evaluate_modes
+    from peergraph.search.embeddings import EncoderUnavailable
+
+    modes = MODES if mode == "all" else (mode,)
+    bar = Progress(
+        TextColumn("embedding the corpus"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    task = bar.add_task("embedding", total=None)
     try:
-        result = evaluate(folder, split=split, mode=mode)
-    except (BeirError, OSError) as exc:
+        with bar:
+            results = evaluate_modes(
+                folder,
+                split=split,
+                modes=modes,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except (BeirError, OSError, EncoderUnavailable) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(1) from exc
-    sizes = f"{result.documents:,} documents, {result.queries:,} queries"
-    out.print(f"{folder} [{result.split}], mode {result.mode}: {sizes}")
-    out.print(f"nDCG@10    {result.ndcg_at_10:.4f}")
-    out.print(f"Recall@100 {result.recall_at_100:.4f}")
-    out.print(f"MRR@10     {result.mrr_at_10:.4f}")
-    out.print(f"queries/s  {result.queries_per_second:,.0f}")
-    out.print(f"index build {result.index_seconds:.2f} s")
+    for result in results:
+        sizes = f"{result.documents:,} documents, {result.queries:,} queries"
+        out.print(f"{folder} [{result.split}], mode {result.mode}: {sizes}")
+        out.print(f"  nDCG@10    {result.ndcg_at_10:.4f}")
+        out.print(f"  Recall@100 {result.recall_at_100:.4f}")
+        out.print(f"  MRR@10     {result.mrr_at_10:.4f}")
+        out.print(f"  queries/s  {result.queries_per_second:,.0f}")
+        out.print(f"  index build {result.index_seconds:.2f} s")
 
 
 @db_app.command("upgrade")

@@ -12,14 +12,19 @@ import sqlite3
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import numpy as np
+
 from peergraph.search import keyword
+from peergraph.search.embeddings import zscore_fusion
 from peergraph.search.metrics import mrr_at_k, ndcg_at_k, recall_at_k
 
 MODES = ("keyword", "semantic", "hybrid")
+CANDIDATES = 1000  # per engine, before fusion
 
 
 class BeirError(ValueError):
@@ -71,11 +76,27 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return dict(qrels)
 
 
-def evaluate(folder: Path, *, split: str = "train", mode: str = "keyword") -> BeirResult:
-    if mode not in MODES:
-        raise BeirError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    if mode != "keyword":
-        raise BeirError(f"mode {mode!r} needs the embedding index, which is not built yet")
+def evaluate(
+    folder: Path,
+    *,
+    split: str = "train",
+    mode: str = "keyword",
+    progress: Callable[[int, int], None] | None = None,
+) -> BeirResult:
+    return evaluate_modes(folder, split=split, modes=(mode,), progress=progress)[0]
+
+
+def evaluate_modes(
+    folder: Path,
+    *,
+    split: str = "train",
+    modes: tuple[str, ...] = ("keyword",),
+    progress: Callable[[int, int], None] | None = None,
+) -> list[BeirResult]:
+    """Index the corpus once and score every requested mode on the same queries."""
+    for mode in modes:
+        if mode not in MODES:
+            raise BeirError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     qrels = read_qrels(folder / "qrels" / f"{split}.tsv")
     queries: dict[str, str] = {}
     with _open(_find(folder, "queries.jsonl")) as handle:
@@ -84,45 +105,76 @@ def evaluate(folder: Path, *, split: str = "train", mode: str = "keyword") -> Be
                 item = json.loads(line)
                 if item["_id"] in qrels:
                     queries[item["_id"]] = item.get("text", "")
+    documents: list[tuple[str, str, str]] = []
+    with _open(_find(folder, "corpus.jsonl")) as handle:
+        for line in handle:
+            if line.strip():
+                doc = json.loads(line)
+                documents.append((str(doc["_id"]), doc.get("title") or "", doc.get("text") or ""))
+
     conn = sqlite3.connect(":memory:")
     started = time.perf_counter()
     keyword.create_document_index(conn)
-    documents = 0
-    with _open(_find(folder, "corpus.jsonl")) as handle:
-        batch = []
-        for line in handle:
-            if not line.strip():
-                continue
-            doc = json.loads(line)
-            batch.append((str(doc["_id"]), doc.get("title") or "", doc.get("text") or ""))
-            if len(batch) == 5000:
-                conn.executemany("INSERT INTO docs_fts VALUES (?, ?, ?)", batch)
-                documents += len(batch)
-                batch = []
-        conn.executemany("INSERT INTO docs_fts VALUES (?, ?, ?)", batch)
-        documents += len(batch)
+    conn.executemany("INSERT INTO docs_fts VALUES (?, ?, ?)", documents)
     conn.execute("INSERT INTO docs_fts(docs_fts) VALUES ('optimize')")
-    index_seconds = time.perf_counter() - started
+    keyword_seconds = time.perf_counter() - started
 
-    ndcg, recall, mrr = [], [], []
-    started = time.perf_counter()
-    for query_id, text in queries.items():
-        ranking = [doc for doc, _ in keyword.search_documents(conn, text, k=100)]
-        judged = qrels[query_id]
-        ndcg.append(ndcg_at_k(ranking, judged, 10))
-        recall.append(recall_at_k(ranking, judged, 100))
-        mrr.append(mrr_at_k(ranking, judged, 10))
-    seconds = time.perf_counter() - started
+    dense_seconds = 0.0
+    doc_vectors = None
+    encoder = None
+    if any(m in ("semantic", "hybrid") for m in modes):
+        from peergraph.search.embeddings import load_encoder
+
+        encoder = load_encoder()
+        started = time.perf_counter()
+        doc_vectors = encoder.encode(
+            [f"{title}. {body}" for _, title, body in documents], progress=progress
+        )
+        dense_seconds = time.perf_counter() - started
+    doc_ids = [d[0] for d in documents]
+
+    results = []
+    for mode in modes:
+        ndcg, recall, mrr = [], [], []
+        started = time.perf_counter()
+        query_ids = list(queries)
+        dense: dict[str, list[tuple[str, float]]] = {}
+        if mode != "keyword" and encoder is not None and doc_vectors is not None:
+            vectors = encoder.encode([queries[q] for q in query_ids])
+            scores = vectors @ doc_vectors.T
+            top = np.argsort(-scores, axis=1)[:, :CANDIDATES]
+            dense = {
+                q: [(doc_ids[i], float(scores[n, i])) for i in row]
+                for n, (q, row) in enumerate(zip(query_ids, top, strict=True))
+            }
+        for query_id in query_ids:
+            text = queries[query_id]
+            if mode == "semantic":
+                ranking = [doc for doc, _ in dense[query_id][:100]]
+            else:
+                lexical = keyword.search_documents(conn, text, k=CANDIDATES)
+                if mode == "keyword":
+                    ranking = [doc for doc, _ in lexical[:100]]
+                else:
+                    ranking = zscore_fusion([lexical, dense[query_id]])[:100]
+            judged = qrels[query_id]
+            ndcg.append(ndcg_at_k(ranking, judged, 10))
+            recall.append(recall_at_k(ranking, judged, 100))
+            mrr.append(mrr_at_k(ranking, judged, 10))
+        seconds = time.perf_counter() - started
+        build = keyword_seconds + (dense_seconds if mode != "keyword" else 0.0)
+        results.append(
+            BeirResult(
+                mode=mode,
+                split=split,
+                documents=len(documents),
+                queries=len(queries),
+                ndcg_at_10=statistics.fmean(ndcg) if ndcg else 0.0,
+                recall_at_100=statistics.fmean(recall) if recall else 0.0,
+                mrr_at_10=statistics.fmean(mrr) if mrr else 0.0,
+                queries_per_second=len(queries) / seconds if seconds else 0.0,
+                index_seconds=build,
+            )
+        )
     conn.close()
-    n = max(len(queries), 1)
-    return BeirResult(
-        mode=mode,
-        split=split,
-        documents=documents,
-        queries=len(queries),
-        ndcg_at_10=statistics.fmean(ndcg) if ndcg else 0.0,
-        recall_at_100=statistics.fmean(recall) if recall else 0.0,
-        mrr_at_10=statistics.fmean(mrr) if mrr else 0.0,
-        queries_per_second=n / seconds if seconds else 0.0,
-        index_seconds=index_seconds,
-    )
+    return results
