@@ -402,23 +402,26 @@ def eval_disambiguation(
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    mode: Annotated[
-        str, typer.Option(help="keyword (semantic and hybrid are coming).")
-    ] = "keyword",
+    mode: Annotated[str, typer.Option(help="hybrid | keyword | semantic")] = "hybrid",
     limit: Annotated[int, typer.Option(min=1, max=100, help="How many results.")] = 10,
 ) -> None:
-    """Search works by keyword (BM25 with stemming over titles and abstracts)."""
+    """Search works: by meaning and words (hybrid), words only (BM25) or meaning only."""
     from sqlalchemy.orm import Session
 
+    from peergraph.search.semantic import SemanticIndex
     from peergraph.search.services import SearchError, search_works
 
     engine = _engine()
     with Session(engine) as session:
         try:
-            result = search_works(session, query, mode=mode, per_page=limit)
+            result = search_works(
+                session, query, mode=mode, per_page=limit, semantic=SemanticIndex(engine)
+            )
         except SearchError as exc:
             err.print(f"error: {exc}")
             raise typer.Exit(2) from exc
+        if result.note:
+            err.print(result.note)
         out.print(f"{result.total:,} works match; the best {len(result.hits)}:")
         for rank, hit in enumerate(result.hits, start=1):
             work = hit.work
@@ -428,6 +431,57 @@ def search(
             )
             snippet = str(hit.snippet).replace("<mark>", "").replace("</mark>", "")
             out.print(f"     {snippet}")
+
+
+@app.command()
+def embed(
+    limit: Annotated[int | None, typer.Option(help="Embed at most this many works now.")] = None,
+) -> None:
+    """Build the semantic index: embed every work that has no vector yet. Resumable (stop
+    it any time, run it again) and incremental (after an import only new works are done)."""
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from peergraph.search.embeddings import EncoderUnavailable, load_encoder
+    from peergraph.search.semantic import coverage, embed_pending
+
+    engine = _engine()
+    try:
+        encoder = load_encoder()
+    except EncoderUnavailable as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    bar = Progress(
+        TextColumn("embedding works"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>6.1f} works/s ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    task = bar.add_task("embed", total=None, rate=0.0)
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-6)
+        bar.update(task, completed=done, total=total, rate=rate)
+
+    with bar:
+        added = embed_pending(engine, encoder, limit=limit, progress=progress)
+    state = coverage(engine, encoder.name)
+    err.print(
+        f"embedded {added:,} works in {time.perf_counter() - started:.0f} s; semantic index: "
+        f"{state.share:.0%} of {state.total:,} works"
+    )
 
 
 @eval_app.command("beir")

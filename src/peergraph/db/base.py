@@ -30,4 +30,5 @@ def load_all_models() -> None:
     import peergraph.authors.models
     import peergraph.ingest.models
     import peergraph.profiles.models
+    import peergraph.search.models
     import peergraph.works.models  # noqa: F401

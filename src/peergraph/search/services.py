@@ -1,7 +1,6 @@
-"""Searching works by keyword (BM25 over title + abstract, Porter-stemmed).
+"""Searching works: keyword (BM25), semantic (embeddings) and hybrid (both, fused).
 
-Semantic retrieval and hybrid fusion, researcher and topic results come in the next step
-(issue 4); the modes are validated here already so callers get one clear error.
+Researcher and topic results come in a later step of issue 4.
 """
 
 from __future__ import annotations
@@ -13,14 +12,16 @@ from markupsafe import Markup, escape
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
+from peergraph.search.embeddings import EncoderUnavailable, zscore_fusion
 from peergraph.search.keyword import fts_query
+from peergraph.search.semantic import SemanticIndex
 from peergraph.works.models import Work
 from peergraph.works.services import Page
 
 MAX_QUERY_CHARS = 1_000
 MAX_PAGE = 100
-MODES = ("keyword", "hybrid", "semantic")
-AVAILABLE_MODES = ("keyword",)
+MODES = ("hybrid", "keyword", "semantic")
+CANDIDATES = 1000
 _OPEN, _CLOSE = "\x02", "\x03"
 
 
@@ -38,7 +39,9 @@ class WorkHit:
 @dataclass
 class SearchResult(Page):
     query: str = ""
-    mode: str = "keyword"
+    mode: str = "hybrid"
+    embedded: int = 0  # works in the semantic index
+    note: str | None = None
 
     @property
     def hits(self) -> list[WorkHit]:
@@ -55,11 +58,6 @@ def validate(query: str | None, mode: str) -> str:
         )
     if mode not in MODES:
         raise SearchError(f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}.")
-    if mode not in AVAILABLE_MODES:
-        raise SearchError(
-            f"The {mode} mode needs the semantic index, which this version does not build yet; "
-            "use mode=keyword."
-        )
     if fts_query(query) is None:
         raise SearchError(
             "The query has no searchable words (only stop words, punctuation or symbols)."
@@ -67,46 +65,105 @@ def validate(query: str | None, mode: str) -> str:
     return query
 
 
+def _keyword_candidates(session: Session, match: str, limit: int) -> list[tuple[int, float]]:
+    rows = session.execute(
+        text(
+            "SELECT rowid, bm25(works_fts) AS score FROM works_fts WHERE works_fts MATCH :q"
+            " ORDER BY score LIMIT :limit"
+        ),
+        {"q": match, "limit": limit},
+    ).all()
+    return [(int(r[0]), -float(r[1])) for r in rows]
+
+
 def search_works(
-    session: Session, query: str | None, *, mode: str = "keyword", page: int = 1, per_page: int = 20
+    session: Session,
+    query: str | None,
+    *,
+    mode: str = "hybrid",
+    page: int = 1,
+    per_page: int = 20,
+    semantic: SemanticIndex | None = None,
 ) -> SearchResult:
+    """Works for ``query``: BM25 (keyword), cosine of MiniLM embeddings (semantic), or both
+    fused by summing z-normalised scores (hybrid; docs/search.md). Hybrid falls back to
+    keyword ranking, and says so, while the semantic index is empty."""
     query = validate(query, mode)
     if page > MAX_PAGE:
         raise SearchError(f"Pages stop at {MAX_PAGE}; refine the query instead.")
     if session.get_bind().dialect.name != "sqlite":
         raise SearchError("Keyword search needs the SQLite store in this version.")
-    match = fts_query(query)
-    total = session.execute(
-        text("SELECT count(*) FROM works_fts WHERE works_fts MATCH :q"), {"q": match}
-    ).scalar_one()
-    rows = session.execute(
-        text(
-            "SELECT rowid, bm25(works_fts) AS score,"
-            " snippet(works_fts, -1, :open, :close, ' … ', 24) AS snippet"
-            " FROM works_fts WHERE works_fts MATCH :q ORDER BY score LIMIT :limit OFFSET :offset"
-        ),
-        {
-            "q": match,
-            "open": _OPEN,
-            "close": _CLOSE,
-            "limit": per_page,
-            "offset": (page - 1) * per_page,
-        },
-    ).all()
+    match = fts_query(query) or ""  # validate() guarantees a non-empty expression
+    embedded: int = 0
+    dense: list[tuple[int, float]] = []
+    note: str | None = None
+    if mode in ("semantic", "hybrid"):
+        try:
+            embedded = semantic.size() if semantic is not None else 0
+            if embedded:
+                dense = semantic.search(query, CANDIDATES)  # type: ignore[union-attr]
+        except EncoderUnavailable as exc:
+            if mode == "semantic":
+                raise SearchError(str(exc)) from exc
+            note = (
+                "Search by meaning is unavailable here (model packages missing); keyword results."
+            )
+        if not embedded and mode == "semantic":
+            raise SearchError("The semantic index is empty: run `peergraph embed` first.")
+        if not embedded and note is None:
+            note = "The semantic index is empty (run `peergraph embed`); keyword results."
+    if mode == "semantic":
+        ranked = dense
+    elif mode == "keyword" or not dense:
+        ranked = (
+            _keyword_candidates(session, match, CANDIDATES)
+            if mode == "keyword" or not dense
+            else []
+        )
+    else:
+        lexical = _keyword_candidates(session, match, CANDIDATES)
+        fused = zscore_fusion([[(str(i), s) for i, s in lexical], [(str(i), s) for i, s in dense]])
+        scores = dict(lexical)
+        ranked = [(int(i), scores.get(int(i), 0.0)) for i in fused]
+    if mode == "keyword" or (mode == "hybrid" and not dense):
+        total = session.execute(
+            text("SELECT count(*) FROM works_fts WHERE works_fts MATCH :q"), {"q": match}
+        ).scalar_one()
+    else:
+        total = len(ranked)
+    window = ranked[(page - 1) * per_page : page * per_page]
+    ids = [work_id for work_id, _ in window]
     works = {
         w.id: w
         for w in session.scalars(
             select(Work)
-            .where(Work.id.in_([r[0] for r in rows]))
+            .where(Work.id.in_(ids))
             .options(selectinload(Work.source), selectinload(Work.authorships))
         )
     }
+    snippets: dict[int, str] = dict(
+        session.execute(
+            text(
+                "SELECT rowid, snippet(works_fts, -1, :open, :close, ' … ', 24) FROM works_fts"
+                f" WHERE works_fts MATCH :q AND rowid IN ({','.join(str(i) for i in ids) or '0'})"
+            ),
+            {"q": match, "open": _OPEN, "close": _CLOSE},
+        ).all()
+    )
     hits = [
-        WorkHit(works[work_id], -score, highlight(snippet))
-        for work_id, score, snippet in rows
-        if work_id in works
+        WorkHit(works[i], score, highlight(snippets.get(i) or _opening(works[i])))
+        for i, score in window
+        if i in works
     ]
-    return SearchResult(hits, page, per_page, total, query=query, mode=mode)
+    return SearchResult(
+        hits, page, per_page, int(total), query=query, mode=mode, embedded=embedded, note=note
+    )
+
+
+def _opening(work: Work, words: int = 40) -> str:
+    text_ = work.abstract or ""
+    parts = text_.split()
+    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
 
 
 def highlight(snippet: str | None) -> Markup:

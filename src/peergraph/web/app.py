@@ -10,6 +10,7 @@ from fastapi.templating import Jinja2Templates
 
 from peergraph import __version__
 from peergraph.db import create_db_engine, session_factory
+from peergraph.search.semantic import SemanticIndex
 from peergraph.settings import Settings
 from peergraph.web import api, api_researchers, errors, researchers, search, views
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
+    app.state.semantic = SemanticIndex(engine)  # vectors and encoder load on first use
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
     app.state.templates = templates

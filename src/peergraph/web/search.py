@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from peergraph.search import services as search
+from peergraph.search.semantic import coverage as semantic_coverage
 from peergraph.web.api import ERRORS
 from peergraph.web.deps import get_session
 
@@ -30,6 +31,8 @@ class WorkHitOut(BaseModel):
 class SearchOut(BaseModel):
     query: str
     mode: str
+    note: str | None
+    semantic_index_works: int
     items: list[WorkHitOut]
     page: int
     per_page: int
@@ -42,17 +45,20 @@ class SearchOut(BaseModel):
     response_model=SearchOut,
     responses={400: ERRORS[422], **ERRORS},
     tags=["search"],
-    summary="Search works (keyword BM25 over titles and abstracts; snippets mark the matches)",
+    summary="Search works: hybrid (default), keyword (BM25) or semantic (embeddings)",
 )
 def api_search(
+    request: Request,
     q: str = Query("", description="the query"),
-    mode: str = Query("keyword", description="keyword (semantic and hybrid are coming)"),
+    mode: str = Query("hybrid", description="hybrid | keyword | semantic"),
     page: int = Query(1, ge=1),
     per_page: int = Query(20, ge=1, le=100),
     session: Session = Depends(get_session),
 ) -> Any:
     try:
-        result = search.search_works(session, q, mode=mode, page=page, per_page=per_page)
+        result = search.search_works(
+            session, q, mode=mode, page=page, per_page=per_page, semantic=request.app.state.semantic
+        )
     except search.SearchError as exc:
         raise HTTPException(400, str(exc)) from exc
     if result.total and page > result.pages:
@@ -60,6 +66,8 @@ def api_search(
     return {
         "query": result.query,
         "mode": result.mode,
+        "note": result.note,
+        "semantic_index_works": result.embedded,
         "items": [search.hit_json(h) for h in result.hits],
         "page": result.page,
         "per_page": result.per_page,
@@ -72,14 +80,17 @@ def api_search(
 def search_page(
     request: Request,
     q: str = Query("", max_length=100_000),
-    mode: str = Query("keyword", max_length=20),
+    mode: str = Query("hybrid", max_length=20),
     page: int = Query(1, ge=1, le=100_000),
     session: Session = Depends(get_session),
 ) -> HTMLResponse:
     result, problem = None, None
+    coverage = semantic_coverage(request.app.state.engine)
     if q.strip():
         try:
-            result = search.search_works(session, q, mode=mode, page=page)
+            result = search.search_works(
+                session, q, mode=mode, page=page, semantic=request.app.state.semantic
+            )
         except search.SearchError as exc:
             problem = str(exc)
         if result is not None and result.total and page > result.pages:
@@ -87,6 +98,6 @@ def search_page(
     return request.app.state.templates.TemplateResponse(
         request,
         "search.html",
-        {"q": q[:1000], "mode": mode, "result": result, "problem": problem},
+        {"q": q[:1000], "mode": mode, "result": result, "problem": problem, "coverage": coverage},
         status_code=200,
     )
