@@ -132,6 +132,10 @@ def test_researchers_list_and_filters(client, store):
     assert [r["display_name"] for r in api["items"]] == ["Radford M. Neal"]
     institution = client.get("/api/researchers", params={"institution": 1}).json()
     assert [r["display_name"] for r in institution["items"]] == ["A. Lovelace"]
+    lovelace = institution["items"][0]["id"]
+    profile = client.get(f"/researchers/{lovelace}")
+    assert '<a href="/researchers?institution=1">University of Examples</a>' in profile.text
+    assert client.get(f"/api/researchers/{lovelace}").json()["affiliations"][0]["id"] == 1
 
 
 def test_researcher_api(client, store):

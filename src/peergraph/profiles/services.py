@@ -311,6 +311,7 @@ def _latest_affiliations(conn: Connection) -> dict[int, list[dict[str, Any]]]:
             current = latest[record_id]
         if year == current[0]:
             current[1][inst_id] = {
+                "id": inst_id,
                 "name": name,
                 "ror": ror,
                 "country_code": country,

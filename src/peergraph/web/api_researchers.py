@@ -18,6 +18,7 @@ router = APIRouter(prefix="/api", tags=["researchers"])
 
 
 class Affiliation(BaseModel):
+    id: int | None = None  # institution id, for /researchers?institution=
     name: str
     ror: str | None = None
     country_code: str | None = None
