@@ -69,7 +69,3 @@ def tokens_compatible(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
         if not (len(short) >= 3 and long.startswith(short)):
             return False
     return True
-
-
-def first_given(tokens: tuple[str, ...]) -> str:
-    return tokens[0] if tokens else ""

@@ -294,37 +294,17 @@ def rebuild(
     if if_stale and not is_stale(engine):
         err.print("profiles are up to date with the imports; nothing to do")
         return
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from peergraph.cli.progress import StepProgress
 
     started = time.perf_counter()
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-    task = bar.add_task("rebuilding", total=None)
+    with StepProgress(err, "rebuilding") as bar:
 
-    def progress(message: str) -> None:
-        bar.update(task, description=message, total=None, completed=0)
-        err.print(f"[{time.perf_counter() - started:6.1f} s] {message}")
+        def progress(message: str) -> None:
+            bar.phase(message)
+            err.print(f"[{time.perf_counter() - started:6.1f} s] {message}")
 
-    def steps(done: int, total: int) -> None:
-        bar.update(task, total=total, completed=done)
-
-    with bar:
         report = rebuild_all(
-            engine, use_upstream_ids=not no_upstream_ids, progress=progress, steps=steps
+            engine, use_upstream_ids=not no_upstream_ids, progress=progress, steps=bar.update
         )
     err.print(
         f"{report.records:,} author records from {report.authorships:,} authorships "
@@ -342,15 +322,15 @@ def profile(
     from sqlalchemy.orm import Session
 
     from peergraph.cli.profile import print_profile
-    from peergraph.profiles import views
+    from peergraph.profiles import queries
 
     engine = _engine()
     with Session(engine) as session:
-        matches = views.find_records(session, name_or_id)
+        matches = queries.find_records(session, name_or_id)
         if not matches:
             err.print(f"error: no researcher record matches {name_or_id!r}")
             raise typer.Exit(1)
-        view = views.profile_view(session, matches[0])
+        view = queries.profile_view(session, matches[0])
         print_profile(out, view, others=matches[1:], works=works)
 
 
@@ -441,14 +421,7 @@ def embed(
     it any time, run it again) and incremental (after an import only new works are done)."""
     import time
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
+    from peergraph.cli.progress import StepProgress
     from peergraph.search.embeddings import EncoderUnavailable, load_encoder
     from peergraph.search.semantic import coverage, embed_pending
 
@@ -458,25 +431,9 @@ def embed(
     except EncoderUnavailable as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(1) from exc
-    bar = Progress(
-        TextColumn("embedding works"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>6.1f} works/s ETA"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-    task = bar.add_task("embed", total=None, rate=0.0)
     started = time.perf_counter()
-
-    def progress(done: int, total: int) -> None:
-        rate = done / max(time.perf_counter() - started, 1e-6)
-        bar.update(task, completed=done, total=total, rate=rate)
-
-    with bar:
-        added = embed_pending(engine, encoder, limit=limit, progress=progress)
+    with StepProgress(err, "embedding works", unit="works") as bar:
+        added = embed_pending(engine, encoder, limit=limit, progress=bar.update)
     state = coverage(engine, encoder.name)
     err.print(
         f"embedded {added:,} works in {time.perf_counter() - started:.0f} s; semantic index: "
@@ -494,37 +451,14 @@ def eval_beir(
 ) -> None:
     """Build a throw-away index of a BEIR data set, run every query of the split, and print
     nDCG@10, Recall@100, MRR@10, queries/s and the index build time (embedding included)."""
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
+    from peergraph.cli.progress import StepProgress
     from peergraph.search.beir import MODES, BeirError, evaluate_modes
     from peergraph.search.embeddings import EncoderUnavailable
 
     modes = MODES if mode == "all" else (mode,)
-    bar = Progress(
-        TextColumn("embedding the corpus"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-    task = bar.add_task("embedding", total=None)
     try:
-        with bar:
-            results = evaluate_modes(
-                folder,
-                split=split,
-                modes=modes,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+        with StepProgress(err, "embedding the corpus", unit="documents") as bar:
+            results = evaluate_modes(folder, split=split, modes=modes, progress=bar.update)
     except (BeirError, OSError, EncoderUnavailable) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(1) from exc

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from peergraph.authors.models import AuthorRecord
-from peergraph.profiles.views import ProfileView
+from peergraph.profiles.queries import ProfileView
 
 
 def print_profile(

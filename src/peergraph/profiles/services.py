@@ -27,7 +27,6 @@ from peergraph.works.models import Topic, WorkTopic
 CLOSE_STRENGTH = 0.5  # Σ 1/(n−1) ≥ ½: one three-author paper, two five-author papers, …
 MAX_AUTHORS_FOR_COLLABORATION = 100
 TOP_TOPICS = 10
-SHOWN_TOPIC_TAXONOMIES = ("openalex", "arxiv", "inferred")
 INFERRED_WEIGHT_WITH_SOURCE_TOPICS = 0.3
 OWNED_SOURCES = ("imported works", "author disambiguation", "claims", "moderation")
 CHUNK = 20_000
@@ -360,7 +359,3 @@ def describe(topics: list[str]) -> str | None:
     if len(names) == 1:
         return f"Works on {names[0]}"
     return f"Works on {', '.join(names[:-1])} and {names[-1]}"
-
-
-def close_collaborator_threshold() -> float:
-    return CLOSE_STRENGTH

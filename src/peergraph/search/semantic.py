@@ -133,6 +133,11 @@ class SemanticIndex:
             else np.zeros((0, 0), dtype=np.float32)
         )
 
+    @property
+    def loaded(self) -> int:
+        """Vectors in memory as of the last refresh (no query)."""
+        return len(self._ids)
+
     def size(self) -> int:
         with self._lock:
             self._refresh()

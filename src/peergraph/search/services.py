@@ -16,7 +16,7 @@ from peergraph.search.embeddings import EncoderUnavailable, zscore_fusion
 from peergraph.search.keyword import fts_query
 from peergraph.search.semantic import SemanticIndex
 from peergraph.works.models import Work
-from peergraph.works.services import Page
+from peergraph.works.services import Page, work_summary
 
 MAX_QUERY_CHARS = 1_000
 MAX_PAGE = 100
@@ -97,35 +97,32 @@ def search_works(
     embedded: int = 0
     dense: list[tuple[int, float]] = []
     note: str | None = None
-    if mode in ("semantic", "hybrid"):
+    if mode in ("semantic", "hybrid") and semantic is not None:
         try:
-            embedded = semantic.size() if semantic is not None else 0
-            if embedded:
-                dense = semantic.search(query, CANDIDATES)  # type: ignore[union-attr]
+            dense = semantic.search(query, CANDIDATES)  # [] while the index is empty
         except EncoderUnavailable as exc:
             if mode == "semantic":
                 raise SearchError(str(exc)) from exc
             note = (
                 "Search by meaning is unavailable here (model packages missing); keyword results."
             )
+        embedded = semantic.loaded
+    if mode in ("semantic", "hybrid"):
         if not embedded and mode == "semantic":
             raise SearchError("The semantic index is empty: run `peergraph embed` first.")
         if not embedded and note is None:
             note = "The semantic index is empty (run `peergraph embed`); keyword results."
+    keyword_only = mode == "keyword" or (mode == "hybrid" and not dense)
     if mode == "semantic":
         ranked = dense
-    elif mode == "keyword" or not dense:
-        ranked = (
-            _keyword_candidates(session, match, CANDIDATES)
-            if mode == "keyword" or not dense
-            else []
-        )
+    elif keyword_only:
+        ranked = _keyword_candidates(session, match, CANDIDATES)
     else:
         lexical = _keyword_candidates(session, match, CANDIDATES)
         fused = zscore_fusion([[(str(i), s) for i, s in lexical], [(str(i), s) for i, s in dense]])
         scores = dict(lexical)
         ranked = [(int(i), scores.get(int(i), 0.0)) for i in fused]
-    if mode == "keyword" or (mode == "hybrid" and not dense):
+    if keyword_only:
         total = session.execute(
             text("SELECT count(*) FROM works_fts WHERE works_fts MATCH :q"), {"q": match}
         ).scalar_one()
@@ -173,14 +170,4 @@ def highlight(snippet: str | None) -> Markup:
 
 
 def hit_json(hit: WorkHit) -> dict[str, Any]:
-    work = hit.work
-    return {
-        "id": work.id,
-        "title": work.title,
-        "year": work.year,
-        "type": work.type,
-        "venue": work.source.name if work.source else None,
-        "authors": [a.raw_name for a in work.authorships],
-        "score": round(hit.score, 4),
-        "snippet": str(hit.snippet),
-    }
+    return work_summary(hit.work) | {"score": round(hit.score, 4), "snippet": str(hit.snippet)}

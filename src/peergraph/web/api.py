@@ -9,9 +9,10 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from peergraph.ingest import services as ingest
-from peergraph.profiles import views as profiles
+from peergraph.profiles import queries as profiles
 from peergraph.web.deps import get_session
 from peergraph.works import services as works
+from peergraph.works.services import Page
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -35,12 +36,19 @@ class WorkSummary(BaseModel):
     authors: list[str]
 
 
-class WorkPage(BaseModel):
-    items: list[WorkSummary]
+class Paged(BaseModel):
     page: int
     per_page: int
     total: int
     pages: int
+
+
+def page_fields(page: Page) -> dict[str, int]:
+    return {"page": page.page, "per_page": page.per_page, "total": page.total, "pages": page.pages}
+
+
+class WorkPage(Paged):
+    items: list[WorkSummary]
 
 
 class Institution(BaseModel):
@@ -133,10 +141,7 @@ def list_works(
         raise HTTPException(404, f"page {page} is past the last page ({result.pages})")
     return {
         "items": [works.work_summary(w) for w in result.items],
-        "page": result.page,
-        "per_page": result.per_page,
-        "total": result.total,
-        "pages": result.pages,
+        **page_fields(result),
     }
 
 

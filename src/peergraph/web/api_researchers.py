@@ -9,8 +9,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from peergraph.profiles import views as profiles
-from peergraph.web.api import ERRORS, WorkSummary
+from peergraph.profiles import queries as profiles
+from peergraph.web.api import ERRORS, Paged, WorkSummary, page_fields
 from peergraph.web.deps import get_session, record_or_redirect
 from peergraph.works.services import work_summary
 
@@ -89,12 +89,8 @@ class ResearcherWork(WorkSummary):
     why: str
 
 
-class ResearcherWorksPage(BaseModel):
+class ResearcherWorksPage(Paged):
     items: list[ResearcherWork]
-    page: int
-    per_page: int
-    total: int
-    pages: int
 
 
 class ResearcherSummary(BaseModel):
@@ -105,16 +101,8 @@ class ResearcherSummary(BaseModel):
     last_year: int | None
 
 
-class ResearcherPage(BaseModel):
+class ResearcherPage(Paged):
     items: list[ResearcherSummary]
-    page: int
-    per_page: int
-    total: int
-    pages: int
-
-
-def _found(session: Session, record_id: int, suffix: str = "") -> Any:
-    return record_or_redirect(session, record_id, "/api/researchers", suffix)
 
 
 REDIRECT: dict[int | str, dict[str, Any]] = {
@@ -129,7 +117,7 @@ REDIRECT: dict[int | str, dict[str, Any]] = {
     summary="A researcher record: identity, trust snapshot, counts, topics, collaborators",
 )
 def get_researcher(record_id: int, session: Session = Depends(get_session)) -> Any:
-    found = _found(session, record_id)
+    found = record_or_redirect(session, record_id, "/api/researchers")
     if isinstance(found, Response):
         return found
     return profiles.profile_json(profiles.profile_view(session, found))
@@ -147,7 +135,7 @@ def get_researcher_works(
     sort: str = Query("newest", pattern="^(newest|oldest)$"),
     session: Session = Depends(get_session),
 ) -> Any:
-    found = _found(session, record_id, "/works")
+    found = record_or_redirect(session, record_id, "/api/researchers", "/works")
     if isinstance(found, Response):
         return found
     works = profiles.record_works(session, found, page=page, sort=sort)
@@ -163,10 +151,7 @@ def get_researcher_works(
             }
             for work, link, _position in works.items
         ],
-        "page": works.page,
-        "per_page": works.per_page,
-        "total": works.total,
-        "pages": works.pages,
+        **page_fields(works),
     }
 
 
@@ -197,8 +182,5 @@ def list_researchers(
             }
             for r in listing.items
         ],
-        "page": listing.page,
-        "per_page": listing.per_page,
-        "total": listing.total,
-        "pages": listing.pages,
+        **page_fields(listing),
     }

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
+
+from peergraph.authors.models import AuthorRecord
+from peergraph.profiles import queries as profiles
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -14,13 +17,10 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def record_or_redirect(session: Session, record_id: int, url_prefix: str, suffix: str = "") -> Any:
+def record_or_redirect(
+    session: Session, record_id: int, url_prefix: str, suffix: str = ""
+) -> AuthorRecord | Response:
     """The author record, a 301 to the record a retired id now lives in, or a 404."""
-    from fastapi import HTTPException
-    from fastapi.responses import RedirectResponse
-
-    from peergraph.profiles import views as profiles
-
     record = profiles.get_record(session, record_id)
     if record is not None:
         return record

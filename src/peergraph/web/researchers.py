@@ -8,18 +8,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from peergraph.profiles import queries as profiles
 from peergraph.profiles import trust
-from peergraph.profiles import views as profiles
 from peergraph.profiles.services import CLOSE_STRENGTH
 from peergraph.web.charts import works_per_year_svg
 from peergraph.web.deps import get_session, record_or_redirect
 from peergraph.works.models import Institution, Topic
 
 router = APIRouter(include_in_schema=False)
-
-
-def _record_or_redirect(session: Session, record_id: int, path_suffix: str = "") -> object:
-    return record_or_redirect(session, record_id, "/researchers", path_suffix)
 
 
 def person_json_ld(view: profiles.ProfileView, base_url: str) -> str:
@@ -57,10 +53,10 @@ def profile_page(
     sort: str = Query("newest", pattern="^(newest|oldest)$"),
     session: Session = Depends(get_session),
 ) -> Response:
-    found = _record_or_redirect(session, record_id)
+    found = record_or_redirect(session, record_id, "/researchers")
     if isinstance(found, Response):
         return found
-    view = profiles.profile_view(session, found, page=page, sort=sort)  # type: ignore[arg-type]
+    view = profiles.profile_view(session, found, page=page, sort=sort)
     if page > view.works.pages:
         raise HTTPException(404, f"There is no page {page}; the last page is {view.works.pages}.")
     return request.app.state.templates.TemplateResponse(
@@ -89,10 +85,10 @@ def _identifier_url(scheme: str, value: str) -> str | None:
 def trust_page(
     request: Request, record_id: int, session: Session = Depends(get_session)
 ) -> Response:
-    found = _record_or_redirect(session, record_id, "/trust")
+    found = record_or_redirect(session, record_id, "/researchers", "/trust")
     if isinstance(found, Response):
         return found
-    view = profiles.profile_view(session, found, page=1)  # type: ignore[arg-type]
+    view = profiles.profile_view(session, found, page=1)
     return request.app.state.templates.TemplateResponse(
         request,
         "trust.html",

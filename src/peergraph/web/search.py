@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from peergraph.search import services as search
 from peergraph.search.semantic import coverage as semantic_coverage
-from peergraph.web.api import ERRORS
+from peergraph.web.api import ERRORS, Paged, page_fields
 from peergraph.web.deps import get_session
 
 router = APIRouter()
@@ -28,16 +28,12 @@ class WorkHitOut(BaseModel):
     snippet: str
 
 
-class SearchOut(BaseModel):
+class SearchOut(Paged):
     query: str
     mode: str
     note: str | None
     semantic_index_works: int
     items: list[WorkHitOut]
-    page: int
-    per_page: int
-    total: int
-    pages: int
 
 
 @router.get(
@@ -69,10 +65,7 @@ def api_search(
         "note": result.note,
         "semantic_index_works": result.embedded,
         "items": [search.hit_json(h) for h in result.hits],
-        "page": result.page,
-        "per_page": result.per_page,
-        "total": result.total,
-        "pages": result.pages,
+        **page_fields(result),
     }
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from peergraph.profiles import views as profiles
+from peergraph.profiles import queries as profiles
 from peergraph.web.deps import get_session
 from peergraph.works import services as works
 

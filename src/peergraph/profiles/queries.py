@@ -1,4 +1,4 @@
-"""Read-side services behind the profile page, the researcher list and their JSON.
+"""Read-side queries behind the profile page, the researcher list and their JSON.
 
 Each function issues a fixed number of queries whatever the record's size (the profile
 page's query count is asserted in tests/functional/test_profiles.py).
@@ -6,7 +6,6 @@ page's query count is asserted in tests/functional/test_profiles.py).
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,10 +241,6 @@ def evidence_sentence(link: AuthorshipLink, partner: str | None = None) -> str:
     with_work = f" with “{partner}”" if partner else ""
     score = f"score {evidence.get('score', 0):.1f}, confidence {link.confidence:.0%}"
     return f"{joined}{with_work} ({score})"
-
-
-def name_variant_counts(record: AuthorRecord) -> list[str]:
-    return list(Counter(record.name_variants).keys())
 
 
 def profile_json(view: ProfileView) -> dict[str, Any]:
