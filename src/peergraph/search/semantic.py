@@ -20,7 +20,7 @@ from peergraph.search.models import WorkEmbedding
 from peergraph.works.models import Work
 
 CHUNK = 256
-DEFAULT_ENCODER = "minilm-int8"
+DEFAULT_ENCODER = "minilm-q8"
 
 
 @dataclass
