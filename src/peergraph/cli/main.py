@@ -258,15 +258,23 @@ def imports(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    embed: Annotated[
+        bool,
+        typer.Option(
+            "--embed/--no-embed",
+            help="Build the semantic index in the background while serving (one CPU thread).",
+        ),
+    ] = True,
 ) -> None:
-    """Serve the web pages and the JSON API (OpenAPI at /api/openapi.json)."""
+    """Serve the web pages and the JSON API (OpenAPI at /api/openapi.json). Keyword search
+    works at once; the semantic index fills in the background (status on /search)."""
     import uvicorn
 
     from peergraph.web.app import create_app
 
     settings = state.settings
     _engine().dispose()  # migrate before serving
-    application = create_app(settings)
+    application = create_app(settings, background=embed)
     err.print(f"peergraph serving {settings.database_url} on http://{host}:{port}/")
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
@@ -383,31 +391,58 @@ def eval_disambiguation(
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     mode: Annotated[str, typer.Option(help="hybrid | keyword | semantic")] = "hybrid",
-    limit: Annotated[int, typer.Option(min=1, max=100, help="How many results.")] = 10,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="How many works.")] = 10,
+    year_from: Annotated[int | None, typer.Option(help="Earliest publication year.")] = None,
+    year_to: Annotated[int | None, typer.Option(help="Latest publication year.")] = None,
+    venue: Annotated[str | None, typer.Option(help="Part of a venue's name.")] = None,
+    type_: Annotated[
+        str | None, typer.Option("--type", help="Work type, e.g. article, paper-conference.")
+    ] = None,
+    has_abstract: Annotated[
+        bool | None,
+        typer.Option("--has-abstract/--no-abstract", help="Only works with / without one."),
+    ] = None,
 ) -> None:
-    """Search works: by meaning and words (hybrid), words only (BM25) or meaning only."""
+    """Search works, researchers and topics: by meaning and words (hybrid), words only
+    (BM25) or meaning only, optionally filtered by year, venue, type and abstract."""
     from sqlalchemy.orm import Session
 
     from peergraph.search.semantic import SemanticIndex
-    from peergraph.search.services import SearchError, search_works
+    from peergraph.search.services import Filters, SearchError, search_works
 
     engine = _engine()
+    filters = Filters(year_from, year_to, venue, type_, has_abstract)
     with Session(engine) as session:
         try:
             result = search_works(
-                session, query, mode=mode, per_page=limit, semantic=SemanticIndex(engine)
+                session,
+                query,
+                mode=mode,
+                per_page=limit,
+                filters=filters,
+                semantic=SemanticIndex(engine),
             )
         except SearchError as exc:
             err.print(f"error: {exc}")
             raise typer.Exit(2) from exc
         if result.note:
             err.print(result.note)
-        out.print(f"{result.total:,} works match; the best {len(result.hits)}:")
+        if result.researchers:
+            out.print("Researchers:")
+            for person in result.researchers:
+                record = person.record
+                out.print(f"  {record.display_name} [{record.id}], {record.works_count} works")
+                out.print(f"     why: {person.reason}")
+        if result.topics:
+            out.print("Topics: " + "; ".join(t.topic.name for t in result.topics))
+        where = f" ({filters.describe()})" if filters.active else ""
+        out.print(f"{result.total:,} works match{where}; the best {len(result.hits)}:")
         for rank, hit in enumerate(result.hits, start=1):
             work = hit.work
-            venue = (work.source.short_name or work.source.name) if work.source else ""
+            venue_name = (work.source.short_name or work.source.name) if work.source else ""
             out.print(
-                f"{rank:>3}. {work.title}  ({work.year or 'n.d.'}{', ' + venue if venue else ''})"
+                f"{rank:>3}. {work.title}  ({work.year or 'n.d.'}"
+                f"{', ' + venue_name if venue_name else ''})"
             )
             snippet = str(hit.snippet).replace("<mark>", "").replace("</mark>", "")
             out.print(f"     {snippet}")
@@ -439,6 +474,32 @@ def embed(
         f"embedded {added:,} works in {time.perf_counter() - started:.0f} s; semantic index: "
         f"{state.share:.0%} of {state.total:,} works"
     )
+
+
+@app.command()
+def reindex(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only report problems; change nothing.")
+    ] = False,
+) -> None:
+    """Check the search indexes and repair them: rebuild a missing or damaged keyword or
+    name index from the store, drop stored vectors of the wrong length (``peergraph
+    embed`` or the server computes them again). ``peergraph serve`` does the same on start."""
+    import time
+
+    from peergraph.search.repair import check_and_repair
+
+    started = time.perf_counter()
+    health = check_and_repair(_engine(), repair=not check)
+    for problem in health.problems:
+        err.print(f"problem: {problem}")
+    for line in health.repaired:
+        out.print(f"repaired: {line}")
+    if health.ok:
+        out.print(f"search indexes are healthy ({time.perf_counter() - started:.1f} s)")
+    elif check:
+        err.print("run `peergraph reindex` to repair")
+        raise typer.Exit(1)
 
 
 @eval_app.command("beir")

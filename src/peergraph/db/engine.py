@@ -52,11 +52,14 @@ def alembic_config(engine: Engine):
     return config
 
 
+FTS_TABLES = ("works_fts", "records_fts")
+
+
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Leave the FTS5 keyword index (a virtual table and its shadow tables) to migrations."""
-    return not (type_ == "table" and name is not None and name.startswith("works_fts"))
+    """Leave the FTS5 indexes (virtual tables and their shadow tables) to migrations."""
+    return not (type_ == "table" and name is not None and name.startswith(FTS_TABLES))
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

@@ -75,6 +75,8 @@ def rebuild(
         _write_record_topics(conn)
         _write_collaborations(conn)
         _write_profiles(conn)
+        if conn.dialect.name == "sqlite":
+            conn.execute(text("INSERT INTO records_fts(records_fts) VALUES ('rebuild')"))
     return RebuildReport(
         summary.authorships,
         summary.records,

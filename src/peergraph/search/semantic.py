@@ -9,8 +9,10 @@ when the count changes) and ranks by cosine.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, func, insert, select
@@ -96,7 +98,12 @@ def embed_pending(
 
 
 class SemanticIndex:
-    """Work vectors in memory plus the encoder, loaded on first use, shared by requests."""
+    """Work vectors in memory plus the encoder, loaded on first use, shared by requests.
+
+    Next to the float32 matrix (one row per embedded work, ordered by work id) it keeps
+    each row's year, venue, type and whether the work has an abstract, so filters are a
+    boolean mask over the rows instead of a query. Rows whose stored vector has the wrong
+    length (a damaged file) are skipped and counted in ``damaged``."""
 
     def __init__(self, engine: Engine, model: str = DEFAULT_ENCODER) -> None:
         self.engine = engine
@@ -104,6 +111,12 @@ class SemanticIndex:
         self._encoder: Encoder | None = None
         self._ids = np.zeros(0, dtype=np.int64)
         self._matrix = np.zeros((0, 0), dtype=np.float32)
+        self._rows_seen = 0
+        self.damaged = 0
+        self.years = np.zeros(0, dtype=np.int32)
+        self.sources = np.zeros(0, dtype=np.int64)
+        self.types = np.zeros(0, dtype=object)
+        self.has_abstract = np.zeros(0, dtype=bool)
         self._lock = threading.Lock()
 
     @property
@@ -119,19 +132,36 @@ class SemanticIndex:
                 .select_from(WorkEmbedding)
                 .where(WorkEmbedding.model == self.model)
             ).scalar_one()
-            if count == len(self._ids):
+            if count == self._rows_seen:
                 return
             rows = conn.execute(
-                select(WorkEmbedding.work_id, WorkEmbedding.vector)
+                select(
+                    WorkEmbedding.work_id,
+                    WorkEmbedding.vector,
+                    Work.year,
+                    Work.source_id,
+                    Work.type,
+                    func.coalesce(func.length(Work.abstract), 0) > 0,
+                )
+                .join(Work, Work.id == WorkEmbedding.work_id)
                 .where(WorkEmbedding.model == self.model)
                 .order_by(WorkEmbedding.work_id)
             ).all()
-        self._ids = np.array([r[0] for r in rows], dtype=np.int64)
+        # the usual vector length is the right one; a damaged row is the odd one out
+        width = Counter(len(r[1]) for r in rows).most_common(1)[0][0] if rows else 0
+        good = [r for r in rows if len(r[1]) == width]
+        self.damaged = len(rows) - len(good)
+        self._rows_seen = count
+        self._ids = np.array([r[0] for r in good], dtype=np.int64)
         self._matrix = (
-            np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-            if rows
+            np.frombuffer(b"".join(r[1] for r in good), dtype=np.float32).reshape(len(good), -1)
+            if good
             else np.zeros((0, 0), dtype=np.float32)
         )
+        self.years = np.array([r[2] or 0 for r in good], dtype=np.int32)
+        self.sources = np.array([r[3] or 0 for r in good], dtype=np.int64)
+        self.types = np.array([r[4] or "" for r in good], dtype=object)
+        self.has_abstract = np.array([bool(r[5]) for r in good], dtype=bool)
 
     @property
     def loaded(self) -> int:
@@ -143,15 +173,57 @@ class SemanticIndex:
             self._refresh()
             return len(self._ids)
 
-    def search(self, query: str, k: int = 1000) -> list[tuple[int, float]]:
-        """(work id, cosine) best first."""
+    def search(
+        self, query: str, k: int = 1000, *, where: Callable[[SemanticIndex], Any] | None = None
+    ) -> list[tuple[int, float]]:
+        """(work id, cosine) best first; ``where`` returns a boolean row mask (filters)."""
+        vector = self.encoder.encode([query])[0]
+        return self.nearest(vector, k, where=where)
+
+    def nearest(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        where: Callable[[SemanticIndex], Any] | None = None,
+        exclude: Sequence[int] = (),
+    ) -> list[tuple[int, float]]:
         with self._lock:
             self._refresh()
             if not len(self._ids):
                 return []
-            vector = self.encoder.encode([query])[0]
             scores = self._matrix @ vector
-            k = min(k, len(scores))
+            if where is not None:
+                scores = np.where(where(self), scores, -np.inf)
+            if exclude:
+                rows = self._rows(exclude)
+                scores[rows[rows >= 0]] = -np.inf
+            eligible = int(np.isfinite(scores).sum())
+            k = min(k, eligible)
+            if k <= 0:
+                return []
             top = np.argpartition(-scores, k - 1)[:k]
-            top = top[np.argsort(-scores[top])]
+            top = top[np.argsort(-scores[top], kind="stable")]
             return [(int(self._ids[i]), float(scores[i])) for i in top]
+
+    def _rows(self, work_ids: Sequence[int]) -> np.ndarray:
+        """Row of each work id in the matrix, −1 where the work has no vector."""
+        ids = np.asarray(work_ids, dtype=np.int64)
+        rows = np.searchsorted(self._ids, ids)
+        rows = np.minimum(rows, max(len(self._ids) - 1, 0))
+        found = (self._ids[rows] == ids) if len(self._ids) else np.zeros(len(ids), dtype=bool)
+        return np.where(found, rows, -1)
+
+    def centroid(self, work_ids: Sequence[int]) -> np.ndarray | None:
+        """The normalised mean vector of these works (None when none is embedded)."""
+        with self._lock:
+            self._refresh()
+            if not len(self._ids) or not len(work_ids):
+                return None
+            rows = self._rows(work_ids)
+            rows = rows[rows >= 0]
+            if not len(rows):
+                return None
+            mean = self._matrix[rows].mean(axis=0)
+            norm = float(np.linalg.norm(mean))
+            return mean / norm if norm else None

@@ -1,27 +1,35 @@
-"""Searching works: keyword (BM25), semantic (embeddings) and hybrid (both, fused).
+"""One search box: works (keyword BM25, semantic embeddings, or both fused), plus the
+researchers and topics those works point to (docs/search.md has every formula).
 
-Researcher and topic results come in a later step of issue 4.
+Filters (year range, venue, type, has-abstract) apply to the works before ranking: as SQL
+conditions on the keyword side and as a row mask over the in-memory vectors on the
+semantic side, so both engines rank the same filtered set.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from markupsafe import Markup, escape
 from sqlalchemy import select, text
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, selectinload
 
 from peergraph.search.embeddings import EncoderUnavailable, zscore_fusion
 from peergraph.search.keyword import fts_query
+from peergraph.search.people import ResearcherHit, TopicHit, researcher_hits, topic_hits
 from peergraph.search.semantic import SemanticIndex
-from peergraph.works.models import Work
+from peergraph.works.models import Source, Work
 from peergraph.works.services import Page, work_summary
 
 MAX_QUERY_CHARS = 1_000
 MAX_PAGE = 100
 MODES = ("hybrid", "keyword", "semantic")
 CANDIDATES = 1000
+PEOPLE_WINDOW = 200  # top works that researcher and topic results are drawn from
+MIN_YEAR, MAX_YEAR = 1000, 2100
 _OPEN, _CLOSE = "\x02", "\x03"
 
 
@@ -42,10 +50,128 @@ class SearchResult(Page):
     mode: str = "hybrid"
     embedded: int = 0  # works in the semantic index
     note: str | None = None
+    filters: Filters = field(default_factory=lambda: Filters())
+    researchers: list[ResearcherHit] = field(default_factory=list)
+    topics: list[TopicHit] = field(default_factory=list)
 
     @property
     def hits(self) -> list[WorkHit]:
         return self.items
+
+
+@dataclass(frozen=True)
+class Filters:
+    year_from: int | None = None
+    year_to: int | None = None
+    venue: str | None = None
+    type: str | None = None
+    has_abstract: bool | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(v not in (None, "") for v in vars(self).values())
+
+    def params(self) -> dict[str, str]:
+        """The filters as URL query parameters (for links that keep them)."""
+        out = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in vars(self).items()}
+        return {k: v for k, v in out.items() if v not in ("None", "")}
+
+    def describe(self) -> str:
+        parts = []
+        if self.year_from or self.year_to:
+            parts.append(f"{self.year_from or '…'}–{self.year_to or '…'}")
+        if self.venue:
+            parts.append(f"venue “{self.venue}”")
+        if self.type:
+            parts.append(self.type)
+        if self.has_abstract is not None:
+            parts.append("with an abstract" if self.has_abstract else "without an abstract")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Filters checked against the store: the venue text resolved to source ids."""
+
+    filters: Filters
+    source_ids: tuple[int, ...] | None = None
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """Conditions on ``works w`` (each starting with AND) and their parameters."""
+        f = self.filters
+        conds: list[str] = []
+        params: dict[str, Any] = {}
+        if f.year_from is not None:
+            conds.append("w.year >= :year_from")
+            params["year_from"] = f.year_from
+        if f.year_to is not None:
+            conds.append("w.year <= :year_to")
+            params["year_to"] = f.year_to
+        if f.type:
+            conds.append("w.type = :type")
+            params["type"] = f.type
+        if f.has_abstract is True:
+            conds.append("coalesce(length(w.abstract), 0) > 0")
+        elif f.has_abstract is False:
+            conds.append("coalesce(length(w.abstract), 0) = 0")
+        if self.source_ids is not None:
+            conds.append(f"w.source_id IN ({','.join(map(str, self.source_ids)) or '0'})")
+        return "".join(f" AND {c}" for c in conds), params
+
+    def mask(self, index: SemanticIndex) -> np.ndarray:
+        f = self.filters
+        keep = np.ones(index.loaded, dtype=bool)
+        if f.year_from is not None:
+            keep &= index.years >= f.year_from
+        if f.year_to is not None:
+            keep &= (index.years <= f.year_to) & (index.years > 0)
+        if f.type:
+            keep &= index.types == f.type
+        if f.has_abstract is not None:
+            keep &= index.has_abstract == f.has_abstract
+        if self.source_ids is not None:
+            keep &= np.isin(index.sources, np.array(self.source_ids, dtype=np.int64))
+        return keep
+
+
+def work_types(session: Session) -> list[str]:
+    """The work types present in the store (read from the works.type index)."""
+    return list(
+        session.scalars(
+            select(Work.type).where(Work.type.is_not(None)).distinct().order_by(Work.type)
+        )
+    )
+
+
+def resolve_filters(session: Session, filters: Filters) -> Resolved:
+    """Check each filter value; unknown values are errors that say what is allowed."""
+    for name in ("year_from", "year_to"):
+        year = getattr(filters, name)
+        if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
+            raise SearchError(f"{name} must be a year between {MIN_YEAR} and {MAX_YEAR}.")
+    if filters.year_from and filters.year_to and filters.year_from > filters.year_to:
+        raise SearchError(f"year_from ({filters.year_from}) is after year_to ({filters.year_to}).")
+    if filters.type:
+        known = work_types(session)
+        if filters.type not in known:
+            raise SearchError(f"Unknown type {filters.type!r}; choose one of {', '.join(known)}.")
+    source_ids = None
+    if filters.venue:
+        venue = filters.venue.strip()
+        if len(venue) > 200:
+            raise SearchError("The venue filter is longer than 200 characters.")
+        pattern = "%" + venue.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        source_ids = tuple(
+            session.scalars(
+                select(Source.id).where(
+                    Source.name.ilike(pattern, escape="\\")
+                    | Source.short_name.ilike(pattern, escape="\\")
+                )
+            )
+        )
+        if not source_ids:
+            raise SearchError(f"No venue matches “{venue}”.")
+    return Resolved(filters, source_ids)
 
 
 def validate(query: str | None, mode: str) -> str:
@@ -65,41 +191,53 @@ def validate(query: str | None, mode: str) -> str:
     return query
 
 
-def _keyword_candidates(session: Session, match: str, limit: int) -> list[tuple[int, float]]:
+def _keyword_candidates(
+    session: Session, match: str, limit: int, where: Resolved | None
+) -> list[tuple[int, float]]:
+    conds, params = where.sql() if where else ("", {})
+    join = " JOIN works w ON w.id = works_fts.rowid" if conds else ""
     rows = session.execute(
         text(
-            "SELECT rowid, bm25(works_fts) AS score FROM works_fts WHERE works_fts MATCH :q"
-            " ORDER BY score LIMIT :limit"
+            f"SELECT works_fts.rowid, bm25(works_fts) AS score FROM works_fts{join}"
+            f" WHERE works_fts MATCH :q{conds} ORDER BY score LIMIT :limit"
         ),
-        {"q": match, "limit": limit},
+        {"q": match, "limit": limit, **params},
     ).all()
     return [(int(r[0]), -float(r[1])) for r in rows]
 
 
-def search_works(
+def _keyword_total(session: Session, match: str, where: Resolved | None) -> int:
+    conds, params = where.sql() if where else ("", {})
+    join = " JOIN works w ON w.id = works_fts.rowid" if conds else ""
+    return int(
+        session.execute(
+            text(f"SELECT count(*) FROM works_fts{join} WHERE works_fts MATCH :q{conds}"),
+            {"q": match, **params},
+        ).scalar_one()
+    )
+
+
+def rank_works(
     session: Session,
-    query: str | None,
+    query: str,
     *,
     mode: str = "hybrid",
-    page: int = 1,
-    per_page: int = 20,
+    filters: Filters | None = None,
     semantic: SemanticIndex | None = None,
-) -> SearchResult:
-    """Works for ``query``: BM25 (keyword), cosine of MiniLM embeddings (semantic), or both
-    fused by summing z-normalised scores (hybrid; docs/search.md). Hybrid falls back to
-    keyword ranking, and says so, while the semantic index is empty."""
+) -> tuple[list[tuple[int, float]], int, int, str | None]:
+    """The full ranking behind a search: ((work id, score) best first, total matches,
+    works in the semantic index, a note for the user or None)."""
     query = validate(query, mode)
-    if page > MAX_PAGE:
-        raise SearchError(f"Pages stop at {MAX_PAGE}; refine the query instead.")
     if session.get_bind().dialect.name != "sqlite":
         raise SearchError("Keyword search needs the SQLite store in this version.")
+    where = resolve_filters(session, filters) if filters and filters.active else None
     match = fts_query(query) or ""  # validate() guarantees a non-empty expression
-    embedded: int = 0
+    embedded = 0
     dense: list[tuple[int, float]] = []
     note: str | None = None
     if mode in ("semantic", "hybrid") and semantic is not None:
         try:
-            dense = semantic.search(query, CANDIDATES)  # [] while the index is empty
+            dense = semantic.search(query, CANDIDATES, where=where.mask if where else None)
         except EncoderUnavailable as exc:
             if mode == "semantic":
                 raise SearchError(str(exc)) from exc
@@ -114,20 +252,43 @@ def search_works(
             note = "The semantic index is empty (run `peergraph embed`); keyword results."
     keyword_only = mode == "keyword" or (mode == "hybrid" and not dense)
     if mode == "semantic":
-        ranked = dense
-    elif keyword_only:
-        ranked = _keyword_candidates(session, match, CANDIDATES)
-    else:
-        lexical = _keyword_candidates(session, match, CANDIDATES)
-        fused = zscore_fusion([[(str(i), s) for i, s in lexical], [(str(i), s) for i, s in dense]])
-        scores = dict(lexical)
-        ranked = [(int(i), scores.get(int(i), 0.0)) for i in fused]
+        return dense, len(dense), embedded, note
+    try:
+        lexical = _keyword_candidates(session, match, CANDIDATES, where)
+        total = _keyword_total(session, match, where) if keyword_only else 0
+    except DatabaseError as exc:  # a missing or damaged works_fts
+        raise SearchError(
+            "The keyword index is missing or damaged; run `peergraph reindex` to rebuild it"
+            " (the server also does this when it starts)."
+        ) from exc
     if keyword_only:
-        total = session.execute(
-            text("SELECT count(*) FROM works_fts WHERE works_fts MATCH :q"), {"q": match}
-        ).scalar_one()
-    else:
-        total = len(ranked)
+        return lexical, total, embedded, note
+    fused = zscore_fusion([[(str(i), s) for i, s in lexical], [(str(i), s) for i, s in dense]])
+    scores = dict(lexical)
+    return [(int(i), scores.get(int(i), 0.0)) for i in fused], len(fused), embedded, note
+
+
+def search_works(
+    session: Session,
+    query: str | None,
+    *,
+    mode: str = "hybrid",
+    page: int = 1,
+    per_page: int = 20,
+    filters: Filters | None = None,
+    semantic: SemanticIndex | None = None,
+    people: bool = True,
+) -> SearchResult:
+    """Works for ``query``: BM25 (keyword), cosine of MiniLM embeddings (semantic), or both
+    fused by summing z-normalised scores (hybrid; docs/search.md). Hybrid falls back to
+    keyword ranking, and says so, while the semantic index is empty. With ``people`` the
+    result also carries researchers and topics (first page only)."""
+    if page > MAX_PAGE:
+        raise SearchError(f"Pages stop at {MAX_PAGE}; refine the query instead.")
+    query = validate(query, mode)
+    ranked, total, embedded, note = rank_works(
+        session, query, mode=mode, filters=filters, semantic=semantic
+    )
     window = ranked[(page - 1) * per_page : page * per_page]
     ids = [work_id for work_id, _ in window]
     works = {
@@ -138,23 +299,42 @@ def search_works(
             .options(selectinload(Work.source), selectinload(Work.authorships))
         )
     }
-    snippets: dict[int, str] = dict(
-        session.execute(
-            text(
-                "SELECT rowid, snippet(works_fts, -1, :open, :close, ' … ', 24) FROM works_fts"
-                f" WHERE works_fts MATCH :q AND rowid IN ({','.join(str(i) for i in ids) or '0'})"
-            ),
-            {"q": match, "open": _OPEN, "close": _CLOSE},
-        ).all()
-    )
+    snippets = _snippets(session, query, ids)
     hits = [
         WorkHit(works[i], score, highlight(snippets.get(i) or _opening(works[i])))
         for i, score in window
         if i in works
     ]
+    top = [work_id for work_id, _ in ranked[:PEOPLE_WINDOW]]
+    show_people = people and page == 1
     return SearchResult(
-        hits, page, per_page, int(total), query=query, mode=mode, embedded=embedded, note=note
+        hits,
+        page,
+        per_page,
+        int(total),
+        query=query,
+        mode=mode,
+        embedded=embedded,
+        note=note,
+        filters=filters or Filters(),
+        researchers=researcher_hits(session, query, top) if show_people else [],
+        topics=topic_hits(session, query, top) if show_people else [],
     )
+
+
+def _snippets(session: Session, query: str, ids: list[int]) -> dict[int, str]:
+    """The best passage of each work with the query's words marked (FTS5 snippet())."""
+    try:
+        rows = session.execute(
+            text(
+                "SELECT rowid, snippet(works_fts, -1, :open, :close, ' … ', 24) FROM works_fts"
+                f" WHERE works_fts MATCH :q AND rowid IN ({','.join(map(str, ids)) or '0'})"
+            ),
+            {"q": fts_query(query), "open": _OPEN, "close": _CLOSE},
+        ).all()
+    except DatabaseError:  # keyword index damaged: semantic results still show openings
+        return {}
+    return {int(r[0]): r[1] for r in rows}
 
 
 def _opening(work: Work, words: int = 40) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from peergraph import __version__
 from peergraph.db import create_db_engine, session_factory
+from peergraph.search.background import EmbeddingJob
 from peergraph.search.semantic import SemanticIndex
 from peergraph.settings import Settings
 from peergraph.web import api, api_researchers, errors, researchers, search, views
@@ -17,8 +20,21 @@ from peergraph.web import api, api_researchers, errors, researchers, search, vie
 WEB_DIR = Path(__file__).parent
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, background: bool = False) -> FastAPI:
+    """The web app; with ``background`` (``peergraph serve``) it also runs the embedding
+    job (search/background.py) from start-up to shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if background:
+            app.state.embedder = EmbeddingJob(app.state.engine)
+            app.state.embedder.start()
+        yield
+        if app.state.embedder is not None:
+            app.state.embedder.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="peergraph API",
         version=__version__,
         description="Open research graph: works, researchers, topics. All responses are JSON; "
@@ -32,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
     app.state.semantic = SemanticIndex(engine)  # vectors and encoder load on first use
+    app.state.embedder = None
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
     app.state.templates = templates

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from peergraph.profiles import queries as profiles
 from peergraph.profiles import trust
 from peergraph.profiles.services import CLOSE_STRENGTH
+from peergraph.search.similar import similar_researchers
 from peergraph.web.charts import works_per_year_svg
 from peergraph.web.deps import get_session, record_or_redirect
 from peergraph.works.models import Institution, Topic
@@ -71,6 +72,8 @@ def profile_page(
             "close_threshold": CLOSE_STRENGTH,
             "evidence_sentence": profiles.evidence_sentence,
             "identifier_url": _identifier_url,
+            "similar": similar_researchers(session, request.app.state.semantic, view.record.id),
+            "semantic_ready": request.app.state.semantic.loaded > 0,
         },
     )
 

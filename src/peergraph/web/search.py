@@ -6,13 +6,17 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from peergraph.authors.models import AuthorRecord
 from peergraph.search import services as search
+from peergraph.search import similar
 from peergraph.search.semantic import coverage as semantic_coverage
 from peergraph.web.api import ERRORS, Paged, page_fields
 from peergraph.web.deps import get_session
+from peergraph.works.models import Work
+from peergraph.works.services import work_summary
 
 router = APIRouter()
 
@@ -28,12 +32,84 @@ class WorkHitOut(BaseModel):
     snippet: str
 
 
+class ResearcherHitOut(BaseModel):
+    id: int
+    name: str
+    works_count: int
+    by_name: bool = Field(description="every word of the query matches the name")
+    matching_works: int = Field(description="their works among the query's top 200")
+    reason: str
+    url: str
+
+
+class TopicHitOut(BaseModel):
+    id: int
+    name: str
+    taxonomy: str
+    matching_works: int = Field(description="works with this topic among the query's top 100")
+    reason: str
+    researchers_url: str
+
+
 class SearchOut(Paged):
     query: str
     mode: str
     note: str | None
+    filters: dict[str, str]
     semantic_index_works: int
+    researchers: list[ResearcherHitOut] = Field(description="first page only")
+    topics: list[TopicHitOut] = Field(description="first page only")
     items: list[WorkHitOut]
+
+
+def _filters(
+    year_from: int | None, year_to: int | None, venue: str, type_: str, has_abstract: str
+) -> search.Filters:
+    flag = has_abstract.strip().lower()
+    if flag not in ("", "true", "false", "yes", "no", "1", "0"):
+        raise search.SearchError(f"has_abstract must be true or false, not {has_abstract!r}.")
+    return search.Filters(
+        year_from=year_from,
+        year_to=year_to,
+        venue=venue.strip() or None,
+        type=type_.strip() or None,
+        has_abstract=None if not flag else flag in ("true", "yes", "1"),
+    )
+
+
+def result_json(result: search.SearchResult) -> dict[str, Any]:
+    return {
+        "query": result.query,
+        "mode": result.mode,
+        "note": result.note,
+        "filters": result.filters.params(),
+        "semantic_index_works": result.embedded,
+        "researchers": [
+            {
+                "id": h.record.id,
+                "name": h.record.display_name,
+                "works_count": h.record.works_count,
+                "by_name": h.by_name,
+                "matching_works": h.matching_works,
+                "reason": h.reason,
+                "url": f"/researchers/{h.record.id}",
+            }
+            for h in result.researchers
+        ],
+        "topics": [
+            {
+                "id": h.topic.id,
+                "name": h.topic.name,
+                "taxonomy": h.topic.taxonomy,
+                "matching_works": h.matching_works,
+                "reason": h.reason,
+                "researchers_url": f"/researchers?topic={h.topic.id}",
+            }
+            for h in result.topics
+        ],
+        "items": [search.hit_json(h) for h in result.hits],
+        **page_fields(result),
+    }
 
 
 @router.get(
@@ -41,32 +117,43 @@ class SearchOut(Paged):
     response_model=SearchOut,
     responses={400: ERRORS[422], **ERRORS},
     tags=["search"],
-    summary="Search works: hybrid (default), keyword (BM25) or semantic (embeddings)",
+    summary="Search works, researchers and topics: hybrid (default), keyword or semantic",
+    description=(
+        "Works ranked by BM25 (keyword), by cosine of text embeddings (semantic) or by both"
+        " fused (hybrid), after the filters; researchers (name matches first, then by how"
+        " well their body of work matches) and topics on the first page. Errors are 400"
+        " with a `detail` that says what to change; a page past the last is 404."
+    ),
 )
 def api_search(
     request: Request,
-    q: str = Query("", description="the query"),
+    q: str = Query("", description="the query (1–1,000 characters)"),
     mode: str = Query("hybrid", description="hybrid | keyword | semantic"),
+    year_from: int | None = Query(None, description="earliest publication year"),
+    year_to: int | None = Query(None, description="latest publication year"),
+    venue: str = Query("", description="part of a venue's name, e.g. NeurIPS"),
+    type: str = Query("", description="work type, e.g. article, paper-conference"),
+    has_abstract: str = Query("", description="true: only works with an abstract; false: none"),
     page: int = Query(1, ge=1),
     per_page: int = Query(20, ge=1, le=100),
     session: Session = Depends(get_session),
 ) -> Any:
     try:
+        filters = _filters(year_from, year_to, venue, type, has_abstract)
         result = search.search_works(
-            session, q, mode=mode, page=page, per_page=per_page, semantic=request.app.state.semantic
+            session,
+            q,
+            mode=mode,
+            page=page,
+            per_page=per_page,
+            filters=filters,
+            semantic=request.app.state.semantic,
         )
     except search.SearchError as exc:
         raise HTTPException(400, str(exc)) from exc
     if result.total and page > result.pages:
         raise HTTPException(404, f"page {page} is past the last page ({result.pages})")
-    return {
-        "query": result.query,
-        "mode": result.mode,
-        "note": result.note,
-        "semantic_index_works": result.embedded,
-        "items": [search.hit_json(h) for h in result.hits],
-        **page_fields(result),
-    }
+    return result_json(result)
 
 
 @router.get("/search", response_class=HTMLResponse, include_in_schema=False)
@@ -74,23 +161,156 @@ def search_page(
     request: Request,
     q: str = Query("", max_length=100_000),
     mode: str = Query("hybrid", max_length=20),
+    year_from: str = Query("", max_length=20),
+    year_to: str = Query("", max_length=20),
+    venue: str = Query("", max_length=1000),
+    type: str = Query("", max_length=100),
+    has_abstract: str = Query("", max_length=20),
     page: int = Query(1, ge=1, le=100_000),
     session: Session = Depends(get_session),
 ) -> HTMLResponse:
     result, problem = None, None
-    coverage = semantic_coverage(request.app.state.engine)
-    if q.strip():
+    state = request.app.state
+    filters = search.Filters()
+    try:
+        years = [int(y) if y.strip() else None for y in (year_from, year_to)]
+    except ValueError:
+        problem, years = "Years are written as numbers, e.g. 2019.", [None, None]
+    try:
+        filters = _filters(years[0], years[1], venue, type, has_abstract)
+    except search.SearchError as exc:
+        problem = str(exc)
+    if q.strip() and problem is None:
         try:
             result = search.search_works(
-                session, q, mode=mode, page=page, semantic=request.app.state.semantic
+                session, q, mode=mode, page=page, filters=filters, semantic=state.semantic
             )
         except search.SearchError as exc:
             problem = str(exc)
         if result is not None and result.total and page > result.pages:
             problem, result = f"There is no page {page}; the last page is {result.pages}.", None
-    return request.app.state.templates.TemplateResponse(
+    link = {"q": q[:1000], "mode": mode, **filters.params()}
+    return state.templates.TemplateResponse(
         request,
         "search.html",
-        {"q": q[:1000], "mode": mode, "result": result, "problem": problem, "coverage": coverage},
+        {
+            "q": q[:1000],
+            "mode": mode,
+            "form": {
+                "year_from": year_from[:20],
+                "year_to": year_to[:20],
+                "venue": venue[:200],
+                "type": type[:100],
+                "has_abstract": has_abstract[:20],
+            },
+            "types": search.work_types(session),
+            "link": link,
+            "result": result,
+            "problem": problem,
+            "status": index_status(state),
+        },
         status_code=200,
     )
+
+
+def index_status(state: Any) -> dict[str, Any]:
+    """The semantic index's coverage and what the background job is doing."""
+    job = getattr(state, "embedder", None)
+    return {"coverage": semantic_coverage(state.engine), "job": job.status() if job else None}
+
+
+class SimilarWorkOut(WorkHitOut):
+    shared_topics: list[str]
+    reason: str
+
+
+class SimilarWorksOut(BaseModel):
+    work_id: int
+    semantic_index_works: int
+    items: list[SimilarWorkOut]
+
+
+class SimilarResearcherOut(BaseModel):
+    id: int
+    name: str
+    works_count: int
+    score: float = Field(description="mean cosine of their best three works to this profile")
+    close_works: int
+    shared_topics: list[str]
+    reason: str
+    url: str
+
+
+class SimilarResearchersOut(BaseModel):
+    record_id: int
+    semantic_index_works: int
+    items: list[SimilarResearcherOut]
+
+
+@router.get(
+    "/api/works/{work_id}/similar",
+    response_model=SimilarWorksOut,
+    responses=ERRORS,
+    tags=["search"],
+    summary="Works with similar text (cosine of embeddings), with shared topics as the reason",
+)
+def api_similar_works(
+    request: Request,
+    work_id: int,
+    limit: int = Query(5, ge=1, le=50),
+    session: Session = Depends(get_session),
+) -> Any:
+    if session.get(Work, work_id) is None:
+        raise HTTPException(404, f"no work with id {work_id}")
+    index = request.app.state.semantic
+    items = similar.similar_works(session, index, work_id, limit=limit)
+    return {
+        "work_id": work_id,
+        "semantic_index_works": index.loaded,
+        "items": [
+            work_summary(h.work)
+            | {
+                "score": round(h.score, 4),
+                "snippet": "",
+                "shared_topics": h.shared_topics,
+                "reason": h.reason,
+            }
+            for h in items
+        ],
+    }
+
+
+@router.get(
+    "/api/researchers/{record_id}/similar",
+    response_model=SimilarResearchersOut,
+    responses=ERRORS,
+    tags=["search"],
+    summary="Researchers with similar work (not co-authors), with shared topics as the reason",
+)
+def api_similar_researchers(
+    request: Request,
+    record_id: int,
+    limit: int = Query(5, ge=1, le=50),
+    session: Session = Depends(get_session),
+) -> Any:
+    if session.get(AuthorRecord, record_id) is None:
+        raise HTTPException(404, f"no researcher with id {record_id}")
+    index = request.app.state.semantic
+    items = similar.similar_researchers(session, index, record_id, limit=limit)
+    return {
+        "record_id": record_id,
+        "semantic_index_works": index.loaded,
+        "items": [
+            {
+                "id": h.record.id,
+                "name": h.record.display_name,
+                "works_count": h.record.works_count,
+                "score": round(h.score, 4),
+                "close_works": h.close_works,
+                "shared_topics": h.shared_topics,
+                "reason": h.reason,
+                "url": f"/researchers/{h.record.id}",
+            }
+            for h in items
+        ],
+    }

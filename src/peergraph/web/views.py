@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from peergraph.profiles import queries as profiles
+from peergraph.search.similar import similar_works
 from peergraph.web.deps import get_session
 from peergraph.works import services as works
 
@@ -47,6 +48,8 @@ def work_page(
             "identifier_url": works.identifier_url,
             "authors": profiles.work_authors(session, work_id),
             "evidence_sentence": profiles.evidence_sentence,
+            "similar": similar_works(session, request.app.state.semantic, work_id),
+            "semantic_ready": request.app.state.semantic.loaded > 0,
         },
     )
 

@@ -51,7 +51,7 @@ class Work(Base):
     abstract: Mapped[str | None] = mapped_column(Text)
     year: Mapped[int | None] = mapped_column(Integer, index=True)
     publication_date: Mapped[str | None] = mapped_column(String(10))
-    type: Mapped[str | None] = mapped_column(String(40))
+    type: Mapped[str | None] = mapped_column(String(40), index=True)
     language: Mapped[str | None] = mapped_column(String(16))
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), index=True)
     volume: Mapped[str | None] = mapped_column(String(64))

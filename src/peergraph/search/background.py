@@ -1,0 +1,114 @@
+"""The semantic index built in the background of a running server.
+
+``peergraph serve`` starts an ``EmbeddingJob``: a daemon thread that first checks the
+keyword and name indexes (rebuilding a missing or damaged one), then embeds works without
+a vector, a chunk per transaction (the same resumable ``embed_pending`` as
+``peergraph embed``), then sleeps and looks again, so works from later imports join the
+index without a restart. It runs the encoder on one thread, leaving the other cores to
+requests, and reports its state for the search page's status line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import Engine
+
+from peergraph.search.embeddings import Encoder, EncoderUnavailable, MiniLMOnnxEncoder
+from peergraph.search.repair import Health, check_and_repair
+from peergraph.search.semantic import CHUNK, DEFAULT_ENCODER, embed_pending
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddingJob(threading.Thread):
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        encoder: Encoder | None = None,
+        poll_seconds: float = 30.0,
+        model: str = DEFAULT_ENCODER,
+    ) -> None:
+        super().__init__(name="peergraph-embedding", daemon=True)
+        self.engine = engine
+        self.model = model
+        self.poll_seconds = poll_seconds
+        self._encoder = encoder
+        self._halt = threading.Event()
+        self._lock = threading.Lock()
+        self.state = "starting"  # starting | embedding | idle | unavailable | failed
+        self.message: str | None = None
+        self.done = 0
+        self.todo = 0
+        self.started_at = 0.0
+        self.added_total = 0
+        self.health: Health | None = None
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        self._halt.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            elapsed = time.monotonic() - self.started_at if self.started_at else 0.0
+            rate = self.done / elapsed if self.state == "embedding" and elapsed > 1 else None
+            eta = None
+            if rate and self.todo > self.done:
+                minutes = (self.todo - self.done) / rate / 60
+                eta = f"{minutes:.0f} min" if minutes >= 1 else "under a minute"
+            return {
+                "state": self.state,
+                "message": self.message,
+                "done": self.done,
+                "todo": self.todo,
+                "rate": rate,
+                "eta": eta,
+                "added": self.added_total,
+            }
+
+    def run(self) -> None:
+        try:
+            self.health = check_and_repair(self.engine)
+            for line in self.health.repaired:
+                log.warning("search index repaired: %s", line)
+        except Exception:
+            log.exception("checking the search indexes failed")
+        try:
+            encoder = self._encoder or MiniLMOnnxEncoder(threads=1)
+        except EncoderUnavailable as exc:
+            with self._lock:
+                self.state, self.message = "unavailable", f"search by meaning is off: {exc}"
+            log.warning("background embedding is off: %s", exc)
+            return
+        while not self._halt.is_set():
+            try:
+                added = embed_pending(self.engine, encoder, limit=CHUNK)
+                if added:
+                    self._advance(added)
+                    continue
+            except Exception as exc:  # a locked or damaged store must not kill the server
+                log.exception("background embedding failed; retrying in %s s", self.poll_seconds)
+                with self._lock:
+                    self.state, self.message = "failed", f"background embedding failed: {exc}"
+            else:
+                with self._lock:
+                    self.state, self.message = "idle", None
+                    self.done = self.todo = 0
+            self._halt.wait(self.poll_seconds)
+
+    def _advance(self, added: int) -> None:
+        """One chunk done: count it and, on the first chunk, learn how much is left."""
+        from peergraph.search.semantic import coverage
+
+        with self._lock:
+            self.added_total += added
+            if self.state != "embedding":
+                state = coverage(self.engine, self.model)
+                self.state, self.started_at, self.message = "embedding", time.monotonic(), None
+                self.done, self.todo = 0, state.total - state.embedded + added
+            self.done += added

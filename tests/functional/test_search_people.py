@@ -1,0 +1,213 @@
+"""Search beyond works: filters, researchers and topics, similar works and researchers,
+the background embedding job and index repair."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from peergraph.cli.main import app as cli
+from peergraph.ingest.formats import ImportTarget
+from peergraph.ingest.loader import import_file
+from peergraph.profiles.services import rebuild
+from peergraph.search.background import EmbeddingJob
+from peergraph.search.embeddings import load_encoder
+from peergraph.search.repair import check_and_repair
+from peergraph.search.semantic import coverage, embed_pending
+from peergraph.web.app import create_app
+
+
+@pytest.fixture
+def store(engine, test_data):
+    import_file(engine, ImportTarget(test_data / "profiles.csl.json", "csl-json"))
+    rebuild(engine)
+    return engine
+
+
+@pytest.fixture
+def client(settings, store):
+    embed_pending(store, load_encoder())
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def records(client, name):
+    found = client.get("/api/researchers", params={"q": name}).json()["items"]
+    return {r["display_name"]: r["id"] for r in found}
+
+
+def test_filters_narrow_both_engines(client):
+    for mode in ("keyword", "semantic", "hybrid"):
+        everything = client.get("/api/search", params={"q": "learning", "mode": mode}).json()
+        old = client.get(
+            "/api/search", params={"q": "learning", "mode": mode, "year_to": 2000}
+        ).json()
+        years = {w["year"] for w in old["items"]}
+        assert years and years <= {1996, 1998}, (mode, years)
+        assert old["total"] < everything["total"]
+        assert old["filters"] == {"year_to": "2000"}
+        ranged = client.get(
+            "/api/search",
+            params={"q": "learning", "mode": mode, "year_from": 2016, "year_to": 2016},
+        ).json()
+        assert {w["year"] for w in ranged["items"]} == {2016}
+    venue = client.get("/api/search", params={"q": "learning", "venue": "icml"}).json()
+    assert venue["items"] and {w["venue"] for w in venue["items"]} == {"ICML"}
+    typed = client.get("/api/search", params={"q": "learning", "type": "conference-paper"})
+    assert typed.status_code == 200 and typed.json()["total"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"year_from": 2020, "year_to": 2010}, "is after"),
+        ({"year_from": 99}, "between"),
+        ({"type": "poem"}, "Unknown type 'poem'; choose one of conference-paper"),
+        ({"venue": "Journal of Nothing"}, "No venue matches"),
+        ({"has_abstract": "maybe"}, "true or false"),
+    ],
+)
+def test_bad_filters_are_400s_and_friendly_on_the_page(client, params, message):
+    response = client.get("/api/search", params={"q": "learning", **params})
+    assert response.status_code == 400 and message in response.json()["error"]["message"]
+    page = client.get("/search", params={"q": "learning", **params})
+    assert page.status_code == 200 and message.split(";")[0] in page.text.replace("&#39;", "'")
+    assert client.get("/search", params={"q": "gan", "year_from": "soon"}).status_code == 200
+
+
+def test_name_query_finds_people_first_and_topics_link_to_researchers(client):
+    body = client.get("/api/search", params={"q": "radford"}).json()
+    people = body["researchers"]
+    assert people and people[0]["name"] == "Alec Radford" and people[0]["by_name"]
+    assert any(p["name"].startswith("Radford") and "Neal" in p["name"] for p in people)
+    meaning = client.get("/api/search", params={"q": "Markov chain Monte Carlo sampling"}).json()
+    assert meaning["researchers"][0]["name"] == "Radford M. Neal"
+    assert not meaning["researchers"][0]["by_name"]
+    assert "matching work" in meaning["researchers"][0]["reason"]
+    assert all(t["researchers_url"].startswith("/researchers?topic=") for t in meaning["topics"])
+    second = client.get("/api/search", params={"q": "radford", "page": 2, "per_page": 1}).json()
+    assert second["researchers"] == []  # people and topics on the first page only
+    page = client.get("/search", params={"q": "radford"})
+    assert "Researchers" in page.text and "Why this? name matches" in page.text
+
+
+def test_similar_works_and_researchers(client):
+    works = client.get("/api/search", params={"q": "DCGAN convolutional generative"}).json()
+    dcgan = next(w for w in works["items"] if w["title"].startswith("Unsupervised Representation"))
+    similar = client.get(f"/api/works/{dcgan['id']}/similar").json()
+    assert similar["items"] and all(w["id"] != dcgan["id"] for w in similar["items"])
+    assert similar["items"][0]["title"] == "Improved Techniques for Training GANs"
+    page = client.get(f"/works/{dcgan['id']}")
+    assert "Similar works" in page.text and "Improved Techniques for Training GANs" in page.text
+    neal = records(client, "Neal")["Radford M. Neal"]
+    people = client.get(f"/api/researchers/{neal}/similar").json()["items"]
+    names = [p["name"] for p in people]
+    assert "Geoffrey Hinton" not in names  # a co-author: listed as a collaborator instead
+    assert names and "Radford M. Neal" not in names
+    profile = client.get(f"/researchers/{neal}")
+    assert "Researchers with similar work" in profile.text
+    assert client.get("/api/works/999999/similar").status_code == 404
+    assert client.get("/api/researchers/999999/similar").status_code == 404
+
+
+def test_similar_sections_explain_an_empty_index(settings, store):
+    with TestClient(create_app(settings)) as client:
+        work = client.get("/api/works").json()["items"][0]
+        page = client.get(f"/works/{work['id']}")
+        assert "Similar works appear once the semantic index is built" in page.text
+        assert client.get(f"/api/works/{work['id']}/similar").json()["items"] == []
+
+
+def test_background_job_fills_the_index_and_follows_imports(store, test_data):
+    job = EmbeddingJob(store, poll_seconds=0.2)
+    job.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not coverage(store).complete and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert coverage(store).complete
+        import_file(store, ImportTarget(test_data / "arxiv.jsonl", "arxiv-jsonl"))
+        assert not coverage(store).complete
+        while not coverage(store).complete and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert coverage(store).complete and job.added_total == 9
+        assert job.status()["state"] in ("idle", "embedding")
+    finally:
+        job.stop()
+    assert not job.is_alive()
+
+
+def test_served_app_runs_the_job_and_reports_it(settings, store):
+    with TestClient(create_app(settings, background=True)) as client:
+        deadline = time.monotonic() + 60
+        while not coverage(store).complete and time.monotonic() < deadline:
+            time.sleep(0.2)
+        page = client.get("/search")
+        assert "Semantic index: 100 % of 8 works." in page.text
+        job = client.app.state.embedder  # type: ignore[attr-defined]
+    assert not job.is_alive()  # stopped with the app
+
+
+def test_missing_or_damaged_indexes_are_repaired(settings, store):
+    assert check_and_repair(store).ok
+    with store.begin() as conn:
+        conn.execute(text("DROP TABLE works_fts"))
+        # deleting a row with the wrong text corrupts an external-content FTS5 index
+        conn.execute(
+            text(
+                "INSERT INTO records_fts(records_fts, rowid, display_name)"
+                " VALUES ('delete', 1, 'nobody at all')"
+            )
+        )
+    with TestClient(create_app(settings)) as client:
+        broken = client.get("/api/search", params={"q": "gan", "mode": "keyword"})
+        assert (
+            broken.status_code == 400 and "peergraph reindex" in broken.json()["error"]["message"]
+        )
+    runner = CliRunner()
+    data = ["--data-dir", str(settings.data_dir)]
+    checked = runner.invoke(cli, [*data, "reindex", "--check"])
+    assert checked.exit_code == 1 and "works_fts is missing" in checked.output
+    assert "records_fts is damaged" in checked.output
+    fixed = runner.invoke(cli, [*data, "reindex"])
+    assert fixed.exit_code == 0 and "works_fts rebuilt" in fixed.output
+    again = runner.invoke(cli, [*data, "reindex"])
+    assert "search indexes are healthy" in again.output
+    with TestClient(create_app(settings)) as client:
+        body = client.get("/api/search", params={"q": "gan", "mode": "keyword"}).json()
+        assert body["items"][0]["title"] == "Improved Techniques for Training GANs"
+        assert client.get("/api/search", params={"q": "radford"}).json()["researchers"]
+
+
+def test_damaged_vectors_are_skipped_then_dropped(store):
+    from peergraph.search.semantic import SemanticIndex
+
+    embed_pending(store, load_encoder())
+    with store.begin() as conn:
+        conn.execute(text("UPDATE work_embeddings SET vector = x'0000' WHERE work_id = 1"))
+    index = SemanticIndex(store)
+    assert index.size() == 7 and index.damaged == 1
+    health = check_and_repair(store)
+    assert any("wrong length" in p for p in health.problems)
+    assert embed_pending(store, load_encoder()) == 1 and coverage(store).complete
+
+
+def test_cli_search_with_filters_and_people(tmp_path, test_data):
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path)]
+    runner.invoke(cli, [*data, "import", "-q", str(test_data / "profiles.csl.json")])
+    runner.invoke(cli, [*data, "rebuild"])
+    found = runner.invoke(cli, [*data, "search", "radford", "--mode", "keyword"])
+    assert (
+        found.exit_code == 0 and "Researchers:" in found.stdout and "Alec Radford" in found.stdout
+    )
+    old = runner.invoke(
+        cli, [*data, "search", "learning", "--mode", "keyword", "--year-to", "2000"]
+    )
+    assert old.exit_code == 0 and "(…–2000)" in old.stdout and "Bayesian Learning" in old.stdout
+    bad = runner.invoke(cli, [*data, "search", "learning", "--type", "poem"])
+    assert bad.exit_code == 2 and "Unknown type" in bad.output
