@@ -87,7 +87,7 @@ def main() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "peergraph", "serve", "--port", str(port)],
+        [sys.executable, "-m", "peergraph", "serve", "--no-embed", "--port", str(port)],
         env=dict(os.environ, PEERGRAPH_DATA_DIR=str(args.store)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, selectinload
 
 from peergraph.search.embeddings import EncoderUnavailable, zscore_fusion
-from peergraph.search.keyword import fts_query
+from peergraph.search.keyword import TITLE_WEIGHT, fts_query
 from peergraph.search.people import ResearcherHit, TopicHit, researcher_hits, topic_hits
 from peergraph.search.semantic import SemanticIndex
 from peergraph.works.models import Source, Work
@@ -198,7 +198,8 @@ def _keyword_candidates(
     join = " JOIN works w ON w.id = works_fts.rowid" if conds else ""
     rows = session.execute(
         text(
-            f"SELECT works_fts.rowid, bm25(works_fts) AS score FROM works_fts{join}"
+            f"SELECT works_fts.rowid, bm25(works_fts, {TITLE_WEIGHT}, 1) AS score"
+            f" FROM works_fts{join}"
             f" WHERE works_fts MATCH :q{conds} ORDER BY score LIMIT :limit"
         ),
         {"q": match, "limit": limit, **params},
