@@ -16,6 +16,7 @@ from peergraph.ingest.loader import import_file
 from peergraph.profiles.services import rebuild
 from peergraph.search.background import EmbeddingJob
 from peergraph.search.embeddings import load_encoder
+from peergraph.search.lexical import LexicalHolder
 from peergraph.search.repair import check_and_repair
 from peergraph.search.semantic import coverage, embed_pending
 from peergraph.web.app import create_app
@@ -123,7 +124,8 @@ def test_similar_sections_explain_an_empty_index(settings, store):
 
 
 def test_background_job_fills_the_index_and_follows_imports(store, test_data):
-    job = EmbeddingJob(store, poll_seconds=0.2)
+    lexical = LexicalHolder(store)
+    job = EmbeddingJob(store, poll_seconds=0.2, lexical=lexical)
     job.start()
     try:
         deadline = time.monotonic() + 60
@@ -135,6 +137,9 @@ def test_background_job_fills_the_index_and_follows_imports(store, test_data):
         while not coverage(store).complete and time.monotonic() < deadline:
             time.sleep(0.2)
         assert coverage(store).complete and job.added_total == 9
+        while (lexical.index is None or lexical.index.loaded < 9) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert lexical.index is not None and lexical.index.loaded == 9  # rebuilt after import
         assert job.status()["state"] in ("idle", "embedding")
     finally:
         job.stop()
@@ -148,6 +153,9 @@ def test_served_app_runs_the_job_and_reports_it(settings, store):
             time.sleep(0.2)
         page = client.get("/search")
         assert "Semantic index: 100 % of 8 works." in page.text
+        assert client.app.state.lexical.index.loaded == 8  # type: ignore[attr-defined]
+        body = client.get("/api/search", params={"q": "markov", "mode": "keyword"}).json()
+        assert body["total"] == 2 and "<mark>" in body["items"][0]["snippet"]
         job = client.app.state.embedder  # type: ignore[attr-defined]
     assert not job.is_alive()  # stopped with the app
 

@@ -106,6 +106,10 @@ def test_tuned_encoders_agree_and_are_cached(tmp_path):
     mtimes = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*.onnx")}
     MiniLMOnnxEncoder(cache_dir=tmp_path)  # second start: reuses the tuned file
     assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("*.onnx")} == mtimes
+    damaged = next(tmp_path.glob("minilm-q8*.onnx"))
+    damaged.write_bytes(b"not a model")
+    again = MiniLMOnnxEncoder(cache_dir=tmp_path)  # rebuilt from the packaged export
+    assert np.allclose(again.encode(texts), a, atol=1e-5)
 
 
 def write_beir(folder, corpus, queries, qrels):
@@ -162,3 +166,53 @@ def test_scifact_keyword_semantic_and_hybrid(shared_data):
     assert semantic.ndcg_at_10 >= 0.64
     assert hybrid.ndcg_at_10 >= 0.72
     assert hybrid.ndcg_at_10 > max(keyword.ndcg_at_10, semantic.ndcg_at_10)
+
+
+def test_in_memory_bm25_reproduces_fts5(engine, test_data):
+    """The in-memory index gives FTS5's bm25() scores, order and match counts."""
+    from sqlalchemy.orm import Session
+
+    from peergraph.search.keyword import TITLE_WEIGHT, fts_query
+    from peergraph.search.lexical import LexicalIndex
+    from peergraph.search.services import Filters, rank_works
+
+    for name, fmt in (
+        ("profiles.csl.json", "csl-json"),
+        ("sample.csl.json", "csl-json"),
+        ("openalex.jsonl", "openalex-jsonl"),
+        ("arxiv.jsonl", "arxiv-jsonl"),
+    ):
+        import_file(engine, ImportTarget(test_data / name, fmt))
+    index = LexicalIndex.build(engine)
+    queries = [
+        "learning",
+        "neural networks for speech recognition",
+        "Markov chain Monte Carlo",
+        "attention transformer translation",
+        "naïve résumé x² 3D-printing",  # diacritics, superscripts, hyphens
+        "zzzz nothing",
+    ]
+    with engine.connect() as conn:
+        for query in queries:
+            expected = conn.execute(
+                text(
+                    f"SELECT rowid, -bm25(works_fts, {TITLE_WEIGHT}, 1) FROM works_fts"
+                    " WHERE works_fts MATCH :q ORDER BY 2 DESC, rowid"
+                ),
+                {"q": fts_query(query)},
+            ).all()
+            got, total = index.search(query, 1000)
+            assert total == len(expected), query
+            assert [i for i, _ in got] == [i for i, _ in expected], query
+            assert np.allclose([s for _, s in got], [s for _, s in expected], rtol=1e-5)
+    with Session(engine) as session:
+        for filters in (
+            Filters(year_to=2000),
+            Filters(has_abstract=False),
+            Filters(year_from=2017),
+        ):
+            slow = rank_works(session, "learning networks", mode="keyword", filters=filters)
+            fast = rank_works(
+                session, "learning networks", mode="keyword", filters=filters, lexical=index
+            )
+            assert [i for i, _ in fast[0]] == [i for i, _ in slow[0]] and fast[1] == slow[1]

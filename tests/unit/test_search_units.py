@@ -8,8 +8,9 @@ import pytest
 
 from peergraph.search.embeddings import rrf
 from peergraph.search.keyword import fts_query, query_terms
+from peergraph.search.lexical import Tokenizer
 from peergraph.search.metrics import mrr_at_k, ndcg_at_k, recall_at_k
-from peergraph.search.services import highlight
+from peergraph.search.services import snippet
 
 
 def test_ndcg_by_hand():
@@ -50,10 +51,18 @@ def test_query_building_never_passes_syntax_through():
     assert len(query_terms(" ".join(f"w{i}" for i in range(500)))) == 64
 
 
-def test_highlight_escapes_html_and_marks_matches():
+def test_snippet_escapes_html_marks_stems_and_picks_the_densest_window():
+    tokenizer = Tokenizer()
+    stems = {tokenizer.word(w) for w in ("matching", "networks")}
     assert (
-        str(highlight("a <b> \x02match\x03 & more")) == "a &lt;b&gt; <mark>match</mark> &amp; more"
+        str(snippet("a <b> Matched & more", stems, tokenizer))
+        == "a &lt;b&gt; <mark>Matched</mark> &amp; more"
     )
+    text = " ".join(["filler"] * 30 + ["network", "x", "matches", "network"] + ["tail"] * 30)
+    marked = str(snippet(text, stems, tokenizer, words=10))
+    assert marked.startswith("… ") and marked.endswith(" …")
+    assert marked.count("<mark>") == 3 and len(marked.split()) == 12
+    assert snippet("nothing here", stems, tokenizer) is None
 
 
 def test_reciprocal_rank_fusion_by_hand():

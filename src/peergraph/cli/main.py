@@ -274,7 +274,7 @@ def serve(
 
     settings = state.settings
     _engine().dispose()  # migrate before serving
-    application = create_app(settings, background=embed)
+    application = create_app(settings, background=True, embed=embed)
     err.print(f"peergraph serving {settings.database_url} on http://{host}:{port}/")
     uvicorn.run(application, host=host, port=port, log_level="warning")
 

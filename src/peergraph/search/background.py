@@ -1,7 +1,8 @@
 """The semantic index built in the background of a running server.
 
 ``peergraph serve`` starts an ``EmbeddingJob``: a daemon thread that first checks the
-keyword and name indexes (rebuilding a missing or damaged one), then embeds works without
+keyword and name indexes (rebuilding a missing or damaged one) and builds the in-memory
+BM25 index (search/lexical.py, rebuilt when the works change), then embeds works without
 a vector, a chunk per transaction (the same resumable ``embed_pending`` as
 ``peergraph embed``), then sleeps and looks again, so works from later imports join the
 index without a restart. It runs the encoder on one thread, leaving the other cores to
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from peergraph.search.embeddings import Encoder, EncoderUnavailable, MiniLMOnnxEncoder
+from peergraph.search.lexical import LexicalHolder
 from peergraph.search.repair import Health, check_and_repair
 from peergraph.search.semantic import CHUNK, DEFAULT_ENCODER, embed_pending
 
@@ -32,6 +34,8 @@ class EmbeddingJob(threading.Thread):
         encoder: Encoder | None = None,
         poll_seconds: float = 30.0,
         model: str = DEFAULT_ENCODER,
+        lexical: LexicalHolder | None = None,
+        embed: bool = True,
     ) -> None:
         super().__init__(name="peergraph-embedding", daemon=True)
         self.engine = engine
@@ -40,13 +44,16 @@ class EmbeddingJob(threading.Thread):
         self._encoder = encoder
         self._halt = threading.Event()
         self._lock = threading.Lock()
-        self.state = "starting"  # starting | embedding | idle | unavailable | failed
+        self.state = "starting"  # starting | embedding | idle | off | unavailable | failed
         self.message: str | None = None
         self.done = 0
         self.todo = 0
         self.started_at = 0.0
         self.added_total = 0
         self.health: Health | None = None
+        self.lexical = lexical
+        self.embed = embed
+        self._lexical_checked = 0.0
 
     def stop(self, timeout: float | None = 5.0) -> None:
         self._halt.set()
@@ -78,14 +85,24 @@ class EmbeddingJob(threading.Thread):
                 log.warning("search index repaired: %s", line)
         except Exception:
             log.exception("checking the search indexes failed")
+        self._refresh_lexical(force=True)
+        if not self.embed:
+            with self._lock:
+                self.state, self.message = "off", "background embedding is off (--no-embed)"
+            while not self._halt.wait(self.poll_seconds):
+                self._refresh_lexical()
+            return
         try:
             encoder = self._encoder or MiniLMOnnxEncoder(threads=1)
         except EncoderUnavailable as exc:
             with self._lock:
                 self.state, self.message = "unavailable", f"search by meaning is off: {exc}"
             log.warning("background embedding is off: %s", exc)
+            while not self._halt.wait(self.poll_seconds):
+                self._refresh_lexical()
             return
         while not self._halt.is_set():
+            self._refresh_lexical()
             try:
                 added = embed_pending(self.engine, encoder, limit=CHUNK)
                 if added:
@@ -100,6 +117,23 @@ class EmbeddingJob(threading.Thread):
                     self.state, self.message = "idle", None
                     self.done = self.todo = 0
             self._halt.wait(self.poll_seconds)
+
+    def _refresh_lexical(self, *, force: bool = False) -> None:
+        """Rebuild the in-memory BM25 index when the works changed (checked every poll)."""
+        if self.lexical is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._lexical_checked < self.poll_seconds:
+            return
+        self._lexical_checked = now
+        try:
+            if self.lexical.refresh():
+                log.info(
+                    "keyword index in memory: %s works",
+                    self.lexical.index and self.lexical.index.loaded,
+                )
+        except Exception:
+            log.exception("building the in-memory keyword index failed; FTS5 answers meanwhile")
 
     def _advance(self, added: int) -> None:
         """One chunk done: count it and, on the first chunk, learn how much is left."""

@@ -5,8 +5,9 @@ comes first ("radford" finds the Radfords, most works first); after them, record
 by how well their body of work matches — the DCG-style gain Σ 1 / log2(1 + rank) of their
 best ``BEST_OF`` works among the query's top works, so three good matches beat one, a
 match near the top beats several far down, and sheer volume of weak matches does not
-count. Topics: Σ 1 / (K + rank) over the top works carrying each topic (breadth counts
-there), topics whose name contains the query first.
+count; works with more than ``MAX_AUTHORS`` authors are left out of it. Topics:
+Σ 1 / (K + rank) over the top works carrying each topic (breadth counts there), topics
+whose name contains the query first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from peergraph.authors.models import AuthorRecord, AuthorshipLink
@@ -26,6 +27,7 @@ K = 10  # topic rank damping: the 1st work counts 1/11, the 10th 1/20, the 100th
 MAX_NAME_WORDS = 4
 LIMIT = 5
 BEST_OF = 3
+MAX_AUTHORS = 50  # a 3,000-author consortium paper says little about each author
 TOPIC_WINDOW = 100
 
 
@@ -91,10 +93,16 @@ def researcher_hits(
     ranks: dict[int, list[int]] = defaultdict(list)
     best: dict[int, int] = {}
     if rank:
+        sizes = session.execute(
+            select(Authorship.work_id, func.count())
+            .where(Authorship.work_id.in_(list(rank)))
+            .group_by(Authorship.work_id)
+        ).all()
+        small = [work_id for work_id, authors in sizes if authors <= MAX_AUTHORS]
         rows = session.execute(
             select(AuthorshipLink.record_id, Authorship.work_id)
             .join(Authorship, Authorship.id == AuthorshipLink.authorship_id)
-            .where(Authorship.work_id.in_(list(rank)))
+            .where(Authorship.work_id.in_(small))
         ).all()
         for record_id, work_id in rows:
             ranks[record_id].append(rank[work_id])

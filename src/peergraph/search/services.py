@@ -8,20 +8,22 @@ semantic side, so both engines rank the same filtered set.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from markupsafe import Markup, escape
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, selectinload
 
 from peergraph.search.embeddings import EncoderUnavailable, zscore_fusion
-from peergraph.search.keyword import TITLE_WEIGHT, fts_query
+from peergraph.search.keyword import TITLE_WEIGHT, fts_query, query_terms
+from peergraph.search.lexical import WORD, LexicalIndex, Tokenizer
 from peergraph.search.people import ResearcherHit, TopicHit, researcher_hits, topic_hits
 from peergraph.search.semantic import SemanticIndex
-from peergraph.works.models import Source, Work
+from peergraph.works.models import Authorship, Source, Work
 from peergraph.works.services import Page, work_summary
 
 MAX_QUERY_CHARS = 1_000
@@ -30,7 +32,8 @@ MODES = ("hybrid", "keyword", "semantic")
 CANDIDATES = 1000
 PEOPLE_WINDOW = 200  # top works that researcher and topic results are drawn from
 MIN_YEAR, MAX_YEAR = 1000, 2100
-_OPEN, _CLOSE = "\x02", "\x03"
+SNIPPET_WORDS = 24
+LISTED_AUTHORS = 10  # names per hit; the count says how many there are
 
 
 class SearchError(ValueError):
@@ -42,6 +45,8 @@ class WorkHit:
     work: Work
     score: float
     snippet: Markup
+    authors: list[str] = field(default_factory=list)  # the first LISTED_AUTHORS
+    authors_count: int = 0
 
 
 @dataclass
@@ -89,6 +94,16 @@ class Filters:
         return ", ".join(parts)
 
 
+class RowMeta(Protocol):
+    """Per-row metadata both in-memory indexes keep, so filters become a row mask."""
+
+    loaded: int
+    years: np.ndarray
+    sources: np.ndarray
+    types: np.ndarray
+    has_abstract: np.ndarray
+
+
 @dataclass(frozen=True)
 class Resolved:
     """Filters checked against the store: the venue text resolved to source ids."""
@@ -118,7 +133,7 @@ class Resolved:
             conds.append(f"w.source_id IN ({','.join(map(str, self.source_ids)) or '0'})")
         return "".join(f" AND {c}" for c in conds), params
 
-    def mask(self, index: SemanticIndex) -> np.ndarray:
+    def mask(self, index: RowMeta) -> np.ndarray:
         f = self.filters
         keep = np.ones(index.loaded, dtype=bool)
         if f.year_from is not None:
@@ -225,6 +240,7 @@ def rank_works(
     mode: str = "hybrid",
     filters: Filters | None = None,
     semantic: SemanticIndex | None = None,
+    lexical: LexicalIndex | None = None,
 ) -> tuple[list[tuple[int, float]], int, int, str | None]:
     """The full ranking behind a search: ((work id, score) best first, total matches,
     works in the semantic index, a note for the user or None)."""
@@ -254,19 +270,22 @@ def rank_works(
     keyword_only = mode == "keyword" or (mode == "hybrid" and not dense)
     if mode == "semantic":
         return dense, len(dense), embedded, note
-    try:
-        lexical = _keyword_candidates(session, match, CANDIDATES, where)
-        total = _keyword_total(session, match, where) if keyword_only else 0
-    except DatabaseError as exc:  # a missing or damaged works_fts
-        raise SearchError(
-            "The keyword index is missing or damaged; run `peergraph reindex` to rebuild it"
-            " (the server also does this when it starts)."
-        ) from exc
+    if lexical is not None:  # the in-memory BM25 (search/lexical.py): same ranking, faster
+        candidates, total = lexical.search(query, CANDIDATES, where=where.mask if where else None)
+    else:
+        try:
+            candidates = _keyword_candidates(session, match, CANDIDATES, where)
+            total = _keyword_total(session, match, where) if keyword_only else 0
+        except DatabaseError as exc:  # a missing or damaged works_fts
+            raise SearchError(
+                "The keyword index is missing or damaged; run `peergraph reindex` to rebuild"
+                " it (the server also does this when it starts)."
+            ) from exc
     if keyword_only:
-        return lexical, total, embedded, note
-    fused = zscore_fusion([[(str(i), s) for i, s in lexical], [(str(i), s) for i, s in dense]])
-    scores = dict(lexical)
-    return [(int(i), scores.get(int(i), 0.0)) for i in fused], len(fused), embedded, note
+        return candidates, total, embedded, note
+    fused = zscore_fusion([candidates, dense])
+    scores = dict(candidates)
+    return [(i, scores.get(i, 0.0)) for i in fused], len(fused), embedded, note
 
 
 def search_works(
@@ -278,6 +297,7 @@ def search_works(
     per_page: int = 20,
     filters: Filters | None = None,
     semantic: SemanticIndex | None = None,
+    lexical: LexicalIndex | None = None,
     people: bool = True,
 ) -> SearchResult:
     """Works for ``query``: BM25 (keyword), cosine of MiniLM embeddings (semantic), or both
@@ -288,21 +308,19 @@ def search_works(
         raise SearchError(f"Pages stop at {MAX_PAGE}; refine the query instead.")
     query = validate(query, mode)
     ranked, total, embedded, note = rank_works(
-        session, query, mode=mode, filters=filters, semantic=semantic
+        session, query, mode=mode, filters=filters, semantic=semantic, lexical=lexical
     )
     window = ranked[(page - 1) * per_page : page * per_page]
     ids = [work_id for work_id, _ in window]
     works = {
         w.id: w
         for w in session.scalars(
-            select(Work)
-            .where(Work.id.in_(ids))
-            .options(selectinload(Work.source), selectinload(Work.authorships))
+            select(Work).where(Work.id.in_(ids)).options(selectinload(Work.source))
         )
     }
-    snippets = _snippets(session, query, ids)
+    names, counts = _first_authors(session, ids)
     hits = [
-        WorkHit(works[i], score, highlight(snippets.get(i) or _opening(works[i])))
+        WorkHit(works[i], score, best_passage(works[i], query), names[i], counts[i])
         for i, score in window
         if i in works
     ]
@@ -323,19 +341,74 @@ def search_works(
     )
 
 
-def _snippets(session: Session, query: str, ids: list[int]) -> dict[int, str]:
-    """The best passage of each work with the query's words marked (FTS5 snippet())."""
-    try:
-        rows = session.execute(
-            text(
-                "SELECT rowid, snippet(works_fts, -1, :open, :close, ' … ', 24) FROM works_fts"
-                f" WHERE works_fts MATCH :q AND rowid IN ({','.join(map(str, ids)) or '0'})"
-            ),
-            {"q": fts_query(query), "open": _OPEN, "close": _CLOSE},
+def snippet(
+    text_: str, stems: set[str], tokenizer: Tokenizer, words: int = SNIPPET_WORDS
+) -> Markup | None:
+    """The window of ``words`` words with the most query words, HTML-escaped, matches in
+    <mark>; None when no word matches. Words match by their stem (the index's tokens)."""
+    spans = [(m.start(), m.end()) for m in WORD.finditer(text_)]
+    hits = [i for i, (a, b) in enumerate(spans) if tokenizer.word(text_[a:b].lower()) in stems]
+    if not hits:
+        return None
+    best_start, best_count = hits[0], 0
+    for first in hits:  # windows that start at a hit: the best one has the most hits
+        count = sum(1 for h in hits if first <= h < first + words)
+        if count > best_count:
+            best_start, best_count = first, count
+    start = max(0, min(best_start - 3, len(spans) - words))
+    end = min(len(spans), start + words)
+    marked = set(hits)
+    out = ["… " if start > 0 else ""]
+    position = spans[start][0]
+    for i in range(start, end):
+        a, b = spans[i]
+        out.append(str(escape(text_[position:a])))
+        word = str(escape(text_[a:b]))
+        out.append(f"<mark>{word}</mark>" if i in marked else word)
+        position = b
+    if end < len(spans):
+        out.append(" …")
+    else:
+        out.append(str(escape(text_[position:])))
+    return Markup("".join(out))
+
+
+def best_passage(work: Work, query: str) -> Markup:
+    """Abstract passage with the query's words, else the title marked, else the opening."""
+    tokenizer = _tokenizer()
+    stems = {tokenizer.word(t) for t in query_terms(query)}
+    for field_ in (work.abstract, work.title):
+        if field_:
+            found = snippet(field_, stems, tokenizer)
+            if found is not None:
+                return found
+    return Markup(escape(_opening(work)))
+
+
+@functools.cache
+def _tokenizer() -> Tokenizer:
+    return Tokenizer()
+
+
+def _first_authors(session: Session, ids: list[int]) -> tuple[dict[int, list[str]], dict[int, int]]:
+    """The first LISTED_AUTHORS names and the author count of each work — without loading
+    the thousands of authorships a consortium paper has."""
+    names: dict[int, list[str]] = {i: [] for i in ids}
+    counts: dict[int, int] = dict.fromkeys(ids, 0)
+    counts.update(
+        session.execute(
+            select(Authorship.work_id, func.count())
+            .where(Authorship.work_id.in_(ids))
+            .group_by(Authorship.work_id)
         ).all()
-    except DatabaseError:  # keyword index damaged: semantic results still show openings
-        return {}
-    return {int(r[0]): r[1] for r in rows}
+    )
+    for work_id, name in session.execute(
+        select(Authorship.work_id, Authorship.raw_name)
+        .where(Authorship.work_id.in_(ids), Authorship.position < LISTED_AUTHORS)
+        .order_by(Authorship.work_id, Authorship.position)
+    ):
+        names[work_id].append(name)
+    return names, counts
 
 
 def _opening(work: Work, words: int = 40) -> str:
@@ -344,11 +417,9 @@ def _opening(work: Work, words: int = 40) -> str:
     return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
 
 
-def highlight(snippet: str | None) -> Markup:
-    """Escape the snippet, then turn the match markers into <mark> elements."""
-    escaped = str(escape(snippet or ""))
-    return Markup(escaped.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>"))
-
-
 def hit_json(hit: WorkHit) -> dict[str, Any]:
-    return work_summary(hit.work) | {"score": round(hit.score, 4), "snippet": str(hit.snippet)}
+    return work_summary(hit.work, authors=hit.authors) | {
+        "authors_count": hit.authors_count,
+        "score": round(hit.score, 4),
+        "snippet": str(hit.snippet),
+    }

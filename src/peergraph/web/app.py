@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from peergraph import __version__
 from peergraph.db import create_db_engine, session_factory
 from peergraph.search.background import EmbeddingJob
+from peergraph.search.lexical import LexicalHolder
 from peergraph.search.semantic import SemanticIndex
 from peergraph.settings import Settings
 from peergraph.web import api, api_researchers, errors, researchers, search, views
@@ -20,14 +21,17 @@ from peergraph.web import api, api_researchers, errors, researchers, search, vie
 WEB_DIR = Path(__file__).parent
 
 
-def create_app(settings: Settings, *, background: bool = False) -> FastAPI:
-    """The web app; with ``background`` (``peergraph serve``) it also runs the embedding
-    job (search/background.py) from start-up to shutdown."""
+def create_app(settings: Settings, *, background: bool = False, embed: bool = True) -> FastAPI:
+    """The web app; with ``background`` (``peergraph serve``) it also runs the search
+    maintenance job (search/background.py: index checks, the in-memory BM25 index and,
+    with ``embed``, the semantic index) from start-up to shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if background:
-            app.state.embedder = EmbeddingJob(app.state.engine)
+            app.state.embedder = EmbeddingJob(
+                app.state.engine, lexical=app.state.lexical, embed=embed
+            )
             app.state.embedder.start()
         yield
         if app.state.embedder is not None:
@@ -49,6 +53,7 @@ def create_app(settings: Settings, *, background: bool = False) -> FastAPI:
     app.state.sessionmaker = session_factory(engine)
     app.state.semantic = SemanticIndex(engine)  # vectors and encoder load on first use
     app.state.embedder = None
+    app.state.lexical = LexicalHolder(engine)  # built by the background job, if running
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
     app.state.templates = templates

@@ -27,7 +27,8 @@ class WorkHitOut(BaseModel):
     year: int | None
     type: str | None
     venue: str | None
-    authors: list[str]
+    authors: list[str] = Field(description="the first ten")
+    authors_count: int
     score: float
     snippet: str
 
@@ -148,6 +149,7 @@ def api_search(
             per_page=per_page,
             filters=filters,
             semantic=request.app.state.semantic,
+            lexical=request.app.state.lexical.index,
         )
     except search.SearchError as exc:
         raise HTTPException(400, str(exc)) from exc
@@ -183,7 +185,13 @@ def search_page(
     if q.strip() and problem is None:
         try:
             result = search.search_works(
-                session, q, mode=mode, page=page, filters=filters, semantic=state.semantic
+                session,
+                q,
+                mode=mode,
+                page=page,
+                filters=filters,
+                semantic=state.semantic,
+                lexical=state.lexical.index,
             )
         except search.SearchError as exc:
             problem = str(exc)
@@ -211,6 +219,39 @@ def search_page(
         },
         status_code=200,
     )
+
+
+class IndexStatusOut(BaseModel):
+    works: int
+    semantic_index_works: int
+    semantic_job: str | None = Field(
+        description="starting | embedding | idle | off | unavailable | failed; null: no job"
+    )
+    semantic_job_message: str | None
+    works_per_second: float | None
+    keyword_in_memory_works: int | None = Field(
+        description="works in the in-memory BM25 index; null while FTS5 answers alone"
+    )
+
+
+@router.get(
+    "/api/search/status",
+    response_model=IndexStatusOut,
+    tags=["search"],
+    summary="How complete the search indexes are (semantic coverage, background job)",
+)
+def api_index_status(request: Request) -> Any:
+    status = index_status(request.app.state)
+    job = status["job"] or {}
+    lexical = request.app.state.lexical.index
+    return {
+        "works": status["coverage"].total,
+        "semantic_index_works": status["coverage"].embedded,
+        "semantic_job": job.get("state"),
+        "semantic_job_message": job.get("message"),
+        "works_per_second": job.get("rate"),
+        "keyword_in_memory_works": lexical.loaded if lexical is not None else None,
+    }
 
 
 def index_status(state: Any) -> dict[str, Any]:
@@ -268,8 +309,9 @@ def api_similar_works(
         "work_id": work_id,
         "semantic_index_works": index.loaded,
         "items": [
-            work_summary(h.work)
+            work_summary(h.work, authors=[a.raw_name for a in h.work.authorships[:10]])
             | {
+                "authors_count": len(h.work.authorships),
                 "score": round(h.score, 4),
                 "snippet": "",
                 "shared_topics": h.shared_topics,

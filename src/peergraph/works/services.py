@@ -151,15 +151,15 @@ def identifier_url(scheme: str, value: str) -> str | None:
     return template.format(value) if template else None
 
 
-def work_summary(work: Work) -> dict[str, Any]:
-    """The JSON shape of a work in listings."""
+def work_summary(work: Work, *, authors: list[str] | None = None) -> dict[str, Any]:
+    """The JSON shape of a work in listings (``authors``: names already loaded)."""
     return {
         "id": work.id,
         "title": work.title,
         "year": work.year,
         "type": work.type,
         "venue": work.source.name if work.source else None,
-        "authors": [a.raw_name for a in work.authorships],
+        "authors": authors if authors is not None else [a.raw_name for a in work.authorships],
     }
 
 
