@@ -230,6 +230,13 @@ def rrf(
 def zscore_fusion(
     runs: Sequence[Sequence[tuple[Doc, float]]], *, weights: Sequence[float] | None = None
 ) -> list[Doc]:
+    """Fused order only; see ``zscore_fused``."""
+    return [doc for doc, _ in zscore_fused(runs, weights=weights)]
+
+
+def zscore_fused(
+    runs: Sequence[Sequence[tuple[Doc, float]]], *, weights: Sequence[float] | None = None
+) -> list[tuple[Doc, float]]:
     """CombSUM over z-normalised scores: each run's scores become (s − mean) / sd over its
     candidates; a document missing from a run gets that run's lowest z. Equal weights by
     default — on SciFact train this beats reciprocal rank fusion (0.741 vs 0.708 nDCG@10
@@ -248,5 +255,5 @@ def zscore_fusion(
         column = np.full(len(position), z.min())
         column[np.fromiter((position[d] for d, _ in run), dtype=np.int64, count=len(run))] = z
         fused += weight * column
-    docs = list(position)
-    return sorted(docs, key=lambda d: (-fused[position[d]], d))
+    ranked = sorted(position, key=lambda d: (-fused[position[d]], d))
+    return [(doc, float(fused[position[doc]])) for doc in ranked]

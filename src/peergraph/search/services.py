@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, selectinload
 
-from peergraph.search.embeddings import EncoderUnavailable, zscore_fusion
+from peergraph.search.embeddings import EncoderUnavailable, zscore_fused
 from peergraph.search.keyword import TITLE_WEIGHT, fts_query, query_terms
 from peergraph.search.lexical import WORD, LexicalIndex, Tokenizer
 from peergraph.search.people import ResearcherHit, TopicHit, researcher_hits, topic_hits
@@ -283,9 +283,8 @@ def rank_works(
             ) from exc
     if keyword_only:
         return candidates, total, embedded, note
-    fused = zscore_fusion([candidates, dense])
-    scores = dict(candidates)
-    return [(i, scores.get(i, 0.0)) for i in fused], len(fused), embedded, note
+    fused = zscore_fused([candidates, dense])  # score: the sum of the two z-scores
+    return fused, len(fused), embedded, note
 
 
 def search_works(

@@ -29,7 +29,9 @@ class WorkHitOut(BaseModel):
     venue: str | None
     authors: list[str] = Field(description="the first ten")
     authors_count: int
-    score: float
+    score: float = Field(
+        description="keyword: BM25; semantic: cosine; hybrid: sum of the two z-scores"
+    )
     snippet: str
 
 
