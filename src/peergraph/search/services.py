@@ -266,7 +266,10 @@ def rank_works(
         if not embedded and mode == "semantic":
             raise SearchError("The semantic index is empty: run `peergraph embed` first.")
         if not embedded and note is None:
-            note = "The semantic index is empty (run `peergraph embed`); keyword results."
+            note = (
+                "The semantic index is empty (`peergraph serve` builds it in the background;"
+                " `peergraph embed` does it now); keyword results."
+            )
     keyword_only = mode == "keyword" or (mode == "hybrid" and not dense)
     if mode == "semantic":
         return dense, len(dense), embedded, note
