@@ -11,22 +11,14 @@ number of SQL statements per page. Target: p95 ≤ 50 ms.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shared_store import DEFAULT_STORE
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+from shared_store import DEFAULT_STORE, percentile, served
 
 
 def report(label: str, times: list[float]) -> None:
@@ -83,23 +75,8 @@ def main() -> None:
         print(f"page size: {len(response.content) / 1024:.0f} KiB")
     report("in-process", times)
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "peergraph", "serve", "--no-embed", "--port", str(port)],
-        env=dict(os.environ, PEERGRAPH_DATA_DIR=str(args.store)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}{path}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url, timeout=5).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with served(args.store) as (_, base):
+        url = base + path
         for _ in range(5):
             urllib.request.urlopen(url, timeout=5).read()
         times = []
@@ -108,9 +85,6 @@ def main() -> None:
             urllib.request.urlopen(url, timeout=5).read()
             times.append(time.perf_counter() - started)
         report("over HTTP", times)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

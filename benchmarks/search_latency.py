@@ -22,11 +22,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -34,14 +31,9 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from shared_store import DEFAULT_STORE, SHARED
+from shared_store import DEFAULT_STORE, SHARED, percentile, served
 
 TARGETS = {"keyword": 0.020, "hybrid": 0.060}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def report(label: str, times: list[float], target: float) -> None:
@@ -119,17 +111,8 @@ def main() -> None:
         in_process[mode] = [run(mode, q) for q in queries]
         report(f"in-process {mode}", in_process[mode], TARGETS[mode])
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "peergraph", "serve", "--no-embed", "--port", str(port)],
-        env=dict(os.environ, PEERGRAPH_DATA_DIR=str(args.store)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}/api/search?"
+    with served(args.store) as (server, root):
+        base = root + "/api/search?"
 
         def fetch(mode: str, query: str) -> float:
             url = base + urllib.parse.urlencode({"q": query, "mode": mode})
@@ -141,17 +124,6 @@ def main() -> None:
                     raise
             return time.perf_counter() - began
 
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:  # until the in-memory BM25 index is built
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/api/search/status", timeout=5
-                ) as response:
-                    if json.load(response)["keyword_in_memory_works"]:
-                        break
-            except OSError:
-                pass
-            time.sleep(0.5)
         for mode in ("keyword", "hybrid"):
             for query in queries[:20]:
                 fetch(mode, query)
@@ -163,9 +135,6 @@ def main() -> None:
         peak = int(fields["VmHWM"].split()[0]) / 1024
         verdict = "ok" if peak <= 2048 else "MISSED"
         print(f"server RSS {rss:,.0f} MiB, peak {peak:,.0f} MiB  [{verdict}] ≤ 2,048 MiB")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,3 +44,38 @@ def ensure_imported(store: Path):  # type: ignore[no-untyped-def]
     for target in expand_paths(shared_files()):
         import_file(engine, target)
     return engine
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@contextlib.contextmanager
+def served(store: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A real ``peergraph serve --no-embed`` on a free loopback port, yielded once it
+    answers and its in-memory keyword index is built; stopped afterwards."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "peergraph", "serve", "--no-embed", "--port", str(port)],
+        env=dict(os.environ, PEERGRAPH_DATA_DIR=str(store)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(base + "/api/search/status", timeout=5) as response:
+                    if json.load(response)["keyword_in_memory_works"] is not None:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        yield server, base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -14,7 +14,7 @@ from peergraph.cli.main import app as cli
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.profiles.services import rebuild
-from peergraph.search.background import EmbeddingJob
+from peergraph.search.background import SearchIndexJob
 from peergraph.search.embeddings import load_encoder
 from peergraph.search.lexical import LexicalHolder
 from peergraph.search.repair import check_and_repair
@@ -125,7 +125,7 @@ def test_similar_sections_explain_an_empty_index(settings, store):
 
 def test_background_job_fills_the_index_and_follows_imports(store, test_data):
     lexical = LexicalHolder(store)
-    job = EmbeddingJob(store, poll_seconds=0.2, lexical=lexical)
+    job = SearchIndexJob(store, poll_seconds=0.2, lexical=lexical)
     job.start()
     try:
         deadline = time.monotonic() + 60
@@ -156,7 +156,7 @@ def test_served_app_runs_the_job_and_reports_it(settings, store):
         assert client.app.state.lexical.index.loaded == 8  # type: ignore[attr-defined]
         body = client.get("/api/search", params={"q": "markov", "mode": "keyword"}).json()
         assert body["total"] == 2 and "<mark>" in body["items"][0]["snippet"]
-        job = client.app.state.embedder  # type: ignore[attr-defined]
+        job = client.app.state.index_job  # type: ignore[attr-defined]
     assert not job.is_alive()  # stopped with the app
 
 

@@ -58,6 +58,27 @@ def get_record(session: Session, record_id: int) -> AuthorRecord | None:
     return session.get(AuthorRecord, record_id)
 
 
+def record_work_ids(session: Session, record_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(Authorship.work_id)
+            .join(AuthorshipLink, AuthorshipLink.authorship_id == Authorship.id)
+            .where(AuthorshipLink.record_id == record_id)
+        )
+    )
+
+
+def records_of_works(session: Session, work_ids: list[int]) -> list[tuple[int, int]]:
+    """(record id, work id) for every linked authorship of these works."""
+    return list(
+        session.execute(
+            select(AuthorshipLink.record_id, Authorship.work_id)
+            .join(Authorship, Authorship.id == AuthorshipLink.authorship_id)
+            .where(Authorship.work_id.in_(work_ids))
+        ).all()
+    )
+
+
 def get_redirect(session: Session, record_id: int) -> int | None:
     redirect = session.get(RecordRedirect, record_id)
     return redirect.new_id if redirect else None

@@ -1,6 +1,6 @@
-"""The semantic index built in the background of a running server.
+"""The search indexes kept up to date in the background of a running server.
 
-``peergraph serve`` starts an ``EmbeddingJob``: a daemon thread that first checks the
+``peergraph serve`` starts a ``SearchIndexJob``: a daemon thread that first checks the
 keyword and name indexes (rebuilding a missing or damaged one) and builds the in-memory
 BM25 index (search/lexical.py, rebuilt when the works change), then embeds works without
 a vector, a chunk per transaction (the same resumable ``embed_pending`` as
@@ -21,12 +21,12 @@ from sqlalchemy import Engine
 from peergraph.search.embeddings import Encoder, EncoderUnavailable, MiniLMOnnxEncoder
 from peergraph.search.lexical import LexicalHolder
 from peergraph.search.repair import Health, check_and_repair
-from peergraph.search.semantic import CHUNK, DEFAULT_ENCODER, embed_pending
+from peergraph.search.semantic import CHUNK, DEFAULT_ENCODER, coverage, embed_pending
 
 log = logging.getLogger(__name__)
 
 
-class EmbeddingJob(threading.Thread):
+class SearchIndexJob(threading.Thread):
     def __init__(
         self,
         engine: Engine,
@@ -37,7 +37,7 @@ class EmbeddingJob(threading.Thread):
         lexical: LexicalHolder | None = None,
         embed: bool = True,
     ) -> None:
-        super().__init__(name="peergraph-embedding", daemon=True)
+        super().__init__(name="peergraph-search-index", daemon=True)
         self.engine = engine
         self.model = model
         self.poll_seconds = poll_seconds
@@ -137,8 +137,6 @@ class EmbeddingJob(threading.Thread):
 
     def _advance(self, added: int) -> None:
         """One chunk done: count it and, on the first chunk, learn how much is left."""
-        from peergraph.search.semantic import coverage
-
         with self._lock:
             self.added_total += added
             if self.state != "embedding":

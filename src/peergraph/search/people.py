@@ -16,12 +16,14 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from peergraph.authors.models import AuthorRecord, AuthorshipLink
+from peergraph.authors.models import AuthorRecord
+from peergraph.profiles.queries import records_of_works
 from peergraph.search.keyword import query_terms
-from peergraph.works.models import Authorship, Topic, Work, WorkTopic
+from peergraph.works.models import Topic, Work, WorkTopic
+from peergraph.works.services import author_counts
 
 K = 10  # topic rank damping: the 1st work counts 1/11, the 10th 1/20, the 100th 1/110
 MAX_NAME_WORDS = 4
@@ -93,18 +95,9 @@ def researcher_hits(
     ranks: dict[int, list[int]] = defaultdict(list)
     best: dict[int, int] = {}
     if rank:
-        sizes = session.execute(
-            select(Authorship.work_id, func.count())
-            .where(Authorship.work_id.in_(list(rank)))
-            .group_by(Authorship.work_id)
-        ).all()
-        small = [work_id for work_id, authors in sizes if authors <= MAX_AUTHORS]
-        rows = session.execute(
-            select(AuthorshipLink.record_id, Authorship.work_id)
-            .join(Authorship, Authorship.id == AuthorshipLink.authorship_id)
-            .where(Authorship.work_id.in_(small))
-        ).all()
-        for record_id, work_id in rows:
+        sizes = author_counts(session, list(rank))
+        small = [work_id for work_id, authors in sizes.items() if authors <= MAX_AUTHORS]
+        for record_id, work_id in records_of_works(session, small):
             ranks[record_id].append(rank[work_id])
             if record_id not in best or rank[work_id] < rank[best[record_id]]:
                 best[record_id] = work_id
@@ -142,11 +135,10 @@ def topic_hits(
     by_name: list[int] = []
     phrase = " ".join(query.split())
     if len(phrase) <= 60 and query_terms(phrase):
-        pattern = "%" + phrase.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         by_name = list(
             session.scalars(
                 select(Topic.id)
-                .where(Topic.name.ilike(pattern, escape="\\"))
+                .where(Topic.name.icontains(phrase, autoescape=True))
                 .order_by(Topic.taxonomy, Topic.name)
                 .limit(limit)
             )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from sqlalchemy import Engine, func, insert, select
@@ -24,6 +24,8 @@ from peergraph.works.models import Work
 
 CHUNK = 256
 REFRESH_SECONDS = 2.0
+MEMO_SECONDS, MEMO_SIZE = 300.0, 4096
+T = TypeVar("T")
 DEFAULT_ENCODER = "minilm-q8"
 
 
@@ -115,6 +117,7 @@ class SemanticIndex:
         self._matrix = np.zeros((0, 0), dtype=np.float32)
         self._rows_seen = 0
         self._checked = -REFRESH_SECONDS
+        self._memo: dict[Hashable, tuple[float, Any]] = {}
         self.damaged = 0
         self.years = np.zeros(0, dtype=np.int32)
         self.sources = np.zeros(0, dtype=np.int64)
@@ -127,6 +130,23 @@ class SemanticIndex:
         if self._encoder is None:
             self._encoder = load_encoder(self.model)
         return self._encoder
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``'s result, kept until the vectors reload or MEMO_SECONDS pass (the
+        records it may depend on are rebuilt by other processes). For results derived from
+        the vectors that pages show again and again, e.g. a profile's similar researchers."""
+        now = time.monotonic()
+        with self._lock:
+            self._refresh()
+            hit = self._memo.get(key)
+            if hit is not None and now - hit[0] < MEMO_SECONDS:
+                return cast(T, hit[1])
+        value = compute()
+        with self._lock:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = (now, value)
+        return value
 
     def _refresh(self, *, force: bool = False) -> None:
         """Reload when the stored vectors changed; checked at most every REFRESH_SECONDS
@@ -161,6 +181,7 @@ class SemanticIndex:
         good = [r for r in rows if len(r[1]) == width]
         self.damaged = len(rows) - len(good)
         self._rows_seen = count
+        self._memo.clear()
         self._ids = np.array([r[0] for r in good], dtype=np.int64)
         self._matrix = (
             np.frombuffer(b"".join(r[1] for r in good), dtype=np.float32).reshape(len(good), -1)

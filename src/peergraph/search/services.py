@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from markupsafe import Markup, escape
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, selectinload
 
@@ -24,7 +24,7 @@ from peergraph.search.lexical import WORD, LexicalIndex, Tokenizer
 from peergraph.search.people import ResearcherHit, TopicHit, researcher_hits, topic_hits
 from peergraph.search.semantic import SemanticIndex
 from peergraph.works.models import Authorship, Source, Work
-from peergraph.works.services import Page, work_summary
+from peergraph.works.services import Page, author_counts, work_summary
 
 MAX_QUERY_CHARS = 1_000
 MAX_PAGE = 100
@@ -175,12 +175,11 @@ def resolve_filters(session: Session, filters: Filters) -> Resolved:
         venue = filters.venue.strip()
         if len(venue) > 200:
             raise SearchError("The venue filter is longer than 200 characters.")
-        pattern = "%" + venue.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         source_ids = tuple(
             session.scalars(
                 select(Source.id).where(
-                    Source.name.ilike(pattern, escape="\\")
-                    | Source.short_name.ilike(pattern, escape="\\")
+                    Source.name.icontains(venue, autoescape=True)
+                    | Source.short_name.icontains(venue, autoescape=True)
                 )
             )
         )
@@ -396,14 +395,7 @@ def _first_authors(session: Session, ids: list[int]) -> tuple[dict[int, list[str
     """The first LISTED_AUTHORS names and the author count of each work — without loading
     the thousands of authorships a consortium paper has."""
     names: dict[int, list[str]] = {i: [] for i in ids}
-    counts: dict[int, int] = dict.fromkeys(ids, 0)
-    counts.update(
-        session.execute(
-            select(Authorship.work_id, func.count())
-            .where(Authorship.work_id.in_(ids))
-            .group_by(Authorship.work_id)
-        ).all()
-    )
+    counts = author_counts(session, ids)
     for work_id, name in session.execute(
         select(Authorship.work_id, Authorship.raw_name)
         .where(Authorship.work_id.in_(ids), Authorship.position < LISTED_AUTHORS)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from peergraph.authors.models import AuthorRecord, AuthorshipLink
+from peergraph.authors.models import AuthorRecord
 from peergraph.profiles.models import Collaboration, RecordTopic
+from peergraph.profiles.queries import record_work_ids, records_of_works
 from peergraph.search.semantic import SemanticIndex
-from peergraph.works.models import Authorship, Topic, Work, WorkTopic
+from peergraph.works.models import Topic, Work, WorkTopic
 
 NEIGHBOURS = 300
 BEST_OF = 3
@@ -56,7 +57,10 @@ class SimilarResearcher:
 
 def similar_works(
     session: Session, index: SemanticIndex, work_id: int, *, limit: int = 5
-) -> list[SimilarWork]:
+) -> list[SimilarWork] | None:
+    """Nearest works by cosine, best first; None when there is no such work."""
+    if session.get(Work, work_id) is None:  # identity map: no query on the work page
+        return None
     vector = index.centroid([work_id])
     if vector is None:
         return []
@@ -86,64 +90,56 @@ def similar_works(
     ]
 
 
-def record_work_ids(session: Session, record_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(Authorship.work_id)
-            .join(AuthorshipLink, AuthorshipLink.authorship_id == Authorship.id)
-            .where(AuthorshipLink.record_id == record_id)
-        )
-    )
-
-
 def similar_researchers(
     session: Session, index: SemanticIndex, record_id: int, *, limit: int = 5
 ) -> list[SimilarResearcher]:
+    ranked = index.memo(
+        ("similar-researchers", record_id, limit),
+        lambda: _nearest_researchers(session, index, record_id, limit),
+    )
+    if not ranked:
+        return []
+    ids = [r for r, _, _ in ranked]
+    records = {
+        r.id: r for r in session.scalars(select(AuthorRecord).where(AuthorRecord.id.in_(ids)))
+    }
+    topics: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for rid, topic_id, name in session.execute(
+        select(RecordTopic.record_id, Topic.id, Topic.name)
+        .join(Topic, Topic.id == RecordTopic.topic_id)
+        .where(RecordTopic.record_id.in_([record_id, *ids]))
+        .order_by(RecordTopic.record_id, RecordTopic.weight.desc())
+    ):
+        topics[rid].append((topic_id, name))
+    own = [t for t, _ in topics[record_id]]
+    results = []
+    for r, score, close_works in ranked:
+        if r not in records:
+            continue
+        names = dict(topics[r])
+        shared = [names[t] for t in own if t in names][:MAX_SHARED]
+        results.append(SimilarResearcher(records[r], score, close_works, shared))
+    return results
+
+
+def _nearest_researchers(
+    session: Session, index: SemanticIndex, record_id: int, limit: int
+) -> list[tuple[int, float, int]]:
+    """(record id, mean cosine of their best three, works among the neighbours), best first."""
     own_works = record_work_ids(session, record_id)
     vector = index.centroid(own_works)
     if vector is None:
         return []
-    hits = index.nearest(vector, NEIGHBOURS, exclude=own_works)
-    cosine = dict(hits)
+    cosine = dict(index.nearest(vector, NEIGHBOURS, exclude=own_works))
     coauthors = set(
         session.scalars(
             select(Collaboration.coauthor_id).where(Collaboration.record_id == record_id)
         )
     )
     scores: dict[int, list[float]] = defaultdict(list)
-    for other, work_id in session.execute(
-        select(AuthorshipLink.record_id, Authorship.work_id)
-        .join(Authorship, Authorship.id == AuthorshipLink.authorship_id)
-        .where(Authorship.work_id.in_(list(cosine)))
-    ):
+    for other, work_id in records_of_works(session, list(cosine)):
         if other != record_id and other not in coauthors:
             scores[other].append(cosine[work_id])
-    ranked = sorted(
-        scores,
-        key=lambda r: (-sum(sorted(scores[r], reverse=True)[:BEST_OF]) / BEST_OF, r),
-    )[:limit]
-    if not ranked:
-        return []
-    records = {
-        r.id: r for r in session.scalars(select(AuthorRecord).where(AuthorRecord.id.in_(ranked)))
-    }
-    topic_rows = session.execute(
-        select(RecordTopic.record_id, Topic.id, Topic.name)
-        .join(Topic, Topic.id == RecordTopic.topic_id)
-        .where(RecordTopic.record_id.in_([record_id, *ranked]))
-        .order_by(RecordTopic.record_id, RecordTopic.weight.desc())
-    ).all()
-    topics: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for rid, topic_id, name in topic_rows:
-        topics[rid].append((topic_id, name))
-    own = [t for t, _ in topics[record_id]]
-    results = []
-    for r in ranked:
-        if r not in records:
-            continue
-        theirs = {t for t, _ in topics[r]}
-        names = dict(topics[r])
-        shared = [names[t] for t in own if t in theirs][:MAX_SHARED]
-        best = sorted(scores[r], reverse=True)[:BEST_OF]
-        results.append(SimilarResearcher(records[r], sum(best) / BEST_OF, len(scores[r]), shared))
-    return results
+    best = {r: sum(sorted(s, reverse=True)[:BEST_OF]) / BEST_OF for r, s in scores.items()}
+    ranked = sorted(best, key=lambda r: (-best[r], r))[:limit]
+    return [(r, best[r], len(scores[r])) for r in ranked]

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from peergraph import __version__
 from peergraph.db import create_db_engine, session_factory
-from peergraph.search.background import EmbeddingJob
+from peergraph.search.background import SearchIndexJob
 from peergraph.search.lexical import LexicalHolder
 from peergraph.search.semantic import SemanticIndex
 from peergraph.settings import Settings
@@ -29,13 +29,13 @@ def create_app(settings: Settings, *, background: bool = False, embed: bool = Tr
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if background:
-            app.state.embedder = EmbeddingJob(
+            app.state.index_job = SearchIndexJob(
                 app.state.engine, lexical=app.state.lexical, embed=embed
             )
-            app.state.embedder.start()
+            app.state.index_job.start()
         yield
-        if app.state.embedder is not None:
-            app.state.embedder.stop()
+        if app.state.index_job is not None:
+            app.state.index_job.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -52,7 +52,7 @@ def create_app(settings: Settings, *, background: bool = False, embed: bool = Tr
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
     app.state.semantic = SemanticIndex(engine)  # vectors and encoder load on first use
-    app.state.embedder = None
+    app.state.index_job = None
     app.state.lexical = LexicalHolder(engine)  # built by the background job, if running
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     templates.env.filters["thousands"] = lambda n: f"{n:,}"

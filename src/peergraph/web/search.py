@@ -9,13 +9,12 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from peergraph.authors.models import AuthorRecord
+from peergraph.profiles.queries import get_record
 from peergraph.search import services as search
 from peergraph.search import similar
 from peergraph.search.semantic import coverage as semantic_coverage
 from peergraph.web.api import ERRORS, Paged, page_fields
 from peergraph.web.deps import get_session
-from peergraph.works.models import Work
 from peergraph.works.services import work_summary
 
 router = APIRouter()
@@ -258,7 +257,7 @@ def api_index_status(request: Request) -> Any:
 
 def index_status(state: Any) -> dict[str, Any]:
     """The semantic index's coverage and what the background job is doing."""
-    job = getattr(state, "embedder", None)
+    job = state.index_job
     return {"coverage": semantic_coverage(state.engine), "job": job.status() if job else None}
 
 
@@ -303,10 +302,10 @@ def api_similar_works(
     limit: int = Query(5, ge=1, le=50),
     session: Session = Depends(get_session),
 ) -> Any:
-    if session.get(Work, work_id) is None:
-        raise HTTPException(404, f"no work with id {work_id}")
     index = request.app.state.semantic
     items = similar.similar_works(session, index, work_id, limit=limit)
+    if items is None:
+        raise HTTPException(404, f"no work with id {work_id}")
     return {
         "work_id": work_id,
         "semantic_index_works": index.loaded,
@@ -337,7 +336,7 @@ def api_similar_researchers(
     limit: int = Query(5, ge=1, le=50),
     session: Session = Depends(get_session),
 ) -> Any:
-    if session.get(AuthorRecord, record_id) is None:
+    if get_record(session, record_id) is None:
         raise HTTPException(404, f"no researcher with id {record_id}")
     index = request.app.state.semantic
     items = similar.similar_researchers(session, index, record_id, limit=limit)

@@ -48,7 +48,7 @@ def work_page(
             "identifier_url": works.identifier_url,
             "authors": profiles.work_authors(session, work_id),
             "evidence_sentence": profiles.evidence_sentence,
-            "similar": similar_works(session, request.app.state.semantic, work_id),
+            "similar": similar_works(session, request.app.state.semantic, work_id) or [],
             "semantic_ready": request.app.state.semantic.loaded > 0,
         },
     )

@@ -151,6 +151,19 @@ def identifier_url(scheme: str, value: str) -> str | None:
     return template.format(value) if template else None
 
 
+def author_counts(session: Session, work_ids: list[int]) -> dict[int, int]:
+    """Number of authors of each work (0 for a work without any), from the index alone."""
+    counts = dict.fromkeys(work_ids, 0)
+    counts.update(
+        session.execute(
+            select(Authorship.work_id, func.count())
+            .where(Authorship.work_id.in_(work_ids))
+            .group_by(Authorship.work_id)
+        ).all()
+    )
+    return counts
+
+
 def work_summary(work: Work, *, authors: list[str] | None = None) -> dict[str, Any]:
     """The JSON shape of a work in listings (``authors``: names already loaded)."""
     return {
