@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATA_DIR = "./peergraph-data"
+# Host names the server answers to unless PEERGRAPH_ALLOWED_HOSTS says otherwise: a
+# forged Host header must not steer a redirect or a link (docs/security.md).
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+MAX_RECORD_BYTES = 16 * 1024 * 1024  # one record larger than this is skipped and reported
+MAX_JSON_DEPTH = 64  # real records nest 6 levels deep; 1,000 crashed JSON decoders
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,9 @@ class Settings:
 
     ``database_url`` defaults to a SQLite file inside ``data_dir``; set
     ``PEERGRAPH_DATABASE_URL`` to point at another database (PostgreSQL later).
+    ``allowed_hosts`` (``PEERGRAPH_ALLOWED_HOSTS``, comma-separated, ``*`` for any) are
+    the Host headers the web server accepts; the import limits
+    (``PEERGRAPH_MAX_RECORD_BYTES``, ``PEERGRAPH_MAX_JSON_DEPTH``) bound one record.
     """
 
     data_dir: Path
@@ -23,6 +31,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     page_size: int = 25
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
+    max_record_bytes: int = MAX_RECORD_BYTES
+    max_json_depth: int = MAX_JSON_DEPTH
 
     @classmethod
     def from_env(
@@ -32,7 +43,16 @@ class Settings:
         env = os.environ if environ is None else environ
         folder = data_dir or Path(env.get("PEERGRAPH_DATA_DIR", DEFAULT_DATA_DIR)).expanduser()
         url = env.get("PEERGRAPH_DATABASE_URL") or sqlite_url(folder)
-        return cls(data_dir=folder, database_url=url)
+        hosts = tuple(
+            h.strip() for h in env.get("PEERGRAPH_ALLOWED_HOSTS", "").split(",") if h.strip()
+        )
+        return cls(
+            data_dir=folder,
+            database_url=url,
+            allowed_hosts=hosts or LOCAL_HOSTS,
+            max_record_bytes=_positive(env, "PEERGRAPH_MAX_RECORD_BYTES", MAX_RECORD_BYTES),
+            max_json_depth=_positive(env, "PEERGRAPH_MAX_JSON_DEPTH", MAX_JSON_DEPTH),
+        )
 
     @classmethod
     def for_data_dir(cls, data_dir: Path | str) -> Settings:
@@ -42,6 +62,15 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a positive whole number, not {raw!r}")
+    return int(raw)
 
 
 def sqlite_url(data_dir: Path) -> str:

@@ -8,6 +8,7 @@ from peergraph.ingest.jsonstream import (
     iter_json_lines,
     open_binary,
 )
+from peergraph.ingest.records import ImportLimits
 
 
 def _array(data: bytes):
@@ -69,10 +70,9 @@ def test_json_lines_isolate_bad_lines():
     ]
 
 
-def test_json_lines_absurdly_long_line_is_skipped(monkeypatch):
-    monkeypatch.setattr("peergraph.ingest.jsonstream.MAX_RECORD_BYTES", 100)
+def test_json_lines_absurdly_long_line_is_skipped():
     data = b'{"a": "' + b"x" * 500 + b'"}\n{"b": 2}\n'
-    items = list(iter_json_lines(io.BytesIO(data)))
+    items = list(iter_json_lines(io.BytesIO(data), ImportLimits(max_record_bytes=100)))
     assert items[0].error == "record-too-large"
     assert items[1].value == {"b": 2}
     assert MAX_RECORD_BYTES > 100

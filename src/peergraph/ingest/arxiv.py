@@ -15,6 +15,7 @@ from peergraph.ingest.names import display_name, parse_name
 from peergraph.ingest.normalize import clean_text, normalize_arxiv, normalize_doi, parse_year
 from peergraph.ingest.records import (
     AuthorshipRecord,
+    ImportLimits,
     RecordError,
     TopicRecord,
     WorkRecord,
@@ -134,25 +135,43 @@ def _rfc2822_date(value: object) -> str | None:
         return None
 
 
-def iter_atom(stream: IO[bytes]) -> Iterator[tuple[int, WorkRecord | RecordError]]:
+def iter_atom(
+    stream: IO[bytes], limits: ImportLimits | None = None
+) -> Iterator[tuple[int, WorkRecord | RecordError]]:
     """Stream the ``<entry>`` elements of an arXiv API feed (ElementTree's iterparse
-    keeps memory flat; Python's expat refuses entity-expansion bombs)."""
+    keeps memory flat; Python's expat refuses entity-expansion bombs). An entry larger
+    than the record limit stops the feed: XML cannot be resumed after a skipped part."""
+    max_bytes = (limits or ImportLimits()).max_record_bytes
     parser: ET.XMLPullParser = ET.XMLPullParser(events=("end",))
     entries = 0
+    since_entry = 0  # bytes fed since the last complete entry
     try:
         while True:
             chunk = stream.read(1 << 16)
             if chunk:
                 parser.feed(chunk)
+                since_entry += len(chunk)
             else:
                 parser.close()
             for event in parser.read_events():
                 element = cast(Any, event)[1]
                 if element.tag == f"{ATOM}entry":
                     entries += 1
-                    yield entries, parse_atom_entry(element)
+                    since_entry = 0
+                    try:
+                        record = parse_atom_entry(element)
+                    except Exception as exc:  # one entry nobody foresaw: report it
+                        message = f"{type(exc).__name__}: {exc}"[:500]
+                        record = RecordError("parser-error", message)
+                    yield entries, record
                     element.clear()
             if not chunk:
+                return
+            if since_entry > max_bytes:
+                message = f"an entry larger than {max_bytes:,} bytes; the rest of the feed"
+                yield entries + 1, RecordError(
+                    "record-too-large", message + " cannot be read", None, True
+                )
                 return
     except ET.ParseError as exc:
         line = exc.position[0]

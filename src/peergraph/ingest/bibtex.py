@@ -8,6 +8,7 @@ macros are honoured; LaTeX accents become Unicode.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,10 +25,20 @@ from peergraph.ingest.normalize import (
     normalize_pmid,
     parse_year,
 )
-from peergraph.ingest.records import AuthorshipRecord, RecordError, SourceRecord, WorkRecord
+from peergraph.ingest.records import (
+    AuthorshipRecord,
+    ImportLimits,
+    RecordError,
+    SourceRecord,
+    WorkRecord,
+)
 
-MAX_ENTRY_CHARS = 1_000_000
+DEFAULT_LIMITS = ImportLimits()
+
+_PIECE = 1 << 16
+_INVALID = "\x00invalid-utf8"
 _ENTRY_START = re.compile(r"^\s*@\s*([A-Za-z]+)\s*([{(])")
+_ENTRY_ANYWHERE = re.compile(r"@\s*([A-Za-z]+)\s*([{(])")
 _MONTHS = {
     m: str(i)
     for i, m in enumerate(
@@ -44,61 +55,77 @@ class RawEntry:
     entry_type: str
     body: str | None  # None when the entry is broken
     error: str | None = None
+    junk: str | None = None  # non-blank text before the "@" on the entry's first line
 
 
 class BibtexSyntaxError(ValueError):
     pass
 
 
-def iter_entries(stream: IO[bytes]) -> Iterator[RawEntry]:
-    """Yield raw entries with the line each starts on."""
+def iter_entries(stream: IO[bytes], limits: ImportLimits = DEFAULT_LIMITS) -> Iterator[RawEntry]:
+    """Yield raw entries with the line each starts on.
+
+    Lines are read in pieces of at most 64 KiB, so a gigabyte on one line costs one piece
+    of memory; an entry larger than ``limits.max_record_bytes`` is reported and skipped
+    to its closing brace. As in BibTeX itself, an entry may start anywhere on a line;
+    text before its "@" on that line is kept in ``junk`` so the importer can report it.
+    """
+    max_chars = limits.max_record_bytes
+    decoder = codecs.getincrementaldecoder("utf-8")()
     current: list[str] = []
-    start_line = 0
-    entry_type = ""
-    depth = 0
-    size = 0
-    line_no = 0
-    for raw in stream:
-        line_no += 1
+    start_line, entry_type, open_char, junk = 0, "", "{", None
+    depth = size = line_no = 0
+    skipping = False  # inside an oversized entry, looking for its end
+    at_line_start = True
+    while raw := stream.readline(_PIECE):
+        starts_line = at_line_start
+        line_no += starts_line
+        at_line_start = raw.endswith(b"\n")
         try:
-            line = raw.decode("utf-8")
+            text, invalid = decoder.decode(raw), False
         except UnicodeDecodeError:
-            line = raw.decode("utf-8", errors="replace")
-            if current or _ENTRY_START.match(line):
-                current.append("\x00invalid-utf8")
-        if current:
-            match = _ENTRY_START.match(line)
+            decoder.reset()
+            text, invalid = raw.decode("utf-8", errors="replace"), True
+        if current or skipping:
+            match = _ENTRY_START.match(text) if starts_line else None
             if match and depth > 0:
-                yield RawEntry(
-                    start_line, entry_type, None, "unbalanced braces: entry never closed"
-                )
-                current, depth, size = [], 0, 0
+                if current:
+                    yield RawEntry(
+                        start_line, entry_type, None, "unbalanced braces: entry never closed", junk
+                    )
+                current, depth, size, skipping = [], 0, 0, False
             else:
-                current.append(line)
-                size += len(line)
-                depth += _depth_change(line)
-                if size > MAX_ENTRY_CHARS:
-                    yield RawEntry(start_line, entry_type, None, "entry larger than 1 MB")
-                    current, depth, size = [], 0, 0
+                depth += _depth_change(text, open_char)
+                if skipping:
+                    skipping = depth > 0
+                    continue
+                current.append(_INVALID if invalid else text)
+                size += len(text)
+                if size > max_chars:
+                    message = f"entry larger than {max_chars:,} bytes"
+                    yield RawEntry(start_line, entry_type, None, message, junk)
+                    current, size, skipping = [], 0, depth > 0
                     continue
                 if depth <= 0:
-                    yield _finish(start_line, entry_type, current)
+                    yield _finish(start_line, entry_type, current, junk)
                     current, depth, size = [], 0, 0
                 continue
-        match = _ENTRY_START.match(line)
+        match = _ENTRY_ANYWHERE.search(text)
         if not match:
             continue  # text between entries is a comment in BibTeX
+        junk = text[: match.start()].strip()[:200] or None
         entry_type = match.group(1).lower()
         start_line = line_no
-        current = [line[match.end() :]]
-        size = len(line)
         open_char = match.group(2)
-        depth = 1 + _depth_change(current[0], open_char)
+        rest = text[match.end() :]
+        current = [_INVALID if invalid else rest]
+        size = len(rest)
+        depth = 1 + _depth_change(rest, open_char)
         if depth <= 0:
-            yield _finish(start_line, entry_type, current)
+            yield _finish(start_line, entry_type, current, junk)
             current, depth = [], 0
     if current:
-        yield RawEntry(start_line, entry_type, None, "end of file inside the entry")
+        yield RawEntry(start_line, entry_type, None, "end of file inside the entry", junk)
 
 
 def _depth_change(text: str, open_char: str = "{") -> int:
@@ -107,14 +134,13 @@ def _depth_change(text: str, open_char: str = "{") -> int:
     return text.count("{") - text.count("\\{") - (text.count("}") - text.count("\\}"))
 
 
-def _finish(line: int, entry_type: str, parts: list[str]) -> RawEntry:
-    body = "".join(parts)
-    if "\x00invalid-utf8" in body:
-        return RawEntry(line, entry_type, None, "entry contains invalid UTF-8")
-    body = body.rstrip()
+def _finish(line: int, entry_type: str, parts: list[str], junk: str | None) -> RawEntry:
+    if _INVALID in parts:
+        return RawEntry(line, entry_type, None, "entry contains invalid UTF-8", junk)
+    body = "".join(parts).rstrip()
     if body.endswith(("}", ")")):
         body = body[:-1]  # the entry's own closing delimiter
-    return RawEntry(line, entry_type, body)
+    return RawEntry(line, entry_type, body, None, junk)
 
 
 class BibtexParser:
@@ -137,7 +163,12 @@ class BibtexParser:
             fields = _parse_fields(rest, self.macros)
         except BibtexSyntaxError as exc:
             return RecordError("invalid-bibtex", str(exc), entry.line)
-        return _to_work(key.strip(), entry.entry_type, fields)
+        record = _to_work(key.strip(), entry.entry_type, fields)
+        if entry.junk and isinstance(record, WorkRecord):
+            record.warnings.append(
+                ("text-before-entry", f"text before the entry was ignored: {entry.junk!r}")
+            )
+        return record
 
 
 def _parse_fields(text: str, macros: dict[str, str]) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from peergraph.ingest.records import RecordError, WorkRecord
+from peergraph.links import safe_link
 
 MAX_TITLE_CHARS = 2_000
 MAX_ABSTRACT_CHARS = 100_000
@@ -82,6 +83,12 @@ def check_work(record: WorkRecord) -> WorkRecord | RecordError:
     for authorship in record.authorships:
         if len(authorship.raw_name) > MAX_NAME_CHARS:
             return RecordError("absurd-size", "an author name is longer than 300 characters")
+    if record.url is not None:
+        link = safe_link(record.url)
+        if link is None:
+            shown = record.url[:200].encode("unicode_escape").decode("ascii")
+            record.warnings.append(("unsafe-url", f"URL dropped by the URL policy: {shown}"))
+        record.url = link
     for attr in ("volume", "issue", "pages"):
         value = getattr(record, attr)
         if value is not None and len(value) > MAX_SHORT_FIELD:

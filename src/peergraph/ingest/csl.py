@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 from peergraph.ingest.common import check_work, normalize_type, wrong_type
-from peergraph.ingest.jsonstream import JsonItem, iter_json_array
 from peergraph.ingest.names import display_name, parse_name
 from peergraph.ingest.normalize import (
     clean_text,
@@ -22,14 +20,6 @@ from peergraph.ingest.records import (
     SourceRecord,
     WorkRecord,
 )
-
-
-def iter_csl(stream: IO[bytes]) -> Iterator[tuple[JsonItem, WorkRecord | RecordError]]:
-    for item in iter_json_array(stream):
-        if item.error:
-            yield item, RecordError(item.error, item.message or "", item.line, item.fatal)
-        else:
-            yield item, parse_csl_item(item.value)
 
 
 def parse_csl_item(item: Any) -> WorkRecord | RecordError:

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from peergraph.ingest import arxiv, bibtex, csl, openalex
 from peergraph.ingest.jsonstream import (
     JsonItem,
+    decode_checked,
+    digest_of,
     iter_api_results,
+    iter_json_array,
     iter_json_lines,
     load_small_json,
     open_binary,
     read_head,
 )
-from peergraph.ingest.records import FormatError, Parsed, Record, RecordError
+from peergraph.ingest.records import (
+    FormatError,
+    ImportLimits,
+    Parsed,
+    RecentDigests,
+    Record,
+    RecordError,
+    Repeat,
+)
 
 FORMATS = {
     "openalex-jsonl": "OpenAlex entities, one JSON object per line (snapshot parts, .gz or plain)",
@@ -60,11 +71,7 @@ def detect_format(path: Path) -> str:
     if text.startswith(b"["):
         return _detect_array(path, text)
     if text.startswith(b"{"):
-        first_line = text.split(b"\n", 1)[0]
-        try:
-            obj = json.loads(first_line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            obj = None
+        obj = _first_object(text)
         if isinstance(obj, dict):
             if "meta" in obj and "results" in obj:
                 return "openalex-api"
@@ -83,6 +90,20 @@ def detect_format(path: Path) -> str:
     if _BIBTEX_ENTRY.search(head):
         return "bibtex"
     raise FormatError(f"{path}: unknown format (expected OpenAlex, CSL-JSON, arXiv or BibTeX)")
+
+
+def _first_object(text: bytes) -> object:
+    """The first of the head's lines that decodes to a JSON object within the depth limit
+    (a hostile or broken first line must not decide, or crash, the detection)."""
+    limits = ImportLimits()
+    for line in text.split(b"\n")[:50]:
+        try:
+            item = decode_checked(line.decode("utf-8"), 1, limits)
+        except UnicodeDecodeError:
+            continue
+        if item.error is None and isinstance(item.value, dict):
+            return item.value
+    return None
 
 
 def _detect_array(path: Path, text: bytes) -> str:
@@ -151,23 +172,32 @@ def _snapshot_parts(root: Path) -> list[ImportTarget]:
     return parts
 
 
-def iter_parsed(path: Path, fmt: str) -> Iterator[Parsed]:
-    """Parse ``path`` as ``fmt``; yields one :class:`Parsed` per record, in file order."""
+def iter_parsed(
+    path: Path,
+    fmt: str,
+    limits: ImportLimits | None = None,
+    seen: RecentDigests | None = None,
+) -> Iterator[Parsed]:
+    """Parse ``path`` as ``fmt``; yields one :class:`Parsed` per record, in file order.
+
+    With ``seen``, a record whose source text is identical to one read before (by
+    digest) is not parsed again: it comes as :class:`Repeat`."""
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     try:
         opened = open_binary(path)
     except OSError as exc:
-        raise FormatError(f"{path}: cannot open: {exc.strerror}") from exc
+        raise FormatError(f"{path.name}: cannot open: {exc.strerror}") from exc
     number = 0
     try:
-        for line, item in _dispatch(opened.stream, fmt):
+        records = _dispatch(opened.stream, fmt, limits or ImportLimits(), seen or RecentDigests(0))
+        for line, item, digest in records:
             if item is None:
                 continue
             number += 1
             if isinstance(item, RecordError) and item.line is None:
                 item.line = line
-            yield Parsed(number, line, item, opened.offset)
+            yield Parsed(number, line, item, opened.offset, digest)
     except (OSError, EOFError) as exc:  # truncated or corrupt gzip, I/O errors
         number += 1
         yield Parsed(
@@ -180,30 +210,63 @@ def iter_parsed(path: Path, fmt: str) -> Iterator[Parsed]:
         opened.close()
 
 
-def _dispatch(stream, fmt: str) -> Iterator[tuple[int | None, Record | RecordError | None]]:
+Dispatched = Iterator[tuple[int | None, Record | RecordError | Repeat | None, bytes | None]]
+
+
+def _dispatch(stream, fmt: str, limits: ImportLimits, seen: RecentDigests) -> Dispatched:
     if fmt == "csl-json":
-        for item, record in csl.iter_csl(stream):
-            yield item.line, record
+        items = iter_json_array(stream, limits)
+        yield from _json_records(items, csl.parse_csl_item, seen)
     elif fmt == "openalex-jsonl":
-        yield from _json_records(iter_json_lines(stream), openalex.parse_openalex_record)
+        items = iter_json_lines(stream, limits)
+        yield from _json_records(items, openalex.parse_openalex_record, seen)
     elif fmt == "openalex-api":
-        yield from _json_records(iter_api_results(stream), openalex.parse_openalex_record)
+        items = iter_api_results(stream, limits=limits)
+        yield from _json_records(items, openalex.parse_openalex_record, seen)
     elif fmt == "openalex-json":
-        yield from _json_records(iter([load_small_json(stream)]), openalex.parse_openalex_record)
+        items = iter([load_small_json(stream, limits)])
+        yield from _json_records(items, openalex.parse_openalex_record, seen)
     elif fmt == "arxiv-jsonl":
-        yield from _json_records(iter_json_lines(stream), arxiv.parse_kaggle_record)
+        items = iter_json_lines(stream, limits)
+        yield from _json_records(items, arxiv.parse_kaggle_record, seen)
     elif fmt == "arxiv-atom":
-        for _number, record in arxiv.iter_atom(stream):
-            yield (record.line if isinstance(record, RecordError) else None), record
+        for _number, record in arxiv.iter_atom(stream, limits):
+            line = record.line if isinstance(record, RecordError) else None
+            yield line, record, None
     elif fmt == "bibtex":
         parser = bibtex.BibtexParser()
-        for entry in bibtex.iter_entries(stream):
-            yield entry.line, parser.parse(entry)
+        for entry in bibtex.iter_entries(stream, limits):
+            if entry.body is None:
+                yield entry.line, parser.parse(entry), None
+                continue
+            digest = digest_of(f"{entry.entry_type}{{{entry.body}".encode("utf-8", "replace"))
+            if digest in seen:
+                yield entry.line, Repeat(), digest
+                continue
+            record = guarded(parser.parse, entry)
+            if record is not None and not isinstance(record, RecordError):
+                seen.add(digest)
+            yield entry.line, record, digest
 
 
-def _json_records(items: Iterator[JsonItem], parse) -> Iterator[tuple[int, Record | RecordError]]:
+def guarded(parse: Callable[[Any], Any], value: Any) -> Any:
+    """``parse(value)``, with any exception turned into a report on this one record: a
+    parser bug or a record nobody foresaw must never cost the rest of the file."""
+    try:
+        return parse(value)
+    except Exception as exc:
+        return RecordError("parser-error", f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _json_records(items: Iterator[JsonItem], parse, seen: RecentDigests) -> Dispatched:
     for item in items:
         if item.error:
-            yield item.line, RecordError(item.error, item.message or "", item.line, item.fatal)
+            error = RecordError(item.error, item.message or "", item.line, item.fatal)
+            yield item.line, error, None
+        elif item.digest is not None and item.digest in seen:
+            yield item.line, Repeat(), item.digest
         else:
-            yield item.line, parse(item.value)
+            record = guarded(parse, item.value)
+            if not isinstance(record, RecordError):
+                seen.add(item.digest)
+            yield item.line, record, item.digest

@@ -7,13 +7,18 @@
   by brace matching instead of aborting the file.
 * :func:`iter_api_results` — ``{"meta": …, "results": […]}`` API list responses.
 
-Invalid UTF-8 is decoded with ``surrogateescape`` and reported per record.
+Invalid UTF-8 is decoded with ``surrogateescape`` and reported per record. Every reader
+honours :class:`ImportLimits`: a record larger than ``max_record_bytes`` is skipped while
+being read (never held whole), one nested deeper than ``max_json_depth`` is reported as
+``too-deep`` instead of crashing the decoder with a RecursionError. Each item carries a
+digest of its source text, so identical records of one file can be recognised.
 """
 
 from __future__ import annotations
 
 import codecs
 import gzip
+import hashlib
 import io
 import json
 import re
@@ -22,7 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-MAX_RECORD_BYTES = 16 * 1024 * 1024  # one record larger than this is absurd: skip it
+from peergraph.ingest.records import ImportLimits
+
+DEFAULT_LIMITS = ImportLimits()
+MAX_RECORD_BYTES = DEFAULT_LIMITS.max_record_bytes
 CHUNK_SIZE = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -99,23 +107,66 @@ class JsonItem:
     error: str | None = None  # reason code
     message: str | None = None
     fatal: bool = False
+    digest: bytes | None = None  # of the record's source text
 
 
-def iter_json_lines(stream: IO[bytes]) -> Iterator[JsonItem]:
+def digest_of(raw: bytes) -> bytes:
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+def too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and objects more than ``limit`` levels deep
+    (iterative: the check itself must not recurse)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def _depth_error(line: int, limit: int) -> JsonItem:
+    return JsonItem(line, error="too-deep", message=f"nested more than {limit} levels deep")
+
+
+def decode_checked(text: str, line: int, limits: ImportLimits) -> JsonItem:
+    """Decode one complete JSON text (a line, a document) within the depth limit."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return _depth_error(line, limits.max_json_depth)
+    except json.JSONDecodeError as exc:
+        return JsonItem(line, error="invalid-json", message=f"{exc.msg} at column {exc.colno}")
+    if _may_be_deep(text, 0, len(text), limits) and too_deep(value, limits.max_json_depth):
+        return _depth_error(line, limits.max_json_depth)
+    return JsonItem(line, value=value)
+
+
+def _may_be_deep(text: str, start: int, end: int, limits: ImportLimits) -> bool:
+    # fewer brackets than the limit cannot nest deeper than it: skips the walk for most
+    return text.count("[", start, end) + text.count("{", start, end) > limits.max_json_depth
+
+
+def iter_json_lines(
+    stream: IO[bytes], limits: ImportLimits = DEFAULT_LIMITS
+) -> Iterator[JsonItem]:
     """Yield one item per non-blank line; blank lines are ignored (not records)."""
     line_no = 0
+    max_bytes = limits.max_record_bytes
     while True:
-        raw = stream.readline(MAX_RECORD_BYTES + 1)
+        raw = stream.readline(max_bytes + 1)
         if not raw:
             return
         line_no += 1
-        if len(raw) > MAX_RECORD_BYTES and not raw.endswith(b"\n"):
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
             while raw and not raw.endswith(b"\n"):  # drain the rest of the absurd line
                 raw = stream.readline(CHUNK_SIZE)
             yield JsonItem(
                 line_no,
                 error="record-too-large",
-                message=f"line longer than {MAX_RECORD_BYTES} bytes",
+                message=f"line longer than {max_bytes:,} bytes",
             )
             continue
         if not raw.strip():
@@ -127,21 +178,17 @@ def iter_json_lines(stream: IO[bytes]) -> Iterator[JsonItem]:
                 line_no, error="invalid-utf8", message=f"invalid UTF-8 at byte {exc.start}"
             )
             continue
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield JsonItem(
-                line_no, error="invalid-json", message=f"{exc.msg} at column {exc.colno}"
-            )
-            continue
-        yield JsonItem(line_no, value=value)
+        item = decode_checked(text, line_no, limits)
+        item.digest = digest_of(raw.strip())
+        yield item
 
 
 class _TextWindow:
     """A sliding window of decoded text over a binary stream, tracking line numbers."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], limits: ImportLimits = DEFAULT_LIMITS) -> None:
         self._stream = stream
+        self.limits = limits
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
         self.buf = ""
         self.pos = 0
@@ -179,33 +226,45 @@ class _TextWindow:
                 return ""
 
     def decode(self) -> tuple[Any, int]:
-        """Decode the value at ``pos``; returns (value, end). Raises JSONDecodeError or
-        ValueError("too large") once enough text has been read to be sure."""
+        """Decode the value at ``pos``; returns (value, end). Raises JSONDecodeError,
+        ValueError("too large") once enough text has been read to be sure, or
+        ValueError("too deep")."""
+        max_chars = self.limits.max_record_bytes
         while True:
             try:
-                return _decoder.raw_decode(self.buf, self.pos)
+                value, end = _decoder.raw_decode(self.buf, self.pos)
+            except RecursionError:
+                raise ValueError("too deep") from None
             except json.JSONDecodeError:
-                if len(self.buf) - self.pos > MAX_RECORD_BYTES:
+                if len(self.buf) - self.pos > max_chars:
                     raise ValueError("too large") from None
                 if not self.fill():
                     raise
+                continue
+            if end - self.pos > max_chars:
+                raise ValueError("too large")
+            if _may_be_deep(self.buf, self.pos, end, self.limits) and too_deep(
+                value, self.limits.max_json_depth
+            ):
+                self.advance_to(end)
+                raise ValueError("too deep, skipped")
+            return value, end
 
     def skip_value(self) -> bool:
-        """After a decode error, skip the malformed value by bracket matching.
+        """After a decode error, skip the malformed value by bracket matching, dropping
+        the text as it goes, so an element of any size costs one chunk of memory.
 
         Returns False when no end could be found before end of input.
         """
         depth = 0
         in_string = False
-        scan = self.pos
         while True:
-            for match in _STRUCTURE.finditer(self.buf, scan):
+            buf = self.buf
+            for match in _STRUCTURE.finditer(buf, self.pos):
                 char = match.group()
                 index = match.start()
                 if in_string:
-                    if char == "\\":
-                        continue  # handled below by skipping the escaped char
-                    if char == '"' and not _escaped(self.buf, index):
+                    if char == '"' and not _escaped(buf, index):
                         in_string = False
                     continue
                 if char == '"':
@@ -217,10 +276,15 @@ class _TextWindow:
                     if depth <= 0:
                         self.advance_to(index + 1)
                         return True
-            scan = len(self.buf) - self.pos
+            # everything read so far is inside the value: let fill() drop it; keep a
+            # trailing run of backslashes, which decides whether the next quote is escaped
+            keep = len(buf) - len(buf.rstrip("\\"))
+            self.advance_to(len(buf) - keep)
             if not self.fill():
                 return False
-            scan += self.pos  # fill() may have dropped the consumed prefix
+            if self.pos > 0 and keep == 0:
+                self.buf = self.buf[self.pos :]
+                self.pos = 0
 
 
 def _escaped(buf: str, index: int) -> bool:
@@ -251,6 +315,8 @@ def _iter_array_body(window: _TextWindow) -> Iterator[JsonItem]:
             )
             return
         line = window.line
+        start = window.pos
+        limits = window.limits
         try:
             value, end = window.decode()
         except ValueError as exc:
@@ -259,8 +325,15 @@ def _iter_array_body(window: _TextWindow) -> Iterator[JsonItem]:
                     "invalid-json",
                     f"{exc.msg} (line {exc.lineno}, column {exc.colno})",
                 )
+            elif str(exc).startswith("too deep"):
+                error = "too-deep"
+                message = f"nested more than {limits.max_json_depth} levels deep"
+                if str(exc).endswith("skipped"):
+                    yield JsonItem(line, error=error, message=message)
+                    continue
             else:
-                error, message = "record-too-large", f"record larger than {MAX_RECORD_BYTES} bytes"
+                error = "record-too-large"
+                message = f"record larger than {limits.max_record_bytes:,} bytes"
             if window.skip_value():
                 yield JsonItem(line, error=error, message=message)
                 continue
@@ -271,18 +344,21 @@ def _iter_array_body(window: _TextWindow) -> Iterator[JsonItem]:
                 fatal=True,
             )
             return
-        if _SURROGATE.search(window.buf, window.pos, end):
+        if _SURROGATE.search(window.buf, start, end):
             window.advance_to(end)
             yield JsonItem(
                 line, error="invalid-utf8", message="record contains invalid UTF-8 bytes"
             )
             continue
+        digest = digest_of(window.buf[start:end].encode("utf-8"))
         window.advance_to(end)
-        yield JsonItem(line, value=value)
+        yield JsonItem(line, value=value, digest=digest)
 
 
-def iter_json_array(stream: IO[bytes]) -> Iterator[JsonItem]:
-    window = _TextWindow(stream)
+def iter_json_array(
+    stream: IO[bytes], limits: ImportLimits = DEFAULT_LIMITS
+) -> Iterator[JsonItem]:
+    window = _TextWindow(stream, limits)
     if window.skip_ws() != "[":
         yield JsonItem(
             window.line, error="not-json-array", message="expected a JSON array", fatal=True
@@ -292,9 +368,13 @@ def iter_json_array(stream: IO[bytes]) -> Iterator[JsonItem]:
     yield from _iter_array_body(window)
 
 
-def iter_api_results(stream: IO[bytes], meta: dict[str, Any] | None = None) -> Iterator[JsonItem]:
+def iter_api_results(
+    stream: IO[bytes],
+    meta: dict[str, Any] | None = None,
+    limits: ImportLimits = DEFAULT_LIMITS,
+) -> Iterator[JsonItem]:
     """Stream the ``results`` array of an API list response; other members go to ``meta``."""
-    window = _TextWindow(stream)
+    window = _TextWindow(stream, limits)
     first = window.skip_ws()
     if first == "[":  # a saved plain list of entities
         window.advance_to(window.pos + 1)
@@ -332,23 +412,23 @@ def iter_api_results(stream: IO[bytes], meta: dict[str, Any] | None = None) -> I
             meta[key] = value
 
 
-def load_small_json(stream: IO[bytes]) -> JsonItem:
+def load_small_json(stream: IO[bytes], limits: ImportLimits = DEFAULT_LIMITS) -> JsonItem:
     """Decode a whole (small) JSON document: a single-entity API response."""
-    data = stream.read(MAX_RECORD_BYTES + 1)
-    if len(data) > MAX_RECORD_BYTES:
+    max_bytes = limits.max_record_bytes
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
         return JsonItem(
-            1, error="record-too-large", message="document larger than 16 MiB", fatal=True
+            1,
+            error="record-too-large",
+            message=f"document larger than {max_bytes:,} bytes",
+            fatal=True,
         )
     try:
-        return JsonItem(1, value=json.loads(data.decode("utf-8")))
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return JsonItem(
             1, error="invalid-utf8", message=f"invalid UTF-8 at byte {exc.start}", fatal=True
         )
-    except json.JSONDecodeError as exc:
-        return JsonItem(
-            exc.lineno,
-            error="invalid-json",
-            message=f"{exc.msg} (line {exc.lineno}, column {exc.colno})",
-            fatal=True,
-        )
+    item = decode_checked(text, 1, limits)
+    item.digest = digest_of(data)
+    return item

@@ -9,18 +9,27 @@ checkpoint, so the end state equals that of an uninterrupted import.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, Table, func, insert, select, text, update
 
 from peergraph.db.base import utcnow
+from peergraph.db.errors import ENVIRONMENT_ERRORS, describe
 from peergraph.ingest.formats import ImportTarget, iter_parsed
 from peergraph.ingest.models import ImportRun
-from peergraph.ingest.records import FormatError, Parsed, RecordError
+from peergraph.ingest.records import (
+    FormatError,
+    ImportLimits,
+    Parsed,
+    RecentDigests,
+    RecordError,
+)
 from peergraph.ingest.writer import BatchWriter, issues_t
 
 imports_t: Table = ImportRun.__table__  # type: ignore[assignment]
@@ -41,6 +50,7 @@ class ImportSummary:
     skipped: int = 0
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     resumed_from: int = 0
+    warnings_by_reason: dict[str, int] = field(default_factory=dict)
     message: str | None = None
 
     @property
@@ -49,6 +59,21 @@ class ImportSummary:
         if self.status == "already-imported":
             return True
         return self.status == "completed" and (self.imported + self.merged) > 0
+
+
+class ImportFailed(Exception):
+    """The import could not go on (full disk, no permission, a damaged store, a bug): the
+    run is marked failed with this message, and running the same import again resumes."""
+
+
+def public_path(path: str | Path) -> str:
+    """The part of an import's path that pages and the API may show: the file name (the
+    operator's folders are nobody's business), or, for a part of an OpenAlex snapshot,
+    ``entity/updated_date=…/part_N.gz``."""
+    parts = Path(path).parts
+    if len(parts) >= 3 and parts[-2].startswith("updated_date=") and parts[-1].startswith("part_"):
+        return "/".join(parts[-3:])
+    return parts[-1] if parts else str(path)
 
 
 def file_sha256(path: Path) -> str:
@@ -66,13 +91,25 @@ def import_file(
     progress: ProgressCallback | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     force: bool = False,
+    limits: ImportLimits | None = None,
 ) -> ImportSummary:
     """Import one file. Safe to repeat: a completed file is recognised and skipped (or,
-    with ``force``, re-read and de-duplicated to no effect); an interrupted one resumes."""
+    with ``force``, re-read and de-duplicated to no effect); an interrupted or failed one
+    resumes after its last committed record.
+
+    A record that breaks a parser or the writer is reported and skipped, never the batch
+    around it; what stops the whole import (a full disk, a damaged store) marks the run
+    failed with the reason and raises :class:`ImportFailed`."""
     path = target.path
-    sha = file_sha256(path)
-    size = path.stat().st_size
-    run_id, checkpoint, status = _start_run(engine, path, sha, size, target.format, force)
+    try:
+        sha = file_sha256(path)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImportFailed(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        run_id, checkpoint, status = _start_run(engine, path, sha, size, target.format, force)
+    except ENVIRONMENT_ERRORS as exc:
+        raise ImportFailed(describe(exc, engine)) from exc
     if status == "completed":
         return ImportSummary(
             run_id,
@@ -82,11 +119,12 @@ def import_file(
             message="already imported (same SHA-256); nothing changed",
         )
     writer = BatchWriter(run_id)
+    seen = RecentDigests()
     fatal: RecordError | None = None
     batch: list[Parsed] = []
     read = checkpoint
     try:
-        for parsed in iter_parsed(path, target.format):
+        for parsed in iter_parsed(path, target.format, limits, seen):
             read = parsed.number
             if progress is not None and (parsed.number % 256 == 0):
                 progress(parsed.offset, parsed.number)
@@ -96,16 +134,23 @@ def import_file(
             if isinstance(parsed.item, RecordError) and parsed.item.fatal:
                 break
             if len(batch) >= batch_size:
-                fatal = _commit_batch(engine, writer, run_id, batch) or fatal
+                fatal = _commit_batch(engine, writer, run_id, batch, seen) or fatal
                 batch = []
         if batch:
-            fatal = _commit_batch(engine, writer, run_id, batch) or fatal
+            fatal = _commit_batch(engine, writer, run_id, batch, seen) or fatal
     except FormatError as exc:
         _finish_run(engine, run_id, "failed", str(exc))
         return ImportSummary(run_id, str(path), target.format, "failed", message=str(exc))
+    except Exception as exc:
+        writer.reset_caches()
+        message = describe(exc, engine)
+        # when the store itself is what failed this fails too; the run resumes all the same
+        with contextlib.suppress(Exception):
+            _finish_run(engine, run_id, "failed", message)
+        raise ImportFailed(message) from exc
     except BaseException:
         writer.reset_caches()
-        raise  # the run stays 'running' and resumes from its checkpoint next time
+        raise  # killed or interrupted: the run stays 'running' and resumes next time
     if progress is not None:
         progress(size, read)
     resolve_references(engine)
@@ -113,15 +158,15 @@ def import_file(
     final = (
         "completed" if (summary.imported + summary.merged) > 0 or summary.skipped == 0 else "failed"
     )
-    message = None
+    outcome: str | None = None
     if fatal is not None:
-        message = f"stopped early: {fatal.message}"
+        outcome = f"stopped early: {fatal.message}"
     elif summary.records_read == 0:
-        final, message = "failed", "no records found in the file"
+        final, outcome = "failed", "no records found in the file"
     elif final == "failed":
-        message = "every record was skipped"
-    _finish_run(engine, run_id, final, message)
-    summary.status, summary.message, summary.resumed_from = final, message, checkpoint
+        outcome = "every record was skipped"
+    _finish_run(engine, run_id, final, outcome)
+    summary.status, summary.message, summary.resumed_from = final, outcome, checkpoint
     return summary
 
 
@@ -134,14 +179,15 @@ def _start_run(
             .where(imports_t.c.file_sha256 == sha, imports_t.c.format == fmt)
             .order_by(imports_t.c.id.desc())
         ).all()
-        for run_id, status, checkpoint in rows:
-            if status == "running":
+        for run_id, status, checkpoint in rows[:1] if not force else ():
+            if status in ("running", "failed"):  # interrupted, or stopped by an error
                 conn.execute(
-                    update(imports_t).where(imports_t.c.id == run_id).values(path=str(path))
+                    update(imports_t)
+                    .where(imports_t.c.id == run_id)
+                    .values(path=str(path), status="running", message=None, finished_at=None)
                 )
                 return run_id, checkpoint, "running"
-            if status == "completed" and not force:
-                return run_id, checkpoint, "completed"
+            return run_id, checkpoint, "completed"
         run_id = conn.execute(
             insert(imports_t)
             .values(
@@ -163,8 +209,38 @@ def _start_run(
 
 
 def _commit_batch(
-    engine: Engine, writer: BatchWriter, run_id: int, batch: list[Parsed]
+    engine: Engine,
+    writer: BatchWriter,
+    run_id: int,
+    batch: list[Parsed],
+    seen: RecentDigests,
 ) -> RecordError | None:
+    """Write ``batch`` in one transaction with the checkpoint. When a record in it breaks
+    the writer, the transaction is rolled back and the batch written record by record,
+    so that only the breaking record is lost (and reported as ``write-error``)."""
+    try:
+        return _write(engine, writer, run_id, batch)
+    except ENVIRONMENT_ERRORS:
+        raise
+    except Exception:
+        writer.reset_caches()  # the ids it cached may belong to the rolled-back rows
+        if len(batch) == 1:
+            raise
+    fatal = None
+    for parsed in batch:
+        try:
+            fatal = _write(engine, writer, run_id, [parsed]) or fatal
+        except ENVIRONMENT_ERRORS:
+            raise
+        except Exception as exc:
+            writer.reset_caches()
+            seen.discard(parsed.digest)
+            error = RecordError("write-error", f"{type(exc).__name__}: {exc}"[:500], parsed.line)
+            _write(engine, writer, run_id, [Parsed(parsed.number, parsed.line, error)])
+    return fatal
+
+
+def _write(engine: Engine, writer: BatchWriter, run_id: int, batch: list[Parsed]) -> Any:
     with engine.begin() as conn:
         result = writer.write(conn, batch)
         conn.execute(
@@ -212,10 +288,10 @@ def summarize(engine: Engine, run_id: int) -> ImportSummary:
     with engine.connect() as conn:
         run = conn.execute(select(imports_t).where(imports_t.c.id == run_id)).mappings().one()
         reasons = conn.execute(
-            select(issues_t.c.reason, func.count())
+            select(issues_t.c.reason, issues_t.c.skipped, func.count())
             .where(issues_t.c.import_id == run_id)
-            .group_by(issues_t.c.reason)
-            .order_by(func.count().desc())
+            .group_by(issues_t.c.reason, issues_t.c.skipped)
+            .order_by(func.count().desc(), issues_t.c.reason)
         ).all()
     return ImportSummary(
         import_id=run_id,
@@ -226,6 +302,7 @@ def summarize(engine: Engine, run_id: int) -> ImportSummary:
         imported=run["records_imported"],
         merged=run["records_merged"],
         skipped=run["records_skipped"],
-        skipped_by_reason=dict(Counter({reason: count for reason, count in reasons})),
+        skipped_by_reason=dict(Counter({r: n for r, skipped, n in reasons if skipped})),
+        warnings_by_reason={r: n for r, skipped, n in reasons if not skipped},
         message=run["message"],
     )

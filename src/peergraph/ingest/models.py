@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from peergraph.db.base import Base, utcnow
@@ -33,7 +44,8 @@ class ImportRun(Base):
 
 
 class ImportIssue(Base):
-    """A record that was skipped (or a file-level problem), with where and why."""
+    """A record that was skipped (or a file-level problem), with where and why; with
+    ``skipped`` false, a warning about a record that was imported all the same."""
 
     __tablename__ = "import_issues"
     __table_args__ = (Index("ix_import_issues_import_reason", "import_id", "reason"),)
@@ -44,14 +56,24 @@ class ImportIssue(Base):
     line: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
+    skipped: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Provenance(Base):
-    """Which import, file record and line an entity row came from (one row per record)."""
+    """Which import, file record and line an entity row came from: one row per record,
+    except that identical records (same ``record_digest``) of one import share a row."""
 
     __tablename__ = "provenance"
     __table_args__ = (
         UniqueConstraint("import_id", "record_number"),
+        Index(
+            "uq_provenance_repeat",
+            "import_id",
+            "entity_type",
+            "entity_id",
+            "record_digest",
+            unique=True,
+        ),
         Index("ix_provenance_entity", "entity_type", "entity_id"),
         Index("ix_provenance_record_key", "record_key"),
     )
@@ -64,3 +86,4 @@ class Provenance(Base):
     entity_type: Mapped[str] = mapped_column(String(16))
     entity_id: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(8))  # created | merged | updated
+    record_digest: Mapped[bytes | None] = mapped_column(LargeBinary(16))

@@ -95,6 +95,8 @@ class WorkRecord:
     authorships: list[AuthorshipRecord] = field(default_factory=list)
     topics: list[WorkTopicLink] = field(default_factory=list)
     references: list[tuple[str, str]] = field(default_factory=list)  # (scheme, value)
+    # what was wrong but not fatal (reason, message): reported, the record still imported
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
     kind: EntityKind = "work"
 
@@ -118,6 +120,37 @@ Record = WorkRecord | AuthorRecord | InstitutionRecord | SourceRecord | TopicRec
 
 
 @dataclass(slots=True)
+class Repeat:
+    """A record whose source text is identical to one already stored by this import: it
+    is counted as merged and costs no parsing, no writes and no provenance row."""
+
+
+class RecentDigests:
+    """The digests of records this import has already read, the most recent
+    ``capacity`` of them (a bounded memory, whatever the file holds)."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._seen: dict[bytes, None] = {}
+
+    def __contains__(self, digest: object) -> bool:
+        return digest in self._seen
+
+    def add(self, digest: bytes | None) -> None:
+        if digest is None:
+            return
+        self._seen[digest] = None
+        if len(self._seen) > self.capacity:
+            del self._seen[next(iter(self._seen))]
+
+    def discard(self, digest: bytes | None) -> None:
+        self._seen.pop(digest, None)  # type: ignore[arg-type]
+
+    def clear(self) -> None:
+        self._seen.clear()
+
+
+@dataclass(slots=True)
 class RecordError:
     """A record that could not be used. ``fatal`` means the rest of the file is unreadable."""
 
@@ -133,8 +166,23 @@ class Parsed:
 
     number: int  # 1-based record number within the file
     line: int | None
-    item: Record | RecordError
+    item: Record | RecordError | Repeat
     offset: int = 0  # bytes of the (possibly compressed) file consumed so far, for progress
+    # a digest of the record's source text: identical records of one file share it
+    digest: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportLimits:
+    """Bounds on one record, so one hostile record can cost neither memory nor a crash.
+
+    Defaults: 16 MiB per record (real ones are at most a few hundred KB) and JSON nesting
+    64 levels deep (real records nest about 6). A record past a limit is skipped, reported
+    with its line, and never held whole in memory.
+    """
+
+    max_record_bytes: int = 16 * 1024 * 1024
+    max_json_depth: int = 64
 
 
 class FormatError(Exception):

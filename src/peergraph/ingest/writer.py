@@ -25,10 +25,12 @@ from peergraph.ingest.records import (
     InstitutionRecord,
     Parsed,
     RecordError,
+    Repeat,
     SourceRecord,
     TopicRecord,
     WorkRecord,
 )
+from peergraph.links import safe_link
 from peergraph.works.models import (
     Authorship,
     AuthorshipInstitution,
@@ -74,7 +76,8 @@ issues_t: Table = ImportIssue.__table__  # type: ignore[assignment]
 @dataclass
 class BatchResult:
     imported: int = 0
-    merged: int = 0
+    merged: int = 0  # repeats included
+    repeats: int = 0  # identical to a record this import already stored
     skipped: int = 0
     skipped_by_reason: Counter[str] = field(default_factory=Counter)
     fatal: RecordError | None = None
@@ -147,22 +150,21 @@ class BatchWriter:
         issues: list[dict[str, Any]] = []
         for parsed in batch:
             item = parsed.item
-            if isinstance(item, RecordError):
+            if isinstance(item, Repeat):
+                result.merged += 1
+                result.repeats += 1
+            elif isinstance(item, RecordError):
                 result.skipped += 1
                 result.skipped_by_reason[item.reason] += 1
-                issues.append(
-                    {
-                        "import_id": self.import_id,
-                        "record_number": parsed.number,
-                        "line": item.line,
-                        "reason": item.reason,
-                        "message": item.message[:2000],
-                    }
-                )
+                issues.append(self._issue(parsed, item.reason, item.message, item.line))
                 if item.fatal:
                     result.fatal = item
             elif isinstance(item, WorkRecord):
                 works.append(parsed)
+                issues.extend(
+                    self._issue(parsed, reason, message, parsed.line, skipped=False)
+                    for reason, message in item.warnings
+                )
             else:
                 entity_id, created = self._write_entity(conn, item)
                 result.imported += created
@@ -175,6 +177,18 @@ class BatchWriter:
         if issues:
             conn.execute(insert(issues_t), issues)
         return result
+
+    def _issue(
+        self, parsed: Parsed, reason: str, message: str, line: int | None, *, skipped: bool = True
+    ) -> dict[str, Any]:
+        return {
+            "import_id": self.import_id,
+            "record_number": parsed.number,
+            "line": line,
+            "reason": reason[:40],
+            "message": message[:2000],
+            "skipped": skipped,
+        }
 
     def _provenance(
         self, parsed: Parsed, kind: str, entity_id: int, created: bool
@@ -191,6 +205,7 @@ class BatchWriter:
             "entity_type": kind,
             "entity_id": entity_id,
             "action": "created" if created else "merged",
+            "record_digest": parsed.digest,
         }
 
     # -- works -------------------------------------------------------------------------
@@ -548,7 +563,7 @@ class BatchWriter:
             "name_key": name_key(record.name),
             "type": record.type,
             "publisher": record.publisher,
-            "homepage_url": record.homepage_url,
+            "homepage_url": safe_link(record.homepage_url),
         }
         found = None
         for kind, value in keys:
@@ -599,7 +614,7 @@ class BatchWriter:
             "country_code": record.country_code,
             "type": record.type,
             "domains": record.domains,
-            "homepage_url": record.homepage_url,
+            "homepage_url": safe_link(record.homepage_url),
         }
         found = None
         for kind, value in keys:
