@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from pathlib import Path
@@ -57,7 +58,9 @@ def shared_data() -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings.for_data_dir(tmp_path / "store")
+    # Starlette's TestClient sends "Host: testserver"
+    store = Settings.for_data_dir(tmp_path / "store")
+    return dataclasses.replace(store, allowed_hosts=("testserver", *store.allowed_hosts))
 
 
 @pytest.fixture

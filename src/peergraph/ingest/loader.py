@@ -66,16 +66,6 @@ class ImportFailed(Exception):
     run is marked failed with this message, and running the same import again resumes."""
 
 
-def public_path(path: str | Path) -> str:
-    """The part of an import's path that pages and the API may show: the file name (the
-    operator's folders are nobody's business), or, for a part of an OpenAlex snapshot,
-    ``entity/updated_date=…/part_N.gz``."""
-    parts = Path(path).parts
-    if len(parts) >= 3 and parts[-2].startswith("updated_date=") and parts[-1].startswith("part_"):
-        return "/".join(parts[-3:])
-    return parts[-1] if parts else str(path)
-
-
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from peergraph.ingest import services as ingest
+from peergraph.ingest.models import ImportRun, Provenance
 from peergraph.profiles import queries as profiles
-from peergraph.web.deps import get_session
+from peergraph.web.deps import WorkId, get_session
 from peergraph.works import services as works
 from peergraph.works.services import Page
 
@@ -81,6 +82,20 @@ class TopicOut(BaseModel):
     is_primary: bool
 
 
+class SourceRecordOut(BaseModel):
+    import_id: int
+    file: str = Field(description="the imported file's name (never the operator's folders)")
+    format: str
+    record_number: int
+    line: int | None
+    record_key: str | None
+    action: str = Field(description="created | merged")
+
+
+class SourceRecordPage(Paged):
+    items: list[SourceRecordOut]
+
+
 class WorkDetail(WorkSummary):
     abstract: str | None
     publication_date: str | None
@@ -92,6 +107,10 @@ class WorkDetail(WorkSummary):
     identifiers: dict[str, str]
     authorships: list[AuthorshipOut]
     topics: list[TopicOut]
+    sources_count: int = Field(description="records this work was imported from")
+    sources: list[SourceRecordOut] = Field(
+        description="the first of them; all: /api/works/{id}/sources"
+    )
 
 
 class SourceCount(BaseModel):
@@ -108,7 +127,7 @@ class Stats(BaseModel):
 
 class ImportOut(BaseModel):
     id: int
-    path: str
+    path: str = Field(description="the file's name (never the operator's folders)")
     format: str
     status: str
     records_read: int
@@ -116,6 +135,9 @@ class ImportOut(BaseModel):
     records_merged: int
     records_skipped: int
     skipped_by_reason: dict[str, int]
+    warnings_by_reason: dict[str, int] = Field(
+        description="records imported with a problem reported, e.g. an unsafe URL dropped"
+    )
     message: str | None
 
 
@@ -146,11 +168,13 @@ def list_works(
 
 
 @router.get("/works/{work_id}", response_model=WorkDetail, responses=ERRORS, summary="One work")
-def get_work(work_id: int, session: Session = Depends(get_session)) -> dict[str, Any]:
+def get_work(work_id: WorkId, session: Session = Depends(get_session)) -> dict[str, Any]:
     work = works.get_work(session, work_id)
     if work is None:
         raise HTTPException(404, f"no work with id {work_id}")
     detail = works.work_detail(work, works.work_topics(session, work_id))
+    sources = works.work_provenance(session, work_id)
+    detail.update(sources_count=sources.total, sources=[source_json(*i) for i in sources.items])
     linked = profiles.work_authors(session, work_id)
     for authorship, out in zip(work.authorships, detail["authorships"], strict=True):
         if authorship.id in linked:
@@ -164,12 +188,44 @@ def get_work(work_id: int, session: Session = Depends(get_session)) -> dict[str,
     return detail
 
 
+def source_json(provenance: Provenance, run: ImportRun) -> dict[str, Any]:
+    return {
+        "import_id": run.id,
+        "file": ingest.public_path(run.path),
+        "format": run.format,
+        "record_number": provenance.record_number,
+        "line": provenance.line,
+        "record_key": provenance.record_key,
+        "action": provenance.action,
+    }
+
+
+@router.get(
+    "/works/{work_id}/sources",
+    response_model=SourceRecordPage,
+    responses=ERRORS,
+    summary="Every record a work was imported from, paged",
+)
+def get_work_sources(
+    work_id: WorkId,
+    page: int = Query(1, ge=1, le=1_000_000),
+    per_page: int = Query(works.PROVENANCE_PER_PAGE, ge=1, le=works.MAX_PAGE_SIZE),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    if works.get_work(session, work_id) is None:
+        raise HTTPException(404, f"no work with id {work_id}")
+    sources = works.work_provenance(session, work_id, page=page, per_page=per_page)
+    if page > sources.pages:
+        raise HTTPException(404, f"page {page} is past the last page ({sources.pages})")
+    return {"items": [source_json(*i) for i in sources.items], **page_fields(sources)}
+
+
 @router.get("/imports", response_model=list[ImportOut], summary="Import runs, newest first")
 def list_imports(session: Session = Depends(get_session)) -> list[dict[str, Any]]:
     return [
         {
             "id": run.id,
-            "path": run.path,
+            "path": ingest.public_path(run.path),
             "format": run.format,
             "status": run.status,
             "records_read": run.records_read,
@@ -177,6 +233,7 @@ def list_imports(session: Session = Depends(get_session)) -> list[dict[str, Any]
             "records_merged": run.records_merged,
             "records_skipped": run.records_skipped,
             "skipped_by_reason": ingest.issue_reasons(session, run.id),
+            "warnings_by_reason": ingest.issue_reasons(session, run.id, skipped=False),
             "message": run.message,
         }
         for run in ingest.list_imports(session)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from peergraph.profiles import queries as profiles
 from peergraph.web.api import ERRORS, Paged, WorkSummary, page_fields
-from peergraph.web.deps import get_session, record_or_redirect
+from peergraph.web.deps import OptionalId, RecordId, get_session, record_or_redirect
 from peergraph.works.services import work_summary
 
 router = APIRouter(prefix="/api", tags=["researchers"])
@@ -116,7 +116,7 @@ REDIRECT: dict[int | str, dict[str, Any]] = {
     responses={**ERRORS, **REDIRECT},
     summary="A researcher record: identity, trust snapshot, counts, topics, collaborators",
 )
-def get_researcher(record_id: int, session: Session = Depends(get_session)) -> Any:
+def get_researcher(record_id: RecordId, session: Session = Depends(get_session)) -> Any:
     found = record_or_redirect(session, record_id, "/api/researchers")
     if isinstance(found, Response):
         return found
@@ -130,7 +130,7 @@ def get_researcher(record_id: int, session: Session = Depends(get_session)) -> A
     summary="A researcher's works, with why each is on the record",
 )
 def get_researcher_works(
-    record_id: int,
+    record_id: RecordId,
     page: int = Query(1, ge=1, le=100_000),
     sort: str = Query("newest", pattern="^(newest|oldest)$"),
     session: Session = Depends(get_session),
@@ -160,8 +160,8 @@ def get_researcher_works(
 )
 def list_researchers(
     q: str | None = Query(None, max_length=100, description="family-name prefix"),
-    topic: int | None = Query(None, ge=1),
-    institution: int | None = Query(None, ge=1),
+    topic: OptionalId = None,
+    institution: OptionalId = None,
     page: int = Query(1, ge=1, le=100_000),
     per_page: int = Query(50, ge=1, le=100),
     session: Session = Depends(get_session),

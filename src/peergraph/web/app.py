@@ -9,14 +9,19 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from peergraph import __version__
 from peergraph.db import create_db_engine, session_factory
+from peergraph.ingest.services import public_path
+from peergraph.links import safe_link
 from peergraph.search.background import SearchIndexJob
 from peergraph.search.lexical import LexicalHolder
 from peergraph.search.semantic import SemanticIndex
 from peergraph.settings import Settings
 from peergraph.web import api, api_researchers, errors, researchers, search, views
+from peergraph.web.security import SecurityHeaders
+from peergraph.works.services import identifier_url
 
 WEB_DIR = Path(__file__).parent
 
@@ -44,7 +49,7 @@ def create_app(settings: Settings, *, background: bool = False, embed: bool = Tr
         description="Open research graph: works, researchers, topics. All responses are JSON; "
         'errors are {"error": {"status", "code", "message"}}.',
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # views.api_docs serves Swagger UI from our own static files
         redoc_url=None,
     )
     engine = create_db_engine(settings)
@@ -56,7 +61,11 @@ def create_app(settings: Settings, *, background: bool = False, embed: bool = Tr
     app.state.lexical = LexicalHolder(engine)  # built by the background job, if running
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
+    templates.env.filters["public_path"] = public_path
+    templates.env.globals["safe_link"] = safe_link  # every link built from data
+    templates.env.globals["identifier_url"] = identifier_url
     app.state.templates = templates
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_dir()), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(api.router)
     app.include_router(api_researchers.router)
@@ -64,4 +73,14 @@ def create_app(settings: Settings, *, background: bool = False, embed: bool = Tr
     app.include_router(researchers.router)
     app.include_router(search.router)
     errors.install(app)
+    # outermost last: the host check runs first, and even its 400 carries the headers
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+def swagger_ui_dir() -> Path:
+    """Swagger UI's files as the fastapi-offline package ships them (no CDN)."""
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).parent / "static"

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from peergraph.authors.models import AuthorRecord
 from peergraph.profiles import queries as profiles
+
+# Every id and number a client sends is bounded in its schema, so that a value past what
+# the database stores (2^63 and up) is a 404/422, never an overflow and a 500.
+MAX_ID = 2**63 - 1
+WorkId = Annotated[int, Path(ge=1, le=MAX_ID, description="a work id")]
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID, description="a researcher record id")]
+OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+MAX_YEAR = 9999
 
 
 def get_session(request: Request) -> Iterator[Session]:

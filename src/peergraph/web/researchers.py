@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
@@ -13,7 +11,8 @@ from peergraph.profiles import trust
 from peergraph.profiles.services import CLOSE_STRENGTH
 from peergraph.search.similar import similar_researchers
 from peergraph.web.charts import works_per_year_svg
-from peergraph.web.deps import get_session, record_or_redirect
+from peergraph.web.deps import OptionalId, RecordId, get_session, record_or_redirect
+from peergraph.web.security import json_for_script
 from peergraph.works.models import Institution, Topic
 
 router = APIRouter(include_in_schema=False)
@@ -42,14 +41,13 @@ def person_json_ld(view: profiles.ProfileView, base_url: str) -> str:
         ]
     if view.topics:
         data["knowsAbout"] = [t.name for t, _ in view.topics[:5]]
-    # "</" must not end the <script> element early
-    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    return json_for_script(data)
 
 
 @router.get("/researchers/{record_id}", response_class=HTMLResponse)
 def profile_page(
     request: Request,
-    record_id: int,
+    record_id: RecordId,
     page: int = Query(1, ge=1, le=100_000),
     sort: str = Query("newest", pattern="^(newest|oldest)$"),
     session: Session = Depends(get_session),
@@ -71,22 +69,15 @@ def profile_page(
             "json_ld": person_json_ld(view, str(request.base_url)),
             "close_threshold": CLOSE_STRENGTH,
             "evidence_sentence": profiles.evidence_sentence,
-            "identifier_url": _identifier_url,
             "similar": similar_researchers(session, request.app.state.semantic, view.record.id),
             "semantic_ready": request.app.state.semantic.loaded > 0,
         },
     )
 
 
-def _identifier_url(scheme: str, value: str) -> str | None:
-    from peergraph.works.services import identifier_url
-
-    return identifier_url(scheme, value)
-
-
 @router.get("/researchers/{record_id}/trust", response_class=HTMLResponse)
 def trust_page(
-    request: Request, record_id: int, session: Session = Depends(get_session)
+    request: Request, record_id: RecordId, session: Session = Depends(get_session)
 ) -> Response:
     found = record_or_redirect(session, record_id, "/researchers", "/trust")
     if isinstance(found, Response):
@@ -110,8 +101,8 @@ def trust_page(
 def researchers_page(
     request: Request,
     q: str | None = Query(None, max_length=100, description="family-name prefix"),
-    topic: int | None = Query(None, ge=1),
-    institution: int | None = Query(None, ge=1),
+    topic: OptionalId = None,
+    institution: OptionalId = None,
     page: int = Query(1, ge=1, le=100_000),
     session: Session = Depends(get_session),
 ) -> Response:

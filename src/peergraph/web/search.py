@@ -14,7 +14,7 @@ from peergraph.search import services as search
 from peergraph.search import similar
 from peergraph.search.semantic import coverage as semantic_coverage
 from peergraph.web.api import ERRORS, Paged, page_fields
-from peergraph.web.deps import get_session
+from peergraph.web.deps import MAX_YEAR, RecordId, WorkId, get_session
 from peergraph.works.services import work_summary
 
 router = APIRouter()
@@ -131,12 +131,16 @@ def api_search(
     request: Request,
     q: str = Query("", description="the query (1–1,000 characters)"),
     mode: str = Query("hybrid", description="hybrid | keyword | semantic"),
-    year_from: int | None = Query(None, description="earliest publication year"),
-    year_to: int | None = Query(None, description="latest publication year"),
+    year_from: int | None = Query(
+        None, ge=-MAX_YEAR, le=MAX_YEAR, description="earliest publication year"
+    ),
+    year_to: int | None = Query(
+        None, ge=-MAX_YEAR, le=MAX_YEAR, description="latest publication year"
+    ),
     venue: str = Query("", description="part of a venue's name, e.g. NeurIPS"),
     type: str = Query("", description="work type, e.g. article, paper-conference"),
     has_abstract: str = Query("", description="true: only works with an abstract; false: none"),
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=100_000),
     per_page: int = Query(20, ge=1, le=100),
     session: Session = Depends(get_session),
 ) -> Any:
@@ -177,6 +181,8 @@ def search_page(
     filters = search.Filters()
     try:
         years = [int(y) if y.strip() else None for y in (year_from, year_to)]
+        if any(y is not None and abs(y) > MAX_YEAR for y in years):
+            raise ValueError("out of range")
     except ValueError:
         problem, years = "Years are written as numbers, e.g. 2019.", [None, None]
     try:
@@ -298,7 +304,7 @@ class SimilarResearchersOut(BaseModel):
 )
 def api_similar_works(
     request: Request,
-    work_id: int,
+    work_id: WorkId,
     limit: int = Query(5, ge=1, le=50),
     session: Session = Depends(get_session),
 ) -> Any:
@@ -332,7 +338,7 @@ def api_similar_works(
 )
 def api_similar_researchers(
     request: Request,
-    record_id: int,
+    record_id: RecordId,
     limit: int = Query(5, ge=1, le=50),
     session: Session = Depends(get_session),
 ) -> Any:

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from peergraph.profiles import queries as profiles
 from peergraph.search.similar import similar_works
-from peergraph.web.deps import get_session
+from peergraph.web.deps import WorkId, get_session
+from peergraph.web.security import safe_redirect_path
 from peergraph.works import services as works
 
 router = APIRouter(include_in_schema=False)
@@ -33,7 +34,7 @@ def home(
 
 @router.get("/works/{work_id}", response_class=HTMLResponse)
 def work_page(
-    request: Request, work_id: int, session: Session = Depends(get_session)
+    request: Request, work_id: WorkId, session: Session = Depends(get_session)
 ) -> HTMLResponse:
     work = works.get_work(session, work_id)
     if work is None:
@@ -45,7 +46,6 @@ def work_page(
             "work": work,
             "topics": works.work_topics(session, work_id),
             "provenance": works.work_provenance(session, work_id),
-            "identifier_url": works.identifier_url,
             "authors": profiles.work_authors(session, work_id),
             "evidence_sentence": profiles.evidence_sentence,
             "similar": similar_works(session, request.app.state.semantic, work_id) or [],
@@ -54,7 +54,35 @@ def work_page(
     )
 
 
+@router.get("/works/{work_id}/sources", response_class=HTMLResponse)
+def work_sources_page(
+    request: Request,
+    work_id: WorkId,
+    page: int = Query(1, ge=1, le=1_000_000),
+    session: Session = Depends(get_session),
+) -> HTMLResponse:
+    """Every record a work came from, paged."""
+    work = works.get_work(session, work_id)
+    if work is None:
+        raise HTTPException(404, f"There is no work with id {work_id}.")
+    provenance = works.work_provenance(
+        session, work_id, page=page, per_page=works.PROVENANCE_PER_PAGE
+    )
+    if page > provenance.pages:
+        raise HTTPException(404, f"There is no page {page}; the last page is {provenance.pages}.")
+    return request.app.state.templates.TemplateResponse(
+        request, "work_sources.html", {"work": work, "provenance": provenance}
+    )
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = Query(None, max_length=500)) -> HTMLResponse:
-    safe_next = next if next and next.startswith("/") and not next.startswith("//") else None
-    return request.app.state.templates.TemplateResponse(request, "login.html", {"next": safe_next})
+def login_page(request: Request, next: str | None = Query(None, max_length=2000)) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(
+        request, "login.html", {"next": safe_redirect_path(next)}
+    )
+
+
+@router.get("/api/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> HTMLResponse:
+    """Swagger UI for the OpenAPI description, from our own static files (no CDN)."""
+    return request.app.state.templates.TemplateResponse(request, "api_docs.html", {})

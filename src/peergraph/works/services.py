@@ -9,6 +9,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from peergraph.ingest.models import ImportIssue, ImportRun, Provenance
+from peergraph.links import identifier_link
 from peergraph.works.models import (
     Authorship,
     AuthorshipInstitution,
@@ -127,14 +128,27 @@ def work_topics(session: Session, work_id: int) -> list[tuple[Topic, WorkTopic]]
     return [(topic, link) for topic, link in rows]
 
 
-def work_provenance(session: Session, work_id: int) -> list[tuple[Provenance, ImportRun]]:
+PROVENANCE_ON_PAGE = 10  # a work page shows this many sources; the rest are paged
+PROVENANCE_PER_PAGE = 50
+
+
+def work_provenance(
+    session: Session, work_id: int, *, page: int = 1, per_page: int = PROVENANCE_ON_PAGE
+) -> Page:
+    """The records a work came from, oldest first, one page of them: a work can be backed
+    by any number of records (the same paper in many files), and no page may load them
+    all. Items are (Provenance, ImportRun) pairs."""
+    where = (Provenance.entity_type == "work", Provenance.entity_id == work_id)
+    total = session.scalar(select(func.count()).select_from(Provenance).where(*where)) or 0
     rows = session.execute(
         select(Provenance, ImportRun)
         .join(ImportRun, ImportRun.id == Provenance.import_id)
-        .where(Provenance.entity_type == "work", Provenance.entity_id == work_id)
+        .where(*where)
         .order_by(Provenance.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     ).all()
-    return [(p, r) for p, r in rows]
+    return Page([(p, r) for p, r in rows], page, per_page, total)
 
 
 IDENTIFIER_LINKS = {
@@ -143,12 +157,14 @@ IDENTIFIER_LINKS = {
     "openalex": "https://openalex.org/{}",
     "pmid": "https://pubmed.ncbi.nlm.nih.gov/{}",
     "pmcid": "https://www.ncbi.nlm.nih.gov/pmc/articles/{}",
+    "orcid": "https://orcid.org/{}",
 }
 
 
 def identifier_url(scheme: str, value: str) -> str | None:
+    """The resolver link for an identifier, through the URL policy (links.py)."""
     template = IDENTIFIER_LINKS.get(scheme)
-    return template.format(value) if template else None
+    return identifier_link(template, value) if template else None
 
 
 def author_counts(session: Session, work_ids: list[int]) -> dict[int, int]:
