@@ -169,8 +169,9 @@ def iter_atom(
                 return
             if since_entry > max_bytes:
                 message = f"an entry larger than {max_bytes:,} bytes; the rest of the feed"
-                yield entries + 1, RecordError(
-                    "record-too-large", message + " cannot be read", None, True
+                yield (
+                    entries + 1,
+                    RecordError("record-too-large", message + " cannot be read", None, True),
                 )
                 return
     except ET.ParseError as exc:

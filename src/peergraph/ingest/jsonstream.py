@@ -149,9 +149,7 @@ def _may_be_deep(text: str, start: int, end: int, limits: ImportLimits) -> bool:
     return text.count("[", start, end) + text.count("{", start, end) > limits.max_json_depth
 
 
-def iter_json_lines(
-    stream: IO[bytes], limits: ImportLimits = DEFAULT_LIMITS
-) -> Iterator[JsonItem]:
+def iter_json_lines(stream: IO[bytes], limits: ImportLimits = DEFAULT_LIMITS) -> Iterator[JsonItem]:
     """Yield one item per non-blank line; blank lines are ignored (not records)."""
     line_no = 0
     max_bytes = limits.max_record_bytes
@@ -355,9 +353,7 @@ def _iter_array_body(window: _TextWindow) -> Iterator[JsonItem]:
         yield JsonItem(line, value=value, digest=digest)
 
 
-def iter_json_array(
-    stream: IO[bytes], limits: ImportLimits = DEFAULT_LIMITS
-) -> Iterator[JsonItem]:
+def iter_json_array(stream: IO[bytes], limits: ImportLimits = DEFAULT_LIMITS) -> Iterator[JsonItem]:
     window = _TextWindow(stream, limits)
     if window.skip_ws() != "[":
         yield JsonItem(

@@ -214,8 +214,6 @@ def _commit_batch(
         raise
     except Exception:
         writer.reset_caches()  # the ids it cached may belong to the rolled-back rows
-        if len(batch) == 1:
-            raise
     fatal = None
     for parsed in batch:
         try:

@@ -385,6 +385,8 @@ def parse_author(obj: dict[str, Any], author_id: str) -> AuthorRecord | RecordEr
         if isinstance(alternatives, list)
         else [],
         institution_ids=[i.openalex_id for i in institutions if i.openalex_id],
-        works_count=works_count if isinstance(works_count, int) else None,
+        works_count=works_count
+        if isinstance(works_count, int) and 0 <= works_count < 2**31
+        else None,
         institutions=institutions,
     )
