@@ -37,6 +37,7 @@ err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 class State:
     settings: Settings
+    debug: bool = False
 
 
 state = State()
@@ -52,8 +53,17 @@ def root(
             help="Folder for the embedded SQLite store (default ./peergraph-data).",
         ),
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the full traceback when a command fails."),
+    ] = False,
 ) -> None:
-    state.settings = Settings.from_env(data_dir=data_dir)
+    state.debug = debug
+    try:
+        state.settings = Settings.from_env(data_dir=data_dir)
+    except ValueError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
 
 
 def _engine() -> Engine:
@@ -102,8 +112,8 @@ def import_command(
     """
     from peergraph.cli.progress import ImportProgress
     from peergraph.ingest.formats import FORMATS, expand_paths
-    from peergraph.ingest.loader import import_file
-    from peergraph.ingest.records import FormatError
+    from peergraph.ingest.loader import ImportFailed, import_file
+    from peergraph.ingest.records import FormatError, ImportLimits
 
     if fmt is not None and fmt not in FORMATS:
         err.print(f"error: unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
@@ -117,9 +127,21 @@ def import_command(
             err.print(f"error: {exc}")
             failed = True
     engine = _engine()
+    settings = state.settings
+    limits = ImportLimits(settings.max_record_bytes, settings.max_json_depth)
     for target in targets:
-        with ImportProgress(err, target.path, enabled=not quiet and err.is_terminal) as progress:
-            summary = import_file(engine, target, progress=progress.update, force=force)
+        try:
+            with ImportProgress(
+                err, target.path, enabled=not quiet and err.is_terminal
+            ) as progress:
+                summary = import_file(
+                    engine, target, progress=progress.update, force=force, limits=limits
+                )
+        except ImportFailed as exc:
+            if state.debug:
+                raise
+            err.print(f"error: {target.path}: {exc}")
+            raise typer.Exit(1) from exc
         _print_summary(summary, quiet=quiet)
         failed = failed or not summary.ok
     if failed:
@@ -140,9 +162,12 @@ def _print_summary(summary: ImportSummary, *, quiet: bool) -> None:
     if summary.resumed_from:
         line += f"; resumed after record {summary.resumed_from:,}"
     err.print(line, soft_wrap=True)
+    if summary.warnings_by_reason:
+        warned = ", ".join(f"{r} {n:,}" for r, n in summary.warnings_by_reason.items())
+        err.print(f"  imported with warnings: {warned}", soft_wrap=True)
     if summary.message:
         err.print(f"  {summary.status}: {summary.message}", soft_wrap=True)
-    if summary.skipped and not quiet:
+    if (summary.skipped or summary.warnings_by_reason) and not quiet:
         err.print(f"  details: peergraph imports {summary.import_id}")
 
 
@@ -249,9 +274,14 @@ def imports(
             out.print(f"  {run.message}")
         for reason, count in issue_reasons(session, run.id).items():
             out.print(f"  skipped {count:,} × {reason}")
+        for reason, count in issue_reasons(session, run.id, skipped=False).items():
+            out.print(f"  imported with a warning {count:,} × {reason}")
         for issue in import_issues(session, run.id, limit=limit):
             where = f"record {issue.record_number}" + (f", line {issue.line}" if issue.line else "")
-            out.print(f"  {run.path}: {where}: {issue.reason}: {issue.message}", soft_wrap=True)
+            kind = "" if issue.skipped else "warning: "
+            out.print(
+                f"  {run.path}: {where}: {kind}{issue.reason}: {issue.message}", soft_wrap=True
+            )
 
 
 @app.command()
@@ -543,8 +573,27 @@ def db_upgrade() -> None:
 
 
 def main() -> None:
+    """The console entry point: operator errors (a full disk, a missing permission, a
+    damaged store) end in one line that says what to do; ``--debug`` shows the traceback."""
+    from peergraph.db.errors import ENVIRONMENT_ERRORS, describe
+
     try:
         app()
     except KeyboardInterrupt:
         err.print("interrupted; run the same import again to resume")
         sys.exit(130)
+    except ENVIRONMENT_ERRORS as exc:
+        if state.debug:
+            raise
+        settings = getattr(state, "settings", None)
+        store = settings.database_url if settings is not None else None
+        err.print(f"error: {describe(exc, store)} (--debug shows the traceback)")
+        sys.exit(1)
+    except Exception as exc:
+        if state.debug:
+            raise
+        err.print(
+            f"error: {describe(exc)}: this is a bug in peergraph; run the command again with"
+            " --debug and report the traceback"
+        )
+        sys.exit(1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy import exc as sa_exc
 
 # Errors of the environment (disk, permissions, the database server or file) rather than
@@ -22,16 +22,16 @@ ENVIRONMENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _store(engine: Engine | None) -> str:
+def _store(engine: Engine | str | None) -> str:
     if engine is None:
         return "the store"
-    url = engine.url
+    url = make_url(engine) if isinstance(engine, str) else engine.url
     if url.get_backend_name() == "sqlite" and url.database:
         return f"the store {url.database}"
     return f"the database {url.render_as_string(hide_password=True)}"
 
 
-def describe(exc: BaseException, engine: Engine | None = None) -> str:
+def describe(exc: BaseException, engine: Engine | str | None = None) -> str:
     """One line saying what happened and what to do about it."""
     store = _store(engine)
     original = getattr(exc, "orig", None) or exc
@@ -41,6 +41,14 @@ def describe(exc: BaseException, engine: Engine | None = None) -> str:
         return (
             f"the disk holding {store} is full: free some space and run the same command"
             " again (an import resumes where it stopped)"
+        )
+    if getattr(original, "sqlite_errorname", "").startswith("SQLITE_IOERR") or (
+        "disk i/o error" in text
+    ):
+        return (
+            f"could not write to {store} (disk I/O error: is the disk full, over a quota or"
+            " failing?): free some space or check the disk, then run the same command again"
+            " (an import resumes where it stopped)"
         )
     if "readonly database" in text or "read-only" in text or isinstance(original, PermissionError):
         where = getattr(original, "filename", None) or store
