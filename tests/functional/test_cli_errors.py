@@ -106,9 +106,9 @@ def test_bad_limit_settings_are_named(tmp_path, variable):
 
 
 def test_limits_from_settings_reach_the_importer(tmp_path, test_data):
+    command = [sys.executable, "-m", "peergraph", "--data-dir", str(tmp_path), "import"]
     result = subprocess.run(
-        [sys.executable, "-m", "peergraph", "--data-dir", str(tmp_path), "import", "--quiet"]
-        + [str(test_data / "openalex.jsonl")],
+        [*command, "--quiet", str(test_data / "openalex.jsonl")],
         capture_output=True,
         text=True,
         env={**os.environ, "PEERGRAPH_MAX_JSON_DEPTH": "2"},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
@@ -129,8 +129,8 @@ def result_json(result: search.SearchResult) -> dict[str, Any]:
 )
 def api_search(
     request: Request,
-    q: str = Query("", description="the query (1–1,000 characters)"),
-    mode: str = Query("hybrid", description="hybrid | keyword | semantic"),
+    q: str = Query(..., min_length=1, max_length=1000, description="the query"),
+    mode: Literal["hybrid", "keyword", "semantic"] = Query("hybrid"),
     year_from: int | None = Query(
         None, ge=-MAX_YEAR, le=MAX_YEAR, description="earliest publication year"
     ),
@@ -139,13 +139,16 @@ def api_search(
     ),
     venue: str = Query("", description="part of a venue's name, e.g. NeurIPS"),
     type: str = Query("", description="work type, e.g. article, paper-conference"),
-    has_abstract: str = Query("", description="true: only works with an abstract; false: none"),
+    has_abstract: bool | None = Query(
+        None, description="true: only works with an abstract; false: only works without"
+    ),
     page: int = Query(1, ge=1, le=100_000),
     per_page: int = Query(20, ge=1, le=100),
     session: Session = Depends(get_session),
 ) -> Any:
+    flag = "" if has_abstract is None else str(has_abstract).lower()
     try:
-        filters = _filters(year_from, year_to, venue, type, has_abstract)
+        filters = _filters(year_from, year_to, venue, type, flag)
         result = search.search_works(
             session,
             q,
