@@ -25,10 +25,13 @@ def test_search_api(client):
     assert body["semantic_index_works"] == 0 and "semantic index is empty" in body["note"]
     assert body["items"][0]["title"] == "Robust Speech Recognition via Large-Scale Weak Supervision"
     assert "<mark>" in body["items"][0]["snippet"]
-    for params in ({"q": ""}, {"q": "the"}, {"q": "x" * 5_000}, {"q": "gan", "mode": "nope"}):
+    # outside the schema (empty, too long, unknown mode): 422; valid but unsearchable: 400
+    for params in ({"q": ""}, {"q": "x" * 5_000}, {"q": "gan", "mode": "nope"}):
         response = client.get("/api/search", params=params)
-        assert response.status_code == 400, params
-        assert response.json()["error"]["code"] == "bad_request"
+        assert response.status_code == 422, params
+        assert response.json()["error"]["code"] == "invalid_parameter"
+    response = client.get("/api/search", params={"q": "the"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request"
     assert client.get("/api/search", params={"q": "gan", "page": 50}).status_code == 404
     assert client.get("/api/search", params={"q": "gan", "page": 0}).status_code == 422
 
