@@ -53,11 +53,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(data_dir: Path, *args: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = dict(os.environ, PEERGRAPH_DATA_DIR=str(data_dir))
     process = subprocess.Popen(
-        [sys.executable, "-m", "peergraph", "serve", "--port", str(port)],
+        [sys.executable, "-m", "peergraph", "serve", "--port", str(port), *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
