@@ -218,7 +218,7 @@ def _dispatch(stream, fmt: str, limits: ImportLimits, seen: RecentDigests) -> Di
         items = iter_json_array(stream, limits)
         yield from _json_records(items, csl.parse_csl_item, seen)
     elif fmt == "openalex-jsonl":
-        items = iter_json_lines(stream, limits)
+        items = iter_json_lines(stream, limits, seen)
         yield from _json_records(items, openalex.parse_openalex_record, seen)
     elif fmt == "openalex-api":
         items = iter_api_results(stream, limits=limits)
@@ -227,7 +227,7 @@ def _dispatch(stream, fmt: str, limits: ImportLimits, seen: RecentDigests) -> Di
         items = iter([load_small_json(stream, limits)])
         yield from _json_records(items, openalex.parse_openalex_record, seen)
     elif fmt == "arxiv-jsonl":
-        items = iter_json_lines(stream, limits)
+        items = iter_json_lines(stream, limits, seen)
         yield from _json_records(items, arxiv.parse_kaggle_record, seen)
     elif fmt == "arxiv-atom":
         for _number, record in arxiv.iter_atom(stream, limits):

@@ -22,7 +22,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -149,8 +149,14 @@ def _may_be_deep(text: str, start: int, end: int, limits: ImportLimits) -> bool:
     return text.count("[", start, end) + text.count("{", start, end) > limits.max_json_depth
 
 
-def iter_json_lines(stream: IO[bytes], limits: ImportLimits = DEFAULT_LIMITS) -> Iterator[JsonItem]:
-    """Yield one item per non-blank line; blank lines are ignored (not records)."""
+def iter_json_lines(
+    stream: IO[bytes],
+    limits: ImportLimits = DEFAULT_LIMITS,
+    seen: Container[bytes] = (),
+) -> Iterator[JsonItem]:
+    """Yield one item per non-blank line; blank lines are ignored (not records). A line
+    whose digest is in ``seen`` (a repeat of a record already read) is not decoded: it
+    comes with its digest and no value."""
     line_no = 0
     max_bytes = limits.max_record_bytes
     while True:
@@ -167,7 +173,12 @@ def iter_json_lines(stream: IO[bytes], limits: ImportLimits = DEFAULT_LIMITS) ->
                 message=f"line longer than {max_bytes:,} bytes",
             )
             continue
-        if not raw.strip():
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        digest = digest_of(stripped)
+        if digest in seen:
+            yield JsonItem(line_no, digest=digest)
             continue
         try:
             text = raw.decode("utf-8")
@@ -177,7 +188,7 @@ def iter_json_lines(stream: IO[bytes], limits: ImportLimits = DEFAULT_LIMITS) ->
             )
             continue
         item = decode_checked(text, line_no, limits)
-        item.digest = digest_of(raw.strip())
+        item.digest = digest
         yield item
 
 

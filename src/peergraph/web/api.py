@@ -108,6 +108,9 @@ class WorkDetail(WorkSummary):
     authorships: list[AuthorshipOut]
     topics: list[TopicOut]
     sources_count: int = Field(description="records this work was imported from")
+    sources_count_is_lower_bound: bool = Field(
+        description="counting stopped at 10,000; /api/works/{id}/sources has the exact total"
+    )
     sources: list[SourceRecordOut] = Field(
         description="the first of them; all: /api/works/{id}/sources"
     )
@@ -173,8 +176,12 @@ def get_work(work_id: WorkId, session: Session = Depends(get_session)) -> dict[s
     if work is None:
         raise HTTPException(404, f"no work with id {work_id}")
     detail = works.work_detail(work, works.work_topics(session, work_id))
-    sources = works.work_provenance(session, work_id)
-    detail.update(sources_count=sources.total, sources=[source_json(*i) for i in sources.items])
+    sources = works.work_provenance(session, work_id, count_cap=works.PROVENANCE_COUNT_CAP)
+    detail.update(
+        sources_count=sources.total,
+        sources_count_is_lower_bound=sources.total_capped,
+        sources=[source_json(*i) for i in sources.items],
+    )
     linked = profiles.work_authors(session, work_id)
     for authorship, out in zip(work.authorships, detail["authorships"], strict=True):
         if authorship.id in linked:

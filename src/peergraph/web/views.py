@@ -45,7 +45,9 @@ def work_page(
         {
             "work": work,
             "topics": works.work_topics(session, work_id),
-            "provenance": works.work_provenance(session, work_id),
+            "provenance": works.work_provenance(
+                session, work_id, count_cap=works.PROVENANCE_COUNT_CAP
+            ),
             "authors": profiles.work_authors(session, work_id),
             "evidence_sentence": profiles.evidence_sentence,
             "similar": similar_works(session, request.app.state.semantic, work_id) or [],

@@ -47,6 +47,7 @@ class Page:
     page: int
     per_page: int
     total: int
+    total_capped: bool = False  # counting stopped at ``total``: there are more
 
     @property
     def pages(self) -> int:
@@ -130,16 +131,28 @@ def work_topics(session: Session, work_id: int) -> list[tuple[Topic, WorkTopic]]
 
 PROVENANCE_ON_PAGE = 10  # a work page shows this many sources; the rest are paged
 PROVENANCE_PER_PAGE = 50
+PROVENANCE_COUNT_CAP = 10_000  # the work page counts this far ("10,000+"), in a millisecond
 
 
 def work_provenance(
-    session: Session, work_id: int, *, page: int = 1, per_page: int = PROVENANCE_ON_PAGE
+    session: Session,
+    work_id: int,
+    *,
+    page: int = 1,
+    per_page: int = PROVENANCE_ON_PAGE,
+    count_cap: int | None = None,
 ) -> Page:
     """The records a work came from, oldest first, one page of them: a work can be backed
     by any number of records (the same paper in many files), and no page may load them
-    all. Items are (Provenance, ImportRun) pairs."""
+    all. Items are (Provenance, ImportRun) pairs. With ``count_cap`` the total stops there
+    (``total_capped``): counting a million rows takes 100 ms, and the work page must not."""
     where = (Provenance.entity_type == "work", Provenance.entity_id == work_id)
-    total = session.scalar(select(func.count()).select_from(Provenance).where(*where)) or 0
+    rows_to_count = select(Provenance.id).where(*where)
+    if count_cap is not None:
+        rows_to_count = rows_to_count.limit(count_cap + 1)
+    total = session.scalar(select(func.count()).select_from(rows_to_count.subquery())) or 0
+    capped = count_cap is not None and total > count_cap
+    total = min(total, count_cap) if capped and count_cap is not None else total
     rows = session.execute(
         select(Provenance, ImportRun)
         .join(ImportRun, ImportRun.id == Provenance.import_id)
@@ -148,7 +161,7 @@ def work_provenance(
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return Page([(p, r) for p, r in rows], page, per_page, total)
+    return Page([(p, r) for p, r in rows], page, per_page, total, capped)
 
 
 IDENTIFIER_LINKS = {
