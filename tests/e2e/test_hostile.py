@@ -57,11 +57,9 @@ def test_hostile_records_never_run_in_the_browser(browser, hostile_server):
     missing_csp: list[str] = []
 
     def on_response(response) -> None:
-        if response.url.startswith(hostile_server) and response.request.resource_type in (
-            "document",
-            "script",
-            "stylesheet",
-        ):
+        ours = response.url.startswith(hostile_server)
+        kind = response.request.resource_type
+        if ours and kind in ("document", "script", "stylesheet"):
             if "content-security-policy" not in response.headers:
                 missing_csp.append(response.url)
 

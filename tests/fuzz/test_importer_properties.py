@@ -219,8 +219,12 @@ PROPERTY_SETTINGS = settings(
 )
 
 
+@pytest.mark.parametrize("chunk", [1 << 20, 61])
 @pytest.mark.parametrize("fmt", list(FORMATS))
-def test_every_good_record_is_kept_and_every_bad_one_reported(fmt):
+def test_every_good_record_is_kept_and_every_bad_one_reported(fmt, chunk, monkeypatch):
+    """Also with the JSON readers' chunk at 61 bytes, so that records cross chunk
+    boundaries everywhere (the real chunk is 1 MiB)."""
+    monkeypatch.setattr("peergraph.ingest.jsonstream.CHUNK_SIZE", chunk)
     bad_kinds, build = FORMATS[fmt]
 
     @PROPERTY_SETTINGS
@@ -231,6 +235,9 @@ def test_every_good_record_is_kept_and_every_bad_one_reported(fmt):
         records = [p.item for p in parsed if isinstance(p.item, WorkRecord)]
         errors = [p for p in parsed if isinstance(p.item, RecordError)]
         assert [r.title for r in records] == case.good
+        digests = [p.digest for p in parsed if isinstance(p.item, WorkRecord)]
+        if fmt != "arxiv-atom":  # one digest per distinct record text
+            assert len(set(digests)) == len(case.good)
         assert len(errors) == len(plan) - len(case.good)
         assert not any(e.item.fatal for e in errors)
         if case.bad_lines:

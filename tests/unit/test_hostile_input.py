@@ -11,7 +11,12 @@ import tracemalloc
 import pytest
 
 from peergraph.ingest.bibtex import iter_entries
-from peergraph.ingest.jsonstream import iter_json_array, iter_json_lines, load_small_json
+from peergraph.ingest.jsonstream import (
+    digest_of,
+    iter_json_array,
+    iter_json_lines,
+    load_small_json,
+)
 from peergraph.ingest.records import ImportLimits
 from peergraph.links import identifier_link, safe_link
 from peergraph.web.security import json_for_script, safe_redirect_path
@@ -151,6 +156,15 @@ def test_identical_records_share_a_digest():
     assert digests[0] == digests[1] != digests[2]
     items = list(iter_json_array(io.BytesIO(b'[{"n": 1}, {"n": 1}, {"n": 2}]')))
     assert items[0].digest == items[1].digest != items[2].digest
+
+
+def test_digests_are_of_each_element_across_chunk_boundaries(monkeypatch):
+    """Regression: the reader drops consumed text while decoding; a digest taken with a
+    stale offset was the same for many different records, which then counted as repeats."""
+    monkeypatch.setattr("peergraph.ingest.jsonstream.CHUNK_SIZE", 7)
+    elements = [json.dumps({"n": n, "s": "x" * n}) for n in range(40)]
+    items = list(iter_json_array(io.BytesIO(("[" + ",".join(elements) + "]").encode())))
+    assert [i.digest for i in items] == [digest_of(e.encode()) for e in elements]
 
 
 def _peak_while(consume) -> int:

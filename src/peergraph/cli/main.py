@@ -5,6 +5,7 @@ Commands parse options, call services and print; the rules live in the services.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -303,9 +304,16 @@ def serve(
     from peergraph.web.app import create_app
 
     settings = state.settings
+    if host not in ("0.0.0.0", "::", *settings.allowed_hosts) and "*" not in settings.allowed_hosts:
+        settings = dataclasses.replace(settings, allowed_hosts=(*settings.allowed_hosts, host))
     _engine().dispose()  # migrate before serving
     application = create_app(settings, background=True, embed=embed)
     err.print(f"peergraph serving {settings.database_url} on http://{host}:{port}/")
+    if host in ("0.0.0.0", "::") and "*" not in settings.allowed_hosts:
+        err.print(
+            "answering to the host names " + ", ".join(settings.allowed_hosts) + " only: set"
+            " PEERGRAPH_ALLOWED_HOSTS to the names visitors use (docs/security.md)"
+        )
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 

@@ -50,9 +50,11 @@ def describe(exc: BaseException, engine: Engine | str | None = None) -> str:
             " failing?): free some space or check the disk, then run the same command again"
             " (an import resumes where it stopped)"
         )
-    if "readonly database" in text or "read-only" in text or isinstance(original, PermissionError):
-        where = getattr(original, "filename", None) or store
-        return f"permission denied writing {where}: give this user write access to it"
+    if isinstance(original, PermissionError):
+        where = original.filename or store
+        return f"permission denied: {where}: give this user access to it"
+    if "readonly database" in text or "read-only" in text:
+        return f"permission denied writing {store}: give this user write access to it"
     if "unable to open database file" in text:
         return f"cannot open {store}: check that its folder exists and is writable"
     if "file is not a database" in text or "malformed" in text or "corrupt" in text:

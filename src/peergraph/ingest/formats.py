@@ -60,7 +60,10 @@ class ImportTarget:
 
 def detect_format(path: Path) -> str:
     """Name the format of ``path`` from its first 64 KiB, or raise FormatError."""
-    head = read_head(path)
+    try:
+        head = read_head(path)
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not text:
         raise FormatError(f"{path}: the file is empty")

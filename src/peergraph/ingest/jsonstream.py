@@ -324,7 +324,6 @@ def _iter_array_body(window: _TextWindow) -> Iterator[JsonItem]:
             )
             return
         line = window.line
-        start = window.pos
         limits = window.limits
         try:
             value, end = window.decode()
@@ -353,6 +352,7 @@ def _iter_array_body(window: _TextWindow) -> Iterator[JsonItem]:
                 fatal=True,
             )
             return
+        start = window.pos  # after decode: fill() may have dropped the text before it
         if _SURROGATE.search(window.buf, start, end):
             window.advance_to(end)
             yield JsonItem(
