@@ -9,6 +9,8 @@ import json
 import tracemalloc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from peergraph.ingest.bibtex import iter_entries
 from peergraph.ingest.jsonstream import (
@@ -18,7 +20,7 @@ from peergraph.ingest.jsonstream import (
     load_small_json,
 )
 from peergraph.ingest.records import ImportLimits
-from peergraph.links import identifier_link, safe_link
+from peergraph.links import identifier_link, normalise_link, safe_link
 from peergraph.web.security import json_for_script, safe_redirect_path
 
 HOSTILE_URLS = [
@@ -68,6 +70,20 @@ def test_url_policy_refuses_everything_but_http_links(value):
 def test_url_policy_normalises_what_it_accepts(value, expected):
     assert safe_link(value) == expected
     assert safe_link(expected) == expected  # normalising twice changes nothing
+
+
+url_parts = st.text(alphabet="aZ09-._~!$&'()*+,;=:@%/?#\\ <>\"éX\t", max_size=12)
+
+
+@settings(max_examples=3000, derandomize=True, database=None)
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTPS", "javascript", "data"]),
+    host=st.sampled_from(["example.org", "EXAMPLE.org", "a-b.c", "x", "-x.org", "bücher.de", ""]),
+    rest=url_parts,
+)
+def test_the_fast_path_agrees_with_the_full_normalisation(scheme, host, rest):
+    url = f"{scheme}://{host}/{rest}"
+    assert safe_link(url) == normalise_link(url)
 
 
 def test_identifier_values_stay_inside_the_resolver():
