@@ -60,7 +60,7 @@ def main() -> None:
 
     statements: list[str] = []
     event.listen(app.state.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:  # an allowed host
         for _ in range(5):
             client.get(path)  # warm caches
         statements.clear()

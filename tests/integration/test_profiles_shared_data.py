@@ -168,7 +168,7 @@ def test_real_profile_page_parts(ml_store):
     settings, engine = ml_store
     with Session(engine) as session:
         radford = records_named(session, "Alec Radford")[0]
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://localhost") as client:
         page = client.get(f"/researchers/{radford.id}")
     assert page.status_code == 200
     for part in (

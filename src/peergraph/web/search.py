@@ -123,8 +123,10 @@ def result_json(result: search.SearchResult) -> dict[str, Any]:
     description=(
         "Works ranked by BM25 (keyword), by cosine of text embeddings (semantic) or by both"
         " fused (hybrid), after the filters; researchers (name matches first, then by how"
-        " well their body of work matches) and topics on the first page. Errors are 400"
-        " with a `detail` that says what to change; a page past the last is 404."
+        " well their body of work matches) and topics on the first page. A parameter outside"
+        " this schema is a 422; a valid one the data cannot answer (a venue nothing matches,"
+        " a query of stop words only) a 400 that says what to change; a page past the last"
+        " is 404."
     ),
 )
 def api_search(
