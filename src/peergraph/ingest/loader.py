@@ -169,7 +169,7 @@ def _start_run(
             .where(imports_t.c.file_sha256 == sha, imports_t.c.format == fmt)
             .order_by(imports_t.c.id.desc())
         ).all()
-        for run_id, status, checkpoint in rows[:1] if not force else ():
+        for run_id, status, checkpoint in rows[:1]:
             if status in ("running", "failed"):  # interrupted, or stopped by an error
                 conn.execute(
                     update(imports_t)
@@ -177,7 +177,8 @@ def _start_run(
                     .values(path=str(path), status="running", message=None, finished_at=None)
                 )
                 return run_id, checkpoint, "running"
-            return run_id, checkpoint, "completed"
+            if not force:
+                return run_id, checkpoint, "completed"
         run_id = conn.execute(
             insert(imports_t)
             .values(
