@@ -13,13 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from peergraph.ingest.bibtex import iter_entries
+from peergraph.ingest.csl import parse_csl_item
 from peergraph.ingest.jsonstream import (
     digest_of,
     iter_json_array,
     iter_json_lines,
     load_small_json,
 )
-from peergraph.ingest.records import ImportLimits
+from peergraph.ingest.normalize import clean_text
+from peergraph.ingest.records import ImportLimits, RecordError
 from peergraph.links import identifier_link, normalise_link, safe_link
 from peergraph.web.security import json_for_script, safe_redirect_path
 
@@ -130,6 +132,13 @@ def test_json_for_script_cannot_break_out(name):
     for forbidden in ("<", ">", "&", "\u2028", "\u2029"):
         assert forbidden not in text
     assert json.loads(text) == {"name": name, "alternateName": [name]}
+
+
+def test_control_characters_never_reach_the_store():
+    assert clean_text("Deep\x00 learning\x07\x1b[31m\tnow") == "Deep learning[31m now"
+    record = parse_csl_item({"title": "a\u0000b", "author": [{"family": "N\u0000ul"}]})
+    assert not isinstance(record, RecordError)
+    assert (record.title, record.authorships[0].raw_name) == ("ab", "Nul")
 
 
 def _deep(levels: int) -> bytes:

@@ -15,13 +15,18 @@ _OPENALEX = re.compile(r"^([WAISTCPFwaistcpf])(\d+)$")
 _ORCID = re.compile(r"(\d{4})-?(\d{4})-?(\d{4})-?(\d{3}[\dXx])")
 _ROR = re.compile(r"^0[a-z0-9]{6}\d{2}$")
 _WS = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
 def clean_text(value: object) -> str | None:
-    """Collapse whitespace; None for anything that is not a non-empty string."""
+    """Collapse whitespace and drop control characters (NUL and the like: PostgreSQL
+    refuses them in text, browsers show them as boxes); None for anything that is not a
+    non-empty string."""
     if not isinstance(value, str):
         return None
+    if not value.isprintable():  # a C-speed scan; most values skip the substitution
+        value = _CONTROL.sub("", value)
     text = _WS.sub(" ", value).strip()
     return text or None
 
