@@ -7,12 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from peergraph.ingest.records import ImportLimits
+
 DEFAULT_DATA_DIR = "./peergraph-data"
 # Host names the server answers to unless PEERGRAPH_ALLOWED_HOSTS says otherwise: a
 # forged Host header must not steer a redirect or a link (docs/security.md).
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
-MAX_RECORD_BYTES = 16 * 1024 * 1024  # one record larger than this is skipped and reported
-MAX_JSON_DEPTH = 64  # real records nest 6 levels deep; 1,000 crashed JSON decoders
+# the import limits' defaults, with their reasons, are ImportLimits' (ingest/records.py)
+MAX_RECORD_BYTES = ImportLimits().max_record_bytes
+MAX_JSON_DEPTH = ImportLimits().max_json_depth
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,21 @@ def iter_json_lines(
         yield item
 
 
+class Rejected(ValueError):
+    """A value past a limit: ``too-deep`` or ``record-too-large``; ``skipped`` when the
+    reader is already past it."""
+
+    def __init__(self, reason: str, *, skipped: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.skipped = skipped
+
+    def describe(self, limits: ImportLimits) -> str:
+        if self.reason == "too-deep":
+            return f"nested more than {limits.max_json_depth} levels deep"
+        return f"record larger than {limits.max_record_bytes:,} bytes"
+
+
 class _TextWindow:
     """A sliding window of decoded text over a binary stream, tracking line numbers."""
 
@@ -235,28 +250,27 @@ class _TextWindow:
                 return ""
 
     def decode(self) -> tuple[Any, int]:
-        """Decode the value at ``pos``; returns (value, end). Raises JSONDecodeError,
-        ValueError("too large") once enough text has been read to be sure, or
-        ValueError("too deep")."""
+        """Decode the value at ``pos``; returns (value, end). Raises JSONDecodeError, or
+        :class:`Rejected` for a value past a limit once enough text has been read."""
         max_chars = self.limits.max_record_bytes
         while True:
             try:
                 value, end = _decoder.raw_decode(self.buf, self.pos)
             except RecursionError:
-                raise ValueError("too deep") from None
+                raise Rejected("too-deep") from None
             except json.JSONDecodeError:
                 if len(self.buf) - self.pos > max_chars:
-                    raise ValueError("too large") from None
+                    raise Rejected("record-too-large") from None
                 if not self.fill():
                     raise
                 continue
             if end - self.pos > max_chars:
-                raise ValueError("too large")
+                raise Rejected("record-too-large")
             if _may_be_deep(self.buf, self.pos, end, self.limits) and too_deep(
                 value, self.limits.max_json_depth
             ):
                 self.advance_to(end)
-                raise ValueError("too deep, skipped")
+                raise Rejected("too-deep", skipped=True)
             return value, end
 
     def skip_value(self) -> bool:
@@ -291,9 +305,6 @@ class _TextWindow:
             self.advance_to(len(buf) - keep)
             if not self.fill():
                 return False
-            if self.pos > 0 and keep == 0:
-                self.buf = self.buf[self.pos :]
-                self.pos = 0
 
 
 def _escaped(buf: str, index: int) -> bool:
@@ -327,21 +338,15 @@ def _iter_array_body(window: _TextWindow) -> Iterator[JsonItem]:
         limits = window.limits
         try:
             value, end = window.decode()
-        except ValueError as exc:
-            if isinstance(exc, json.JSONDecodeError):
-                error, message = (
-                    "invalid-json",
-                    f"{exc.msg} (line {exc.lineno}, column {exc.colno})",
-                )
-            elif str(exc).startswith("too deep"):
-                error = "too-deep"
-                message = f"nested more than {limits.max_json_depth} levels deep"
-                if str(exc).endswith("skipped"):
+        except (json.JSONDecodeError, Rejected) as exc:
+            if isinstance(exc, Rejected):
+                error, message = exc.reason, exc.describe(limits)
+                if exc.skipped:
                     yield JsonItem(line, error=error, message=message)
                     continue
             else:
-                error = "record-too-large"
-                message = f"record larger than {limits.max_record_bytes:,} bytes"
+                error = "invalid-json"
+                message = f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
             if window.skip_value():
                 yield JsonItem(line, error=error, message=message)
                 continue

@@ -146,9 +146,6 @@ class RecentDigests:
     def discard(self, digest: bytes | None) -> None:
         self._seen.pop(digest, None)  # type: ignore[arg-type]
 
-    def clear(self) -> None:
-        self._seen.clear()
-
 
 @dataclass(slots=True)
 class RecordError:

@@ -76,8 +76,7 @@ issues_t: Table = ImportIssue.__table__  # type: ignore[assignment]
 @dataclass
 class BatchResult:
     imported: int = 0
-    merged: int = 0  # repeats included
-    repeats: int = 0  # identical to a record this import already stored
+    merged: int = 0  # repeats of a record this import already stored included
     skipped: int = 0
     skipped_by_reason: Counter[str] = field(default_factory=Counter)
     fatal: RecordError | None = None
@@ -152,7 +151,6 @@ class BatchWriter:
             item = parsed.item
             if isinstance(item, Repeat):
                 result.merged += 1
-                result.repeats += 1
             elif isinstance(item, RecordError):
                 result.skipped += 1
                 result.skipped_by_reason[item.reason] += 1

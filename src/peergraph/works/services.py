@@ -152,7 +152,8 @@ def work_provenance(
         rows_to_count = rows_to_count.limit(count_cap + 1)
     total = session.scalar(select(func.count()).select_from(rows_to_count.subquery())) or 0
     capped = count_cap is not None and total > count_cap
-    total = min(total, count_cap) if capped and count_cap is not None else total
+    if capped:
+        total -= 1  # the one row counted past the cap only said there are more
     rows = session.execute(
         select(Provenance, ImportRun)
         .join(ImportRun, ImportRun.id == Provenance.import_id)
