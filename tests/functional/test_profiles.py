@@ -125,7 +125,7 @@ def test_work_page_links_authors_with_why(client, store):
     detail = client.get(f"/api/works/{clip['id']}").json()
     first = detail["authorships"][0]
     assert first["record_id"] == radford and first["record_name"] == "Alec Radford"
-    assert first["link_method"] == "model" and "score" in first["why"]
+    assert first["link_method"] == "model" and "confidence" in first["why"]
 
 
 def test_researchers_list_and_filters(client, store):

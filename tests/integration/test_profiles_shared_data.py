@@ -23,7 +23,9 @@ from peergraph.web.app import create_app
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
-B3_TARGET = 0.95
+B3_ACL = 0.96  # issue 9: no regression (measured 0.963)
+B3_ORCID = 0.98  # measured 0.993; ORCIDs hidden 0.983
+B3_COMMON_NAMES = 0.86  # measured 0.872; the goal is 0.93 (issue 9, open)
 TOPIC_NMI_FLOOR = 0.30  # measured 0.38 (LSA + k-means, 24 topics, 26 OpenAlex fields)
 
 
@@ -31,7 +33,31 @@ def test_acl_gold_person_ids(shared_data):
     folder = shared_data / "acl-anthology-2019"
     result = evaluate_file(folder / "works.csl.json.gz", folder / "gold-person-ids.tsv")
     assert result.matched == result.labelled == 1_417
-    assert result.b3.f1 >= B3_TARGET, result
+    assert result.b3.f1 >= B3_ACL, result
+
+
+def test_common_names_gold(shared_data):
+    folder = shared_data / "and-common-names"
+    result = evaluate_file(folder / "works.csl.json.gz", folder / "gold.tsv")
+    assert result.matched == result.labelled == 4_619
+    assert result.b3.f1 >= B3_COMMON_NAMES, result
+
+
+def test_cross_validation_by_name_on_a_slice(shared_data):
+    """Train on some common names (and nothing else), measure on the others: the whole
+    training path, threshold search included, on a slice small enough for the suite."""
+    from peergraph.authors import training
+
+    folder = shared_data / "and-common-names"
+    full = training.load_gold_set("cn", folder / "works.csl.json.gz", folder / "gold.tsv")
+    keys = sorted(full.blocks())[:12]
+    part = training._restricted(full, keys)
+    result = training.cross_validate(part, [], k=2)
+    assert len(result.folds) == 2
+    assert all(0.0 < fold["f1"] <= 1.0 for fold in result.folds)
+    # a model trained on other names must beat "every authorship alone" on these
+    singles = sum(fold["recall"] for fold in result.folds) / 2
+    assert result.mean_f1["cn"] > 0.6 and singles > 0.5, result
 
 
 def write_orcid_gold(works: Path, gold: Path) -> int:
@@ -61,10 +87,10 @@ def test_openalex_orcid_gold_without_upstream_ids(shared_data, tmp_path):
     assert labelled > 5_000
     result = evaluate_file(works, gold, use_upstream_ids=False)
     assert result.matched == labelled
-    assert result.b3.f1 >= B3_TARGET, result
+    assert result.b3.f1 >= B3_ORCID, result
     # the honest variant: the ORCIDs that are the gold are hidden from the model too
     hidden = evaluate_file(works, gold, use_upstream_ids=False, use_orcids=False)
-    assert hidden.b3.f1 >= B3_TARGET, hidden
+    assert hidden.b3.f1 >= B3_ORCID, hidden
 
 
 def test_inferred_topics_agree_with_openalex_fields(shared_data, tmp_path):

@@ -3,149 +3,69 @@
 Pure computation over arrays (no database). The method, documented with its reasons in
 docs/disambiguation.md:
 
-1. **Blocking.** Authorships are compared only within a block: folded main family name +
-   first given initial (``block_key``).
-2. **Pair score** inside a block, a sum of log-odds-like terms::
-
-       s(i, j) = W_PRIOR·prior(i, j) + W_COAUTHOR·min(shared co-authors, 3)
-               + W_TOPIC·cos(text_i, text_j) + W_VENUE·[same venue]
-               + W_INSTITUTION·[shared institution] + W_UPSTREAM·[same upstream id]
-               − W_UPSTREAM_DIFF·[different upstream ids]
-               − W_YEARS·max(0, |Δyear| − YEAR_GRACE)/10 + BIAS
-
-   ``prior`` is the name's specificity, −ln λ with λ = f(first given name) ·
-   f(family name) · (number of distinct names): the expected number of *other* people
-   who would carry this name by chance. A rare name ("Yoshua Bengio") starts confident;
-   a common one ("Yang Liu") needs co-authors or topics to merge.
-3. **Constraints.** Same ORCID = must-link. Different ORCIDs, incompatible given names
-   ("Robert L." / "Robert E.", "Alec" / "Andrew") or two authorships of the same work =
-   cannot-link, enforced for whole clusters.
-4. **Clustering.** Pairs with s > THRESHOLD are merged in decreasing order of s
-   (single linkage, Kruskal-style), skipping any merge that would break a constraint.
+1. **Blocking.** Authorships are compared only within a block: romanised main family
+   name + first given initial (``names.block_key``). Blocks larger than ``MAX_BLOCK`` are
+   cut by spelt-out first name (``sub_blocks``).
+2. **Pairs.** Inside a block, every pair whose given names are compatible is scored by
+   the learned pairwise model (authors/model.py) on the features of authors/features.py:
+   p(same person). Incompatible names are never scored.
+3. **Constraints.** Same ORCID = must-link (distance 0). Different ORCIDs, incompatible
+   given names, different names in the same non-Latin script, two authorships of one
+   work, and a record owner's "not mine" = cannot-link (distance ``CANNOT``). A claim
+   joins its authorships as a must-link.
+4. **Clustering.** Average-linkage agglomerative clustering on the distance 1 − p;
+   clusters merge while their mean distance is at most the model's threshold, chosen
+   by cross-validation when the model was trained. A cannot-link inside two clusters
+   puts their mean above any threshold, so constraints hold for whole clusters.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import sparse
+from scipy.cluster.hierarchy import linkage
+from scipy.spatial.distance import squareform
 
+from peergraph.authors.features import (
+    FEATURES,
+    INDEX,
+    BlockContext,
+    Corpus,
+    block_context,
+    pair_features,
+)
+from peergraph.authors.model import PairModel, packaged
 from peergraph.authors.names import tokens_compatible
 
-W_PRIOR = 1.0
-W_COAUTHOR = 2.0
-W_TOPIC = 4.0
-W_VENUE = 0.5
-W_INSTITUTION = 2.0
-W_UPSTREAM = 6.0
-W_UPSTREAM_DIFF = 1.0
-W_YEARS = 1.0
-YEAR_GRACE = 10
-BIAS = -1.5
-THRESHOLD = 0.0
-AVERAGE_THRESHOLD = -1.0
-PAIR_FLOOR = 10.0  # clip cannot-links/must-links before averaging
-PAIR_CEILING = 10.0
-PRIOR_CLIP = 4.0
-MUST = 1e6
-CANNOT = -1e6
+CANNOT = 1e6
+MAX_BLOCK = 4_000  # bigger blocks are cut by first name (memory: n² distances)
+PAIRS_PER_BATCH = 400_000  # pairs featurised and scored at once
 
-
-@dataclass
-class Corpus:
-    """Everything disambiguation looks at, one row per authorship."""
-
-    authorship_ids: np.ndarray  # int64
-    work_rows: np.ndarray  # row of the authorship's work in the work arrays
-    blocks: list[str]
-    given: list[tuple[str, ...]]
-    family_keys: list[str]
-    orcids: list[str | None]
-    upstream_ids: list[str | None]
-    work_years: np.ndarray  # float, nan when unknown
-    work_venues: np.ndarray  # int, -1 when unknown
-    text: sparse.csr_matrix  # works × terms, rows L2-normalised
-    coauthors: sparse.csr_matrix  # authorships × co-author name keys (0/1)
-    institutions: sparse.csr_matrix  # authorships × institutions (0/1)
+__all__ = ["CANNOT", "Corpus", "Result", "candidate_pairs", "cluster", "sub_blocks"]
 
 
 @dataclass
 class Result:
-    labels: np.ndarray  # cluster number per authorship
+    labels: np.ndarray  # cluster number per authorship (a row number of the cluster)
     confidence: np.ndarray  # 0..1 per authorship
     method: list[str]
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
-def name_priors(corpus: Corpus) -> np.ndarray:
-    """Name specificity per authorship: the smaller of two estimates, clipped to ±4.
-
-    * −ln λ, λ = f(first given) · f(family) · (distinct names): how many other people
-      would carry this full name by chance (an initial alone is not scored this way);
-    * 4 − ln k, k = distinct full first names in the block: a crowded block ("liu_y":
-      Yang, Yi, Ying, …) is a common name; a block with one ("ostendorf_m": Mari) lets
-      "M. Ostendorf" join Mari Ostendorf.
-    """
-    n = len(corpus.blocks)
-    firsts = [g[0] if g else "" for g in corpus.given]
-    given_counts = Counter(firsts)
-    family_counts = Counter(corpus.family_keys)
-    distinct = len(set(zip(firsts, corpus.family_keys, strict=True))) or 1
-    block_names: dict[str, set[str]] = defaultdict(set)
-    for first, key in zip(firsts, corpus.blocks, strict=True):
-        if len(first) > 1:
-            block_names[key].add(first)
-    priors = np.empty(n, dtype=np.float32)
-    for i, (first, family) in enumerate(zip(firsts, corpus.family_keys, strict=True)):
-        crowding = PRIOR_CLIP - math.log(max(len(block_names[corpus.blocks[i]]), 1))
-        prior = crowding
-        if len(first) > 1:
-            lam = (given_counts[first] / n) * (family_counts[family] / n) * distinct
-            prior = min(prior, -math.log(max(lam, 1e-12)))
-        priors[i] = max(-PRIOR_CLIP, min(PRIOR_CLIP, prior))
-    return priors
-
-
-def cluster(
-    corpus: Corpus,
-    *,
-    use_upstream_ids: bool = True,
-    progress: Callable[[int, int], None] | None = None,
-) -> Result:
-    """Cluster every block; ``progress(authorships done, total)`` is called as it goes."""
-    n = len(corpus.blocks)
-    labels = np.arange(n, dtype=np.int64)
-    confidence = np.ones(n, dtype=np.float32)
-    method = ["only-one"] * n
-    evidence: list[dict[str, Any]] = [{} for _ in range(n)]
-    priors = name_priors(corpus)
-    members: dict[str, list[int]] = defaultdict(list)
-    for i, key in enumerate(corpus.blocks):
-        members[key].append(i)
-    done = 0
-    for rows in members.values():
-        done += len(rows)
-        if progress is not None and done % 5000 < len(rows):
-            progress(done, n)
-        if len(rows) > 1:
-            _cluster_block(
-                corpus,
-                np.array(rows),
-                priors,
-                use_upstream_ids,
-                labels,
-                confidence,
-                method,
-                evidence,
-            )
-    if progress is not None:
-        progress(n, n)
-    return Result(labels, confidence, method, evidence)
+def _compatibility(given: list[tuple[str, ...]]) -> np.ndarray:
+    distinct = sorted(set(given))
+    index = {g: k for k, g in enumerate(distinct)}
+    m = len(distinct)
+    table = np.ones((m, m), dtype=bool)
+    for a in range(m):
+        for b in range(a + 1, m):
+            table[a, b] = table[b, a] = tokens_compatible(distinct[a], distinct[b])
+    codes = np.array([index[g] for g in given])
+    return table[codes[:, None], codes[None, :]]
 
 
 def _codes(values: list[str | None]) -> np.ndarray:
@@ -153,174 +73,290 @@ def _codes(values: list[str | None]) -> np.ndarray:
     return np.array([-1 if v is None else lookup.setdefault(v, len(lookup)) for v in values])
 
 
-def pair_scores(
-    corpus: Corpus, rows: np.ndarray, priors: np.ndarray, use_upstream_ids: bool
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The n×n score matrix of one block, and the feature matrices behind it."""
+def candidate_pairs(corpus: Corpus, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local index pairs (a < b) of a block worth scoring: compatible given names,
+    different works, and the same spelling when both are in a non-Latin script."""
+    ok = _compatibility([corpus.given[r] for r in rows])
     works = corpus.work_rows[rows]
-    text = corpus.text[works]
-    topic = (text @ text.T).toarray().astype(np.float32)
-    co = corpus.coauthors[rows]
-    shared = (co @ co.T).toarray().astype(np.float32)
-    inst = corpus.institutions[rows]
-    shared_inst = (inst @ inst.T).toarray() > 0
-    venues = corpus.work_venues[works]
-    same_venue = (venues[:, None] == venues[None, :]) & (venues[:, None] >= 0)
-    years = corpus.work_years[works]
-    gap = np.abs(years[:, None] - years[None, :])
-    gap = np.nan_to_num(gap, nan=0.0)
-    prior = np.minimum(priors[rows][:, None], priors[rows][None, :])
+    ok &= works[:, None] != works[None, :]
+    native = _codes([corpus.native[r] for r in rows])
+    both = (native[:, None] >= 0) & (native[None, :] >= 0)
+    ok &= ~(both & (native[:, None] != native[None, :]))
+    a, b = np.nonzero(np.triu(ok, k=1))
+    return a, b
 
-    score = (
-        W_PRIOR * prior
-        + W_COAUTHOR * np.minimum(shared, 3)
-        + W_TOPIC * topic
-        + W_VENUE * same_venue
-        + W_INSTITUTION * shared_inst
-        - W_YEARS * np.maximum(0.0, gap - YEAR_GRACE) / 10
-        + BIAS
-    ).astype(np.float64)
-    if use_upstream_ids:
-        up = _codes([corpus.upstream_ids[r] for r in rows])
-        both = (up[:, None] >= 0) & (up[None, :] >= 0)
-        score += W_UPSTREAM * (both & (up[:, None] == up[None, :]))
-        score -= W_UPSTREAM_DIFF * (both & (up[:, None] != up[None, :]))
+
+def sub_blocks(corpus: Corpus, rows: list[int]) -> list[np.ndarray]:
+    """A block, or for one above MAX_BLOCK authorships its pieces: one per spelt-out
+    first name, and one for the authorships with an initial only (these can then join
+    only each other; the price of a bounded n²)."""
+    if len(rows) <= MAX_BLOCK:
+        return [np.array(rows, dtype=np.int64)]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for r in rows:
+        g = corpus.given[r]
+        groups[g[0] if g and len(g[0]) > 1 else ""].append(r)
+    out = []
+    for key in sorted(groups):
+        members = groups[key]
+        for start in range(0, len(members), MAX_BLOCK):  # still huge: cut by row order
+            out.append(np.array(members[start : start + MAX_BLOCK], dtype=np.int64))
+    return out
+
+
+def blocks_of(corpus: Corpus, only: set[str] | None = None) -> list[np.ndarray]:
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(corpus.blocks):
+        if only is None or key in only:
+            members[key].append(i)
+    out: list[np.ndarray] = []
+    for key in sorted(members):
+        out.extend(sub_blocks(corpus, members[key]))
+    return out
+
+
+@dataclass
+class ScoredBlock:
+    rows: np.ndarray
+    a: np.ndarray  # local pair indices
+    b: np.ndarray
+    x: np.ndarray  # features of the pairs
+    p: np.ndarray  # p(same person)
+
+
+def scored_blocks(
+    corpus: Corpus, blocks: list[np.ndarray], model: PairModel, *, use_upstream_ids: bool = True
+) -> Iterator[ScoredBlock]:
+    """Each block with its candidate pairs scored, featurised in batches of pairs."""
+    batch: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    size = 0
+
+    def flush() -> Iterator[ScoredBlock]:
+        context: BlockContext = block_context(corpus, [rows for rows, _, _ in batch])
+        gi = np.concatenate([rows[a] for rows, a, _ in batch]) if batch else np.array([], int)
+        gj = np.concatenate([rows[b] for rows, _, b in batch]) if batch else np.array([], int)
+        x = pair_features(corpus, context, gi, gj, use_upstream=use_upstream_ids)
+        p = model.probability(x[:, [INDEX[f] for f in model.features]])
+        start = 0
+        for rows, a, b in batch:
+            end = start + len(a)
+            yield ScoredBlock(rows, a, b, x[start:end], p[start:end])
+            start = end
+
+    for rows in blocks:
+        a, b = candidate_pairs(corpus, rows) if len(rows) > 1 else (np.array([], int),) * 2
+        batch.append((rows, a, b))
+        size += len(a) + len(rows)
+        if size >= PAIRS_PER_BATCH:
+            yield from flush()
+            batch, size = [], 0
+    if batch:
+        yield from flush()
+
+
+def distances(corpus: Corpus, block: ScoredBlock) -> np.ndarray:
+    """The block's n×n distance matrix: 1 − p for scored pairs, constraints applied."""
+    rows = block.rows
+    n = len(rows)
+    d = np.full((n, n), CANNOT, dtype=np.float64)
+    d[block.a, block.b] = d[block.b, block.a] = 1.0 - block.p
     orcid = _codes([corpus.orcids[r] for r in rows])
     both = (orcid[:, None] >= 0) & (orcid[None, :] >= 0)
-    score[both & (orcid[:, None] == orcid[None, :])] = MUST
-    score[both & (orcid[:, None] != orcid[None, :])] = CANNOT
-    score[works[:, None] == works[None, :]] = CANNOT  # one work, two people
-    compatible = _name_compatibility([corpus.given[r] for r in rows])
-    score[~compatible] = CANNOT
-    np.fill_diagonal(score, CANNOT)
-    return score, {
-        "coauthors": shared,
-        "topic": topic,
-        "venue": same_venue,
-        "institution": shared_inst,
-    }
+    d[both & (orcid[:, None] != orcid[None, :])] = CANNOT
+    d[both & (orcid[:, None] == orcid[None, :])] = 0.0
+    works = corpus.work_rows[rows]
+    d[works[:, None] == works[None, :]] = CANNOT
+    if corpus.must_link or corpus.cannot_link:
+        local = {int(r): k for k, r in enumerate(rows)}
+        for x, y in corpus.must_link:
+            if x in local and y in local and works[local[x]] != works[local[y]]:
+                d[local[x], local[y]] = d[local[y], local[x]] = 0.0
+        for x, y in corpus.cannot_link:
+            if x in local and y in local:
+                d[local[x], local[y]] = d[local[y], local[x]] = CANNOT
+    np.fill_diagonal(d, 0.0)
+    return d
 
 
-def _name_compatibility(given: list[tuple[str, ...]]) -> np.ndarray:
-    distinct = sorted(set(given))
-    index = {g: k for k, g in enumerate(distinct)}
-    m = len(distinct)
-    table = np.ones((m, m), dtype=bool)
-    for a in range(m):
-        for b in range(a + 1, m):
-            ok = tokens_compatible(distinct[a], distinct[b])
-            table[a, b] = table[b, a] = ok
-    codes = np.array([index[g] for g in given])
-    return table[codes[:, None], codes[None, :]]
+def cluster_block(d: np.ndarray, threshold: float) -> np.ndarray:
+    """Average-linkage labels (0-based) for one block's distance matrix."""
+    n = d.shape[0]
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    if n == 2:
+        return np.array([0, 0 if d[0, 1] <= threshold else 1], dtype=np.int64)
+    tree = linkage(squareform(d, checks=False), method="average")
+    # the cut: apply the merges whose height is at most the threshold (average-linkage
+    # heights only grow), as fcluster(criterion="distance") does, without its checks
+    parent = list(range(2 * n - 1))
+    for k, (a, b, height, _size) in enumerate(tree):
+        if height > threshold:
+            break
+        parent[int(a)] = parent[int(b)] = n + k
+    labels = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        j = i
+        while parent[j] != j:
+            j = parent[j]
+        labels[i] = j
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
 
 
-class _Clusters:
-    """Union-find whose unions respect the constraints, and average linkage: two clusters
-    of several authorships merge only if their mean pair score clears AVERAGE_THRESHOLD,
-    so one lucky pair cannot chain two people together."""
-
-    def __init__(self, corpus: Corpus, rows: np.ndarray, score: np.ndarray) -> None:
-        self.parent = list(range(len(rows)))
-        self.members = [[i] for i in range(len(rows))]
-        self.orcids = [{corpus.orcids[r]} - {None} for r in rows]
-        self.names = [{corpus.given[r]} for r in rows]
-        self.works = [{int(corpus.work_rows[r])} for r in rows]
-        self.score = score
-        self.refused: set[tuple[int, int, int, int]] = set()
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, i: int, j: int) -> bool:
-        a, b = self.find(i), self.find(j)
-        if a == b:
-            return True
-        key = (a, b, len(self.members[a]), len(self.members[b]))
-        if key in self.refused:
-            return False
-        if not self._allowed(a, b):
-            self.refused.add(key)
-            return False
-        if len(self.members[a]) < len(self.members[b]):
-            a, b = b, a
-        self.parent[b] = a
-        self.members[a].extend(self.members[b])
-        self.orcids[a] |= self.orcids[b]
-        self.names[a] |= self.names[b]
-        self.works[a] |= self.works[b]
-        return True
-
-    def _allowed(self, a: int, b: int) -> bool:
-        if len(self.orcids[a] | self.orcids[b]) > 1 or self.works[a] & self.works[b]:
-            return False
-        if not all(tokens_compatible(x, y) for x in self.names[a] for y in self.names[b]):
-            return False
-        if len(self.members[a]) > 1 or len(self.members[b]) > 1:
-            block = self.score[np.ix_(self.members[a], self.members[b])]
-            if block.max() >= MUST / 2:
-                return True  # a shared ORCID
-            if float(np.clip(block, -PAIR_FLOOR, PAIR_CEILING).mean()) <= AVERAGE_THRESHOLD:
-                return False
-        return True
+# evidence shown to people, each a group of features set to "nothing in common" together
+EVIDENCE: dict[str, dict[str, float]] = {
+    "coauthors": {
+        "coauthors": 0.0,
+        "coauthor_jaccard": 0.0,
+        "coauthor_rare": 0.0,
+        "coauthor_2hop": 0.0,
+    },
+    "wording": {"title_cos": 0.0},
+    "venue": {"same_venue": np.nan, "venue_cos": np.nan},
+    "affiliation": {"shared_institution": np.nan, "affiliation_cos": np.nan},
+    "topics": {"topic_cos": np.nan},
+    "references": {"shared_references": np.nan},
+    "upstream-id": {"same_upstream": np.nan},
+    "rare-name": {
+        "first_count": np.nan,
+        "family_count": np.nan,
+        "full_count": np.nan,
+        "family_firsts": np.nan,
+        "first_families": np.nan,
+    },
+    "years": {"year_gap": np.nan},
+}
 
 
-def _cluster_block(
+def strongest(model: PairModel, x: np.ndarray) -> list[list[tuple[str, float]]]:
+    """For each pair (row of x), the evidence that raises p(same) most, with how much:
+    the drop in p when that evidence is replaced by what a pair with nothing in common
+    would show. At most three, each worth at least 0.01."""
+    if len(x) == 0:
+        return []
+    cols = [INDEX[f] for f in model.features]
+    base = model.probability(x[:, cols])
+    names = list(EVIDENCE)
+    drops = np.zeros((len(x), len(names)), dtype=np.float64)
+    for k, name in enumerate(names):
+        changed = x.copy()
+        for feature, neutral in EVIDENCE[name].items():
+            changed[:, INDEX[feature]] = neutral
+        drops[:, k] = base - model.probability(changed[:, cols])
+    out = []
+    for row in drops:
+        order = np.argsort(-row, kind="stable")
+        out.append([(names[k], round(float(row[k]), 3)) for k in order[:3] if row[k] > 0.01])
+    return out
+
+
+def cluster(
     corpus: Corpus,
-    rows: np.ndarray,
-    priors: np.ndarray,
-    use_upstream_ids: bool,
-    labels: np.ndarray,
-    confidence: np.ndarray,
-    method: list[str],
-    evidence: list[dict[str, Any]],
-) -> None:
-    score, features = pair_scores(corpus, rows, priors, use_upstream_ids)
-    upper = np.triu(score > THRESHOLD, k=1)
-    ii, jj = np.nonzero(upper)
-    order = np.argsort(-score[ii, jj], kind="stable")
-    clusters = _Clusters(corpus, rows, score)
-    for k in order:
-        clusters.union(int(ii[k]), int(jj[k]))
-    roots = [clusters.find(i) for i in range(len(rows))]
-    root_label = {root: int(rows[root]) for root in set(roots)}
-    same = np.array(roots)[:, None] == np.array(roots)[None, :]
-    np.fill_diagonal(same, False)
-    for local, row in enumerate(rows):
-        labels[row] = root_label[roots[local]]
-        inside = np.where(same[local], score[local], -np.inf)
-        if not same[local].any():
-            best_other = float(score[local].max())
-            confidence[row] = 1.0 - _sigmoid(best_other)
-            method[row] = "model"
-            evidence[row] = {"alone": True, "closest_score": round(best_other, 2)}
+    *,
+    model: PairModel | None = None,
+    threshold: float | None = None,
+    use_upstream_ids: bool = True,
+    only_blocks: set[str] | None = None,
+    explain: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Result:
+    """Cluster every block (or ``only_blocks``); ``progress(done, total)`` as it goes.
+
+    Rows outside ``only_blocks`` keep label −1."""
+    model = model or packaged()
+    cut = model.threshold_distance if threshold is None else threshold
+    n = len(corpus)
+    labels = np.full(n, -1, dtype=np.int64)
+    confidence = np.ones(n, dtype=np.float32)
+    method = ["only-one"] * n
+    evidence: list[dict[str, Any]] = [{} for _ in range(n)]
+    blocks = blocks_of(corpus, only_blocks)
+    total = sum(len(rows) for rows in blocks)
+    done = 0
+    best_pairs: list[tuple[int, int, np.ndarray]] = []  # (row, partner row, features)
+    for block in scored_blocks(corpus, blocks, model, use_upstream_ids=use_upstream_ids):
+        rows = block.rows
+        done += len(rows)
+        if progress is not None and done % 5000 < len(rows):
+            progress(done, total)
+        if len(rows) == 1:
+            labels[rows[0]] = rows[0]
             continue
-        partner = int(np.argmax(inside))
-        best = float(inside[partner])
-        orcid = corpus.orcids[row]
-        if best >= MUST / 2 and orcid:
-            method[row], confidence[row] = "orcid", 1.0
-        elif (
-            use_upstream_ids
-            and corpus.upstream_ids[row]
-            and (corpus.upstream_ids[row] == corpus.upstream_ids[rows[partner]])
-        ):
-            method[row], confidence[row] = "upstream-id", _sigmoid(min(best, 20.0))
-        else:
-            method[row], confidence[row] = "model", _sigmoid(min(best, 20.0))
-        evidence[row] = {
-            "via": int(corpus.authorship_ids[rows[partner]]),
-            "score": round(min(best, 99.0), 2),
-            "coauthors": int(features["coauthors"][local, partner]),
-            "topic": round(float(features["topic"][local, partner]), 2),
-            "venue": bool(features["venue"][local, partner]),
-            "institution": bool(features["institution"][local, partner]),
-            "name_prior": round(float(min(priors[row], priors[rows[partner]])), 2),
+        d = distances(corpus, block)
+        local = cluster_block(d, cut)
+        first: dict[int, int] = {}
+        for k, lab in enumerate(local.tolist()):
+            first.setdefault(lab, int(rows[k]))
+        labels[rows] = [first[lab] for lab in local.tolist()]
+        pair_of = {
+            (int(a), int(b)): k for k, (a, b) in enumerate(zip(block.a, block.b, strict=True))
         }
+        same = local[:, None] == local[None, :]
+        np.fill_diagonal(same, False)
+        for k, row in enumerate(rows.tolist()):
+            if not same[k].any():
+                closest = float(d[k][np.arange(len(rows)) != k].min())
+                confidence[row] = float(np.clip(closest, 0.0, 1.0))
+                method[row] = "model"
+                evidence[row] = {"alone": True, "closest": round(1 - min(closest, 1.0), 3)}
+                continue
+            inside = np.where(same[k], d[k], np.inf)
+            partner = int(np.argmin(inside))
+            dist = float(inside[partner])
+            confidence[row] = float(np.clip(1.0 - dist, 0.0, 1.0))
+            orcid = corpus.orcids[row]
+            if dist == 0.0 and orcid and orcid == corpus.orcids[rows[partner]]:
+                method[row] = "orcid"
+            elif (
+                use_upstream_ids
+                and corpus.upstream_ids[row]
+                and corpus.upstream_ids[row] == corpus.upstream_ids[rows[partner]]
+            ):
+                method[row] = "upstream-id"
+            else:
+                method[row] = "model"
+            key = (min(k, partner), max(k, partner))
+            evidence[row] = {
+                "via": int(corpus.authorship_ids[rows[partner]]),
+                "p": round(1 - dist, 3),
+            }
+            if key in pair_of:
+                best_pairs.append((row, int(rows[partner]), block.x[pair_of[key]]))
+    if explain and best_pairs:
+        x = np.stack([f for _, _, f in best_pairs])
+        reasons = strongest(model, x)
+        for (row, _partner, feats), why in zip(best_pairs, reasons, strict=True):
+            evidence[row].update(_plain(feats))
+            evidence[row]["strongest"] = [name for name, _ in why]
+    if progress is not None:
+        progress(total, total)
+    return Result(labels, confidence, method, evidence)
 
 
-def _sigmoid(x: float) -> float:
-    x = max(-30.0, min(30.0, x))
-    return 1.0 / (1.0 + math.exp(-x))
+def _plain(x: np.ndarray) -> dict[str, Any]:
+    """The best pair's evidence as stored on the link (JSON-friendly)."""
+
+    def value(name: str) -> float | None:
+        v = float(x[INDEX[name]])
+        return None if np.isnan(v) else round(v, 3)
+
+    out: dict[str, Any] = {}
+    for name in (
+        "coauthors",
+        "title_cos",
+        "same_venue",
+        "shared_institution",
+        "affiliation_cos",
+        "topic_cos",
+        "shared_references",
+        "same_upstream",
+        "year_gap",
+        "full_count",
+    ):
+        v = value(name)
+        if v is not None:
+            out[name] = v
+    return out
+
+
+def feature_names() -> tuple[str, ...]:
+    return FEATURES

@@ -96,13 +96,9 @@ class Evaluation:
     seconds: float = 0.0
 
 
-def evaluate_file(
-    works_file: Path, gold_file: Path, *, use_upstream_ids: bool = True, use_orcids: bool = True
-) -> Evaluation:
-    """Import ``works_file`` into a throw-away store, disambiguate, score against gold."""
-    import time
-
-    from peergraph.authors.disambiguation import cluster
+def load_labelled(works_file: Path, gold_file: Path) -> tuple[Any, dict[int, str]]:
+    """Import ``works_file`` into a throw-away store and load its corpus; the gold as
+    corpus row → person."""
     from peergraph.authors.services import load_corpus
     from peergraph.db import create_db_engine, migrate
     from peergraph.ingest.formats import expand_paths
@@ -116,7 +112,6 @@ def evaluate_file(
         migrate(engine)
         for target in expand_paths([works_file]):
             import_file(engine, target)
-        started = time.perf_counter()
         with engine.connect() as conn:
             loaded = load_corpus(conn)
             work_of_key = dict(
@@ -126,40 +121,64 @@ def evaluate_file(
                     )
                 ).all()
             )
-        if not use_orcids:
-            loaded.corpus.orcids = [None] * len(loaded.corpus.orcids)
-        result = cluster(loaded.corpus, use_upstream_ids=use_upstream_ids)
-        seconds = time.perf_counter() - started
         engine.dispose()
     row_of = {
         (int(loaded.work_ids[w]), int(p)): i
         for i, (w, p) in enumerate(zip(loaded.corpus.work_rows, loaded.positions, strict=True))
     }
-    predicted: dict[Any, Any] = {}
-    blocks: dict[Any, str] = {}
-    for item in gold:
+    rows: dict[int, str] = {}
+    found = 0
+    for item, person in gold.items():
         work_id = work_of_key.get(item[0])
         row = row_of.get((work_id, item[1])) if work_id is not None else None
         if row is not None:
-            predicted[item] = int(result.labels[row])
-            blocks[item] = loaded.corpus.blocks[row]
-    by_block: dict[str, list[Any]] = defaultdict(list)
-    for item, key in blocks.items():
-        by_block[key].append(item)
+            found += 1  # two gold records of one merged work share a row
+            rows[row] = person
+    loaded.gold_found = found
+    return loaded, rows
+
+
+def evaluate_file(
+    works_file: Path,
+    gold_file: Path,
+    *,
+    use_upstream_ids: bool = True,
+    use_orcids: bool = True,
+    model_path: Path | None = None,
+) -> Evaluation:
+    """Import ``works_file`` into a throw-away store, disambiguate, score against gold."""
+    import time
+
+    from peergraph.authors.disambiguation import cluster
+    from peergraph.authors.model import load
+
+    labelled = len(read_gold(gold_file))
+    loaded, gold = load_labelled(works_file, gold_file)
+    if not use_orcids:
+        loaded.corpus.orcids = [None] * len(loaded.corpus.orcids)
+    started = time.perf_counter()
+    result = cluster(
+        loaded.corpus, model=load(model_path), use_upstream_ids=use_upstream_ids, explain=False
+    )
+    seconds = time.perf_counter() - started
+    predicted = {row: int(result.labels[row]) for row in gold}
+    by_block: dict[str, list[int]] = defaultdict(list)
+    for row in gold:
+        by_block[loaded.corpus.blocks[row]].append(row)
     worst = sorted(
         (
             (
                 key,
-                len(items),
-                b_cubed({i: predicted[i] for i in items}, {i: gold[i] for i in items}).f1,
+                len(rows),
+                b_cubed({r: predicted[r] for r in rows}, {r: gold[r] for r in rows}).f1,
             )
-            for key, items in by_block.items()
+            for key, rows in by_block.items()
         ),
         key=lambda t: (t[2], -t[1]),
     )
     return Evaluation(
-        labelled=len(gold),
-        matched=len(predicted),
+        labelled=labelled,
+        matched=loaded.gold_found,
         b3=b_cubed(predicted, gold),
         pairs=pairwise(predicted, gold),
         worst_blocks=[w for w in worst if w[2] < 1.0][:10],

@@ -19,11 +19,26 @@ from scipy import sparse
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, update
 
 from peergraph.authors import disambiguation
+from peergraph.authors.features import Corpus, NameCounts, count_bin, hashed_words, name_bins
 from peergraph.authors.models import AuthorRecord, AuthorshipLink, RecordRedirect
-from peergraph.authors.names import block_key, family_key, given_tokens
+from peergraph.authors.names import (
+    block_key,
+    family_key,
+    given_tokens,
+    native_name,
+    split_native,
+)
 from peergraph.db.base import utcnow
 from peergraph.ingest.names import parse_name
-from peergraph.works.models import Authorship, AuthorshipInstitution, Work
+from peergraph.works.models import (
+    Authorship,
+    AuthorshipInstitution,
+    Source,
+    Topic,
+    Work,
+    WorkReference,
+    WorkTopic,
+)
 
 MAX_AUTHORS_FOR_COAUTHORS = 50  # co-authors on bigger author lists say little (Newman)
 INSERT_CHUNK = 20_000
@@ -38,28 +53,45 @@ Steps = Callable[[int, int], None]  # (done, total) within the current phase
 
 @dataclass
 class LoadedCorpus:
-    corpus: disambiguation.Corpus
+    corpus: Corpus
     work_ids: np.ndarray  # work id per work row
     raw_names: list[str]
     positions: np.ndarray
     texts: list[str]
+    counts: NameCounts
+    gold_found: int = 0  # evaluation: labelled authorships found in the store
+
+    def text_matrix(self) -> sparse.csr_matrix:
+        """TF-IDF of every work's title + abstract (for inferred topics)."""
+        return text_matrix(self.texts)
 
 
-def load_corpus(conn: Connection, *, text_features: Any = None) -> LoadedCorpus:
+def coauthor_key(given: tuple[str, ...], family: str, block: str) -> str:
+    """A co-author is known by full name when the source gives one ("qun liu"), by the
+    ambiguous family + initial otherwise ("liu_q")."""
+    return f"{given[0]} {family}" if given and len(given[0]) > 1 else block
+
+
+def load_corpus(conn: Connection) -> LoadedCorpus:
     """Read works and authorships into the arrays disambiguation needs."""
     work_rows: dict[int, int] = {}
     years: list[float] = []
     venues: list[int] = []
     texts: list[str] = []
     work_ids: list[int] = []
-    for work_id, year, source_id, title, abstract in conn.execute(
-        select(Work.id, Work.year, Work.source_id, Work.title, Work.abstract).order_by(Work.id)
+    venue_names: list[str] = []
+    for work_id, year, source_id, title, abstract, venue in conn.execute(
+        select(Work.id, Work.year, Work.source_id, Work.title, Work.abstract, Source.name)
+        .outerjoin(Source, Source.id == Work.source_id)
+        .order_by(Work.id)
     ):
+        venue_names.append(venue or "")
         work_rows[work_id] = len(work_ids)
         work_ids.append(work_id)
         years.append(float(year) if year is not None else np.nan)
         venues.append(source_id if source_id is not None else -1)
         texts.append(f"{title}. {abstract or ''}")
+    n_works = len(work_ids)
 
     ids: list[int] = []
     rows: list[int] = []
@@ -67,10 +99,12 @@ def load_corpus(conn: Connection, *, text_features: Any = None) -> LoadedCorpus:
     given: list[tuple[str, ...]] = []
     families: list[str] = []
     blocks: list[str] = []
+    native: list[str | None] = []
     orcids: list[str | None] = []
     upstream: list[str | None] = []
     raw_names: list[str] = []
-    for a_id, work_id, position, raw, g, f, orcid, up in conn.execute(
+    affiliations: list[str] = []
+    for a_id, work_id, position, raw, g, f, orcid, up, affs in conn.execute(
         select(
             Authorship.id,
             Authorship.work_id,
@@ -80,31 +114,36 @@ def load_corpus(conn: Connection, *, text_features: Any = None) -> LoadedCorpus:
             Authorship.family,
             Authorship.orcid,
             Authorship.upstream_author_id,
+            Authorship.raw_affiliations,
         ).order_by(Authorship.id)
     ):
         if g is None and f is None:
             g, f = parse_name(raw)
+        g, f = split_native(g, f)
         ids.append(a_id)
         rows.append(work_rows[work_id])
         positions.append(position)
-        given.append(given_tokens(g))
+        tokens = given_tokens(g)
+        given.append(tokens)
         families.append(family_key(f))
         blocks.append(block_key(g, f))
+        native.append(native_name(g, f))
         orcids.append(orcid)
         upstream.append(up)
         raw_names.append(raw)
+        affiliations.append(" ".join(affs) if isinstance(affs, list) else "")
 
     n = len(ids)
     row_of = {a_id: i for i, a_id in enumerate(ids)}
     by_work: dict[int, list[int]] = defaultdict(list)
     for i, w in enumerate(rows):
         by_work[w].append(i)
-    # A co-author is known by full name when the source gives one ("qun liu"), by the
-    # ambiguous family + initial otherwise ("liu_q"), which counts half.
-    coauthor_keys = [
-        f"{g[0]} {f}" if g and len(g[0]) > 1 else b
-        for g, f, b in zip(given, families, blocks, strict=True)
-    ]
+    work_authors = np.zeros(n_works, dtype=np.int64)
+    for w, members in by_work.items():
+        work_authors[w] = len(members)
+    keys = [coauthor_key(g, f, b) for g, f, b in zip(given, families, blocks, strict=True)]
+    counts = NameCounts.of(given, families, keys)
+    # a full-name co-author counts 1, a family + initial one ½ (it may be someone else)
     coauthor_weights = [1.0 if g and len(g[0]) > 1 else 0.5 for g in given]
     key_index: dict[str, int] = {}
     co_rows: list[int] = []
@@ -113,9 +152,9 @@ def load_corpus(conn: Connection, *, text_features: Any = None) -> LoadedCorpus:
     for members in by_work.values():
         if len(members) < 2 or len(members) > MAX_AUTHORS_FOR_COAUTHORS:
             continue
-        keys = [key_index.setdefault(coauthor_keys[m], len(key_index)) for m in members]
+        member_keys = [key_index.setdefault(keys[m], len(key_index)) for m in members]
         for m in members:
-            for other, key in zip(members, keys, strict=True):
+            for other, key in zip(members, member_keys, strict=True):
                 if other != m:
                     co_rows.append(m)
                     co_cols.append(key)
@@ -126,6 +165,10 @@ def load_corpus(conn: Connection, *, text_features: Any = None) -> LoadedCorpus:
     )
     coauthors.sum_duplicates()
     coauthors.data = np.minimum(coauthors.data, 1.0)  # a repeated co-author counts once
+    hops = coauthor_hops(coauthors, [key_index.get(k, -1) for k in keys])
+    key_counts = np.zeros(max(len(key_index), 1), dtype=np.float64)
+    for name, column in key_index.items():
+        key_counts[column] = counts.coauthor[name]
 
     inst_index: dict[int, int] = {}
     in_rows: list[int] = []
@@ -140,23 +183,109 @@ def load_corpus(conn: Connection, *, text_features: Any = None) -> LoadedCorpus:
         (np.ones(len(in_rows), dtype=np.float32), (in_rows, in_cols)),
         shape=(n, max(len(inst_index), 1)),
     )
+    institutions.sum_duplicates()
+    institutions.data = np.minimum(institutions.data, 1.0)
 
-    text = text_features if text_features is not None else text_matrix(texts)
-    corpus = disambiguation.Corpus(
+    topic_rows: list[int] = []
+    topic_cols: list[int] = []
+    topic_vals: list[float] = []
+    topic_index: dict[int, int] = {}
+    for work_id, topic_id, score in conn.execute(
+        select(WorkTopic.work_id, WorkTopic.topic_id, WorkTopic.score)
+        .join(Topic, Topic.id == WorkTopic.topic_id)
+        .where(Topic.taxonomy != "inferred")
+    ):
+        if work_id in work_rows:
+            topic_rows.append(work_rows[work_id])
+            topic_cols.append(topic_index.setdefault(topic_id, len(topic_index)))
+            topic_vals.append(float(score) if score else 1.0)
+    topics = _normalised(
+        sparse.csr_matrix(
+            (np.array(topic_vals, dtype=np.float32), (topic_rows, topic_cols)),
+            shape=(n_works, max(len(topic_index), 1)),
+        )
+    )
+    ref_rows: list[int] = []
+    ref_cols: list[int] = []
+    ref_index: dict[tuple[str, str], int] = {}
+    for work_id, scheme, value in conn.execute(
+        select(
+            WorkReference.citing_work_id, WorkReference.target_scheme, WorkReference.target_value
+        )
+    ):
+        if work_id in work_rows:
+            ref_rows.append(work_rows[work_id])
+            ref_cols.append(ref_index.setdefault((scheme, value), len(ref_index)))
+    references = sparse.csr_matrix(
+        (np.ones(len(ref_rows), dtype=np.float32), (ref_rows, ref_cols)),
+        shape=(n_works, max(len(ref_index), 1)),
+    )
+    references.sum_duplicates()
+    references.data = np.minimum(references.data, 1.0)
+
+    first_bins, family_bins, full_bins, family_firsts, first_families = name_bins(
+        given, families, counts
+    )
+    corpus = Corpus(
         authorship_ids=np.array(ids, dtype=np.int64),
         work_rows=np.array(rows, dtype=np.int64),
         blocks=blocks,
         given=given,
         family_keys=families,
+        native=native,
         orcids=orcids,
         upstream_ids=upstream,
+        first_bins=first_bins,
+        family_bins=family_bins,
+        full_bins=full_bins,
+        family_firsts=family_firsts,
+        first_families=first_families,
         work_years=np.array(years, dtype=np.float64),
         work_venues=np.array(venues, dtype=np.int64),
-        text=text,
+        work_authors=work_authors,
+        titles=hashed_words(texts) if texts else sparse.csr_matrix((0, 1), dtype=np.float32),
+        venue_words=hashed_words(venue_names, stop_words=False)
+        if venue_names
+        else sparse.csr_matrix((0, 1), dtype=np.float32),
+        topics=topics,
+        references=references,
         coauthors=coauthors,
+        coauthor_bins=count_bin(key_counts),
+        coauthor_hops=hops,
         institutions=institutions,
+        affiliations=hashed_words(affiliations, stop_words=False)
+        if affiliations
+        else sparse.csr_matrix((0, 1), dtype=np.float32),
     )
-    return LoadedCorpus(corpus, np.array(work_ids), raw_names, np.array(positions), texts)
+    return LoadedCorpus(corpus, np.array(work_ids), raw_names, np.array(positions), texts, counts)
+
+
+def coauthor_hops(coauthors: sparse.csr_matrix, own_key: list[int]) -> sparse.csr_matrix:
+    """Per authorship, the co-authors of its co-authors (key co-occurrence over the whole
+    store), its own name key removed, L2-normalised: two papers of one person often share
+    no co-author but co-authors who work together."""
+    binary = coauthors.copy()
+    binary.data = np.ones_like(binary.data)
+    # key × key: how often two names sign a paper together
+    together = (binary.T @ binary).tocsr()
+    together.setdiag(0)
+    together.eliminate_zeros()
+    together.data = np.log1p(together.data)
+    hops = (binary @ together).tocsr()
+    rows = [i for i, k in enumerate(own_key) if k >= 0]
+    own = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, [own_key[i] for i in rows])),
+        shape=hops.shape,
+    )
+    hops = hops - hops.multiply(own)
+    hops.eliminate_zeros()
+    return _normalised(sparse.csr_matrix(hops, dtype=np.float32))
+
+
+def _normalised(m: sparse.csr_matrix) -> sparse.csr_matrix:
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    norms[norms == 0] = 1
+    return sparse.csr_matrix(sparse.diags(1 / norms) @ m)
 
 
 def text_matrix(texts: list[str]) -> sparse.csr_matrix:

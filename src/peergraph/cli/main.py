@@ -31,6 +31,8 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 eval_app = typer.Typer(help="Measure quality on labelled data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+train_app = typer.Typer(help="Train the learned models from gold files.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
 
 out = Console(highlight=False, markup=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
@@ -393,6 +395,10 @@ def eval_disambiguation(
         bool,
         typer.Option("--no-orcids", help="Hide ORCIDs from the model (when they are the gold)."),
     ] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="A pairwise model file (default: the one shipped with peergraph)."),
+    ] = None,
 ) -> None:
     """Import WORKS_FILE into a throw-away store, disambiguate, and print B³ and pairwise
     precision/recall/F1 over the labelled authorships, plus the worst name blocks."""
@@ -404,7 +410,11 @@ def eval_disambiguation(
             raise typer.Exit(1)
     try:
         result = evaluate_file(
-            works_file, gold, use_upstream_ids=not no_upstream_ids, use_orcids=not no_orcids
+            works_file,
+            gold,
+            use_upstream_ids=not no_upstream_ids,
+            use_orcids=not no_orcids,
+            model_path=model,
         )
     except ValueError as exc:
         err.print(f"error: {exc}")
@@ -423,6 +433,76 @@ def eval_disambiguation(
         out.print("worst name blocks (B³ F1, labelled authorships):")
         for key, n, f1 in result.worst_blocks:
             out.print(f"  {key:<24} {f1:.3f}  ({n})")
+
+
+@train_app.command("disambiguation")
+def train_disambiguation(
+    gold_sets: Annotated[
+        list[str],
+        typer.Argument(
+            help="NAME=WORKS_FILE:GOLD.tsv, one per gold set; add :no-orcids to hide the "
+            "ORCIDs when they are the gold."
+        ),
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Where to write the model (JSON).")
+    ] = Path("pairwise_model.json"),
+    cross_validate: Annotated[
+        str | None,
+        typer.Option(
+            "--cross-validate",
+            help="NAME of a gold set: also report a 5-fold cross-validation by name on it "
+            "(train on the other names and the other sets, measure on held-out names).",
+        ),
+    ] = None,
+    folds: Annotated[int, typer.Option(min=2, max=20, help="Folds for --cross-validate.")] = 5,
+) -> None:
+    """Train the pairwise disambiguation model (gradient-boosted trees) from gold files,
+    pick its clustering threshold by cross-validation, and write it as JSON. Copy the
+    file to src/peergraph/authors/pairwise_model.json to ship it."""
+    import json
+
+    from peergraph.authors import training
+
+    sets = []
+    for spec in gold_sets:
+        name, _, rest = spec.partition("=")
+        parts = rest.split(":")
+        if not name or len(parts) < 2:
+            err.print(f"error: {spec!r}: expected NAME=WORKS_FILE:GOLD.tsv[:no-orcids]")
+            raise typer.Exit(2)
+        works, gold = Path(parts[0]), Path(parts[1])
+        for path in (works, gold):
+            if not path.exists():
+                err.print(f"error: {path}: no such file")
+                raise typer.Exit(1)
+        out.print(f"loading {name} ({works.name})")
+        sets.append(training.load_gold_set(name, works, gold, hide_orcids="no-orcids" in parts[2:]))
+    names = [s.name for s in sets]
+    if cross_validate and cross_validate not in names:
+        err.print(f"error: --cross-validate {cross_validate}: not one of {', '.join(names)}")
+        raise typer.Exit(2)
+    say = out.print
+    if cross_validate:
+        target = next(s for s in sets if s.name == cross_validate)
+        others = [s for s in sets if s is not target]
+        result = training.cross_validate(target, others, k=folds, say=say)
+        out.print(
+            f"cross-validation by name on {cross_validate}: mean B³ F1 "
+            f"{result.mean_f1[cross_validate]:.4f} over {folds} folds"
+        )
+    model, data = training.train(sets, say=say)
+    if cross_validate:
+        data["meta"]["cross_validation"] = {
+            "gold_set": cross_validate,
+            "folds": result.folds,
+            "mean_f1": round(result.mean_f1[cross_validate], 4),
+        }
+    out_file.write_text(json.dumps(data, separators=(",", ":")) + "\n", encoding="utf-8")
+    out.print(
+        f"wrote {out_file} ({out_file.stat().st_size / 1024:.0f} KiB): "
+        f"{len(data['trees'])} trees, threshold {model.threshold_distance}"
+    )
 
 
 @app.command()

@@ -92,11 +92,18 @@ def _first_issn(value: object) -> str | None:
     return text[:9] if text else None
 
 
+MAX_AFFILIATIONS = 20
+MAX_AFFILIATION_CHARS = 500
+
+
 def _csl_name(person: dict[str, Any]) -> AuthorshipRecord | None:
+    affiliations = _affiliations(person.get("affiliation"))
     literal = clean_text(person.get("literal"))
     if literal:
         given, family = parse_name(literal)
-        return AuthorshipRecord(raw_name=literal, given=given, family=family)
+        return AuthorshipRecord(
+            raw_name=literal, given=given, family=family, raw_affiliations=affiliations
+        )
     given = clean_text(person.get("given"))
     family = clean_text(person.get("family"))
     particle = clean_text(person.get("non-dropping-particle")) or clean_text(
@@ -108,7 +115,20 @@ def _csl_name(person: dict[str, Any]) -> AuthorshipRecord | None:
         return None
     suffix = clean_text(person.get("suffix"))
     raw = display_name(given, family) + (f" {suffix}" if suffix else "")
-    return AuthorshipRecord(raw_name=raw, given=given, family=family)
+    return AuthorshipRecord(raw_name=raw, given=given, family=family, raw_affiliations=affiliations)
+
+
+def _affiliations(value: object) -> list[str]:
+    """CSL-JSON affiliations: [{"name": …}] (citeproc-js, Zotero) or plain strings."""
+    if not isinstance(value, list):
+        return []
+    names = []
+    for entry in value[:MAX_AFFILIATIONS]:
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        text = clean_text(name) if isinstance(name, str) else None
+        if text:
+            names.append(text[:MAX_AFFILIATION_CHARS])
+    return names
 
 
 def _csl_issued(issued: object) -> tuple[int | None, str | None]:

@@ -248,20 +248,29 @@ def evidence_sentence(link: AuthorshipLink, partner: str | None = None) -> str:
     reasons = []
     if link.method == "upstream-id":
         reasons.append("the same upstream author id")
-    if evidence.get("coauthors"):
-        reasons.append(f"{evidence['coauthors']:g} shared co-author(s)")
-    if evidence.get("topic", 0) >= 0.1:
-        reasons.append(f"similar title/abstract wording (cosine {evidence['topic']:.2f})")
-    if evidence.get("venue"):
-        reasons.append("the same venue")
-    if evidence.get("institution"):
-        reasons.append("a shared institution")
-    if evidence.get("name_prior", 0) >= 1.5:
-        reasons.append("an uncommon name")
+    for name in evidence.get("strongest") or []:
+        phrase = _EVIDENCE_WORDS.get(name)
+        if name == "coauthors" and evidence.get("coauthors"):
+            phrase = f"{evidence['coauthors']:g} shared co-author(s)"
+        if phrase and phrase not in reasons:
+            reasons.append(phrase)
     joined = ", ".join(reasons) if reasons else "a compatible name"
     with_work = f" with “{partner}”" if partner else ""
-    score = f"score {evidence.get('score', 0):.1f}, confidence {link.confidence:.0%}"
-    return f"{joined}{with_work} ({score})"
+    return f"{joined}{with_work} (confidence {link.confidence:.0%})"
+
+
+# the evidence groups of authors/disambiguation.py, strongest first on each link
+_EVIDENCE_WORDS = {
+    "coauthors": "co-authors in common, or who work together",
+    "wording": "similar title/abstract wording",
+    "venue": "the same or a similar venue",
+    "affiliation": "the same affiliation",
+    "topics": "the same topics",
+    "references": "shared references",
+    "upstream-id": "the same upstream author id",
+    "rare-name": "an uncommon name",
+    "years": "close publication years",
+}
 
 
 def profile_json(view: ProfileView) -> dict[str, Any]:

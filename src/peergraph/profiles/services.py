@@ -68,7 +68,7 @@ def rebuild(
     )
     say("inferring topics from titles and abstracts")
     titles = [t.split(". ", 1)[0] for t in loaded.texts]
-    inferred = infer_topics(loaded.corpus.text, titles)
+    inferred = infer_topics(loaded.text_matrix(), titles)
     with engine.begin() as conn:
         _write_inferred_topics(conn, loaded, inferred)
         say("aggregating topics, collaborators, affiliations and trust")

@@ -1,0 +1,325 @@
+"""Pair features for author disambiguation, computed for many pairs at once.
+
+A pair's features depend only on the two authorships, their name block and a few
+whole-store name counts. The counts enter as log₂ bins (``count_bin``), so a block's
+features change only when its own authorships change or one of its names crosses a
+power of two; that is what lets an incremental rebuild re-cluster only the blocks that
+changed and still equal a full rebuild (docs/disambiguation.md, "Incremental rebuilds").
+Text similarity is TF-IDF whose IDF is counted inside the block, for the same reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+from peergraph.authors.names import joined_given, tokens_compatible
+
+FEATURES: tuple[str, ...] = (
+    "given_exact",  # both given names spelt out and equal (hyphens ignored)
+    "given_initial",  # one of the two first names is an initial only
+    "given_parts",  # fewest given-name parts of the two
+    "middle_agree",  # 1 both have a second given name (compatible); 0 one has; nan neither
+    "native_same",  # both written in a non-Latin script, identically; nan otherwise
+    "first_count",  # log₂ bin: authorships in the store with this first given name
+    "family_count",  # log₂ bin: authorships with this family name
+    "full_count",  # log₂ bin: authorships with this first + family name
+    "family_firsts",  # log₂ bin: distinct first names seen with this family name
+    "first_families",  # log₂ bin: distinct family names seen with this first name
+    "block_size",  # log₂ bin: authorships in the block
+    "block_firsts",  # distinct spelt-out first names in the block
+    "coauthors",  # shared co-authors (full names 1, family + initial ½)
+    "coauthor_jaccard",
+    "coauthor_rare",  # shared co-authors weighted 1/log₂ bin of how common the name is
+    "coauthor_2hop",  # cosine of co-authors' co-authors (the name itself left out)
+    "authors_max",  # log₂ bin: the longer of the two author lists
+    "same_venue",  # nan when either work has no venue
+    "venue_cos",  # venue-name wording (IDF inside the block), nan when either has none
+    "year_gap",  # |Δ year|, nan when unknown
+    "shared_institution",  # nan when either has none
+    "affiliation_cos",  # affiliation wording, nan when either has none
+    "title_cos",  # title + abstract TF-IDF cosine (IDF inside the block)
+    "topic_cos",  # source-given topics, nan when either has none
+    "shared_references",  # nan when either work has no references
+    "same_upstream",  # same upstream author id: 1/0, nan when either lacks one
+)
+INDEX = {name: i for i, name in enumerate(FEATURES)}
+HASH_BITS = 20
+
+
+def count_bin(counts: np.ndarray) -> np.ndarray:
+    """1 + ⌊log₂ c⌋ for c ≥ 1, 0 for 0."""
+    counts = np.asarray(counts, dtype=np.float64)
+    out = np.zeros(counts.shape, dtype=np.float32)
+    positive = counts >= 1
+    out[positive] = 1 + np.floor(np.log2(counts[positive]))
+    return out
+
+
+@dataclass
+class Corpus:
+    """Everything disambiguation looks at: one row per authorship, one per work."""
+
+    authorship_ids: np.ndarray  # int64
+    work_rows: np.ndarray  # row of the authorship's work in the work arrays
+    blocks: list[str]
+    given: list[tuple[str, ...]]
+    family_keys: list[str]
+    native: list[str | None]
+    orcids: list[str | None]
+    upstream_ids: list[str | None]
+    first_bins: np.ndarray  # float32 per authorship, nan for an initial
+    family_bins: np.ndarray
+    full_bins: np.ndarray
+    family_firsts: np.ndarray  # float32 bins per authorship
+    first_families: np.ndarray  # nan for an initial
+    work_years: np.ndarray  # float, nan when unknown
+    work_venues: np.ndarray  # int, -1 when unknown
+    work_authors: np.ndarray  # int: authors on the work
+    titles: sparse.csr_matrix  # works × hashed words, sublinear tf
+    venue_words: sparse.csr_matrix  # works × hashed venue-name words
+    topics: sparse.csr_matrix  # works × topics (source-given), may be empty
+    references: sparse.csr_matrix  # works × cited works, binary, may be empty
+    coauthors: sparse.csr_matrix  # authorships × co-author name keys (weights)
+    coauthor_bins: np.ndarray  # per co-author key: log₂ bin of its count in the store
+    coauthor_hops: sparse.csr_matrix  # authorships × keys: co-authors' co-authors, L2 rows
+    institutions: sparse.csr_matrix  # authorships × institutions (0/1)
+    affiliations: sparse.csr_matrix  # authorships × hashed affiliation words
+    must_link: list[tuple[int, int]] = field(default_factory=list)  # row pairs
+    cannot_link: list[tuple[int, int]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.blocks)
+
+
+def name_bins(
+    given: list[tuple[str, ...]],
+    family_keys: list[str],
+    counts: NameCounts,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    firsts = [g[0] if g and len(g[0]) > 1 else "" for g in given]
+    first = np.array([counts.first[f] if f else np.nan for f in firsts], dtype=np.float64)
+    fam = np.array([counts.family[k] for k in family_keys], dtype=np.float64)
+    full = np.array(
+        [counts.full[(f, k)] if f else np.nan for f, k in zip(firsts, family_keys, strict=True)],
+        dtype=np.float64,
+    )
+
+    def binned(values: np.ndarray) -> np.ndarray:
+        out = count_bin(np.nan_to_num(values, nan=0.0))
+        out[np.isnan(values)] = np.nan
+        return out
+
+    family_firsts = np.array([counts.family_firsts[k] for k in family_keys], dtype=np.float64)
+    first_families = np.array(
+        [counts.first_families[f] if f else np.nan for f in firsts], dtype=np.float64
+    )
+    return binned(first), binned(fam), binned(full), binned(family_firsts), binned(first_families)
+
+
+@dataclass
+class NameCounts:
+    """How many authorships in the whole store carry each first name, family name, full
+    name and co-author key."""
+
+    first: Counter[str]
+    family: Counter[str]
+    full: Counter[tuple[str, str]]
+    coauthor: Counter[str]
+    family_firsts: Counter[str]  # distinct first names per family name
+    first_families: Counter[str]  # distinct family names per first name
+
+    @classmethod
+    def of(
+        cls, given: list[tuple[str, ...]], family_keys: list[str], coauthor_keys: list[str]
+    ) -> NameCounts:
+        firsts = [g[0] if g and len(g[0]) > 1 else "" for g in given]
+        full = Counter((f, k) for f, k in zip(firsts, family_keys, strict=True) if f)
+        return cls(
+            first=Counter(f for f in firsts if f),
+            family=Counter(family_keys),
+            full=full,
+            coauthor=Counter(coauthor_keys),
+            family_firsts=Counter(k for _f, k in full),
+            first_families=Counter(f for f, _k in full),
+        )
+
+
+def hashed_words(texts: list[str], *, stop_words: bool = True) -> sparse.csr_matrix:
+    """Rows of hashed word counts with sublinear tf (1 + ln tf); stateless, so a text's
+    row never depends on the other texts."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    vectorizer = HashingVectorizer(
+        n_features=2**HASH_BITS,
+        alternate_sign=False,
+        norm=None,
+        stop_words="english" if stop_words else None,
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b",
+        dtype=np.float32,
+    )
+    matrix = vectorizer.transform(texts).tocsr()
+    matrix.data = 1 + np.log(matrix.data)
+    return matrix
+
+
+def block_tfidf(rows_matrix: sparse.csr_matrix, block_ids: np.ndarray) -> sparse.csr_matrix:
+    """L2-normalised TF-IDF rows, the IDF counted inside each row's block:
+    idf = ln((1 + n_block) / (1 + df_block)) + 1."""
+    m = rows_matrix.tocsr(copy=True)
+    if m.nnz == 0:
+        return m
+    row_of_nz = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    keys = block_ids[row_of_nz].astype(np.int64) * (m.shape[1] + 1) + m.indices
+    _, inverse, df = np.unique(keys, return_inverse=True, return_counts=True)
+    sizes = np.bincount(block_ids, minlength=int(block_ids.max()) + 1)
+    n_block = sizes[block_ids[row_of_nz]]
+    m.data = m.data * (np.log((1 + n_block) / (1 + df[inverse])) + 1).astype(np.float32)
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    norms[norms == 0] = 1
+    return sparse.csr_matrix(sparse.diags(1 / norms) @ m)
+
+
+def _rowdot(a: sparse.csr_matrix, b: sparse.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    return np.asarray(a[i].multiply(b[j]).sum(axis=1), dtype=np.float32).ravel()
+
+
+def _nnz(m: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    return np.diff(m.indptr)[rows]
+
+
+@dataclass
+class BlockContext:
+    """Per-authorship vectors whose weighting depends on the block (TF-IDF inside the
+    block) and per-block counts, for a set of blocks being clustered together."""
+
+    block_of: np.ndarray  # block number per corpus row (-1 outside these blocks)
+    local: np.ndarray  # row in the matrices below per corpus row (-1 outside)
+    block_sizes: np.ndarray
+    block_firsts: np.ndarray
+    titles: sparse.csr_matrix  # rows × words, block TF-IDF
+    affiliations: sparse.csr_matrix
+    venues: sparse.csr_matrix
+
+
+def block_context(corpus: Corpus, blocks: list[np.ndarray]) -> BlockContext:
+    n = len(corpus)
+    block_of = np.full(n, -1, dtype=np.int64)
+    sizes = np.zeros(len(blocks), dtype=np.float32)
+    firsts = np.zeros(len(blocks), dtype=np.float32)
+    for b, rows in enumerate(blocks):
+        block_of[rows] = b
+        sizes[b] = len(rows)
+        firsts[b] = len(
+            {corpus.given[r][0] for r in rows if corpus.given[r] and len(corpus.given[r][0]) > 1}
+        )
+    inside = np.flatnonzero(block_of >= 0)
+    local = np.full(n, -1, dtype=np.int64)
+    local[inside] = np.arange(len(inside))
+    titles = block_tfidf(corpus.titles[corpus.work_rows[inside]], block_of[inside])
+    affiliations = block_tfidf(corpus.affiliations[inside], block_of[inside])
+    venues = block_tfidf(corpus.venue_words[corpus.work_rows[inside]], block_of[inside])
+    return BlockContext(block_of, local, sizes, firsts, titles, affiliations, venues)
+
+
+def pair_features(
+    corpus: Corpus,
+    context: BlockContext,
+    i: np.ndarray,
+    j: np.ndarray,
+    *,
+    use_upstream: bool = True,
+) -> np.ndarray:
+    """The feature matrix (pairs × FEATURES) for corpus rows i[k], j[k]."""
+    p = len(i)
+    x = np.full((p, len(FEATURES)), np.nan, dtype=np.float32)
+    if p == 0:
+        return x
+    col = INDEX
+    gi = [corpus.given[r] for r in i]
+    gj = [corpus.given[r] for r in j]
+    joined_i = [joined_given(g) for g in gi]
+    joined_j = [joined_given(g) for g in gj]
+    x[:, col["given_exact"]] = [
+        1.0 if a and a == b else 0.0 for a, b in zip(joined_i, joined_j, strict=True)
+    ]
+    x[:, col["given_initial"]] = [
+        0.0 if a and b else 1.0 for a, b in zip(joined_i, joined_j, strict=True)
+    ]
+    x[:, col["given_parts"]] = [min(len(a), len(b)) for a, b in zip(gi, gj, strict=True)]
+    x[:, col["middle_agree"]] = [
+        (1.0 if tokens_compatible(a[1:], b[1:]) else 0.0)
+        if len(a) > 1 and len(b) > 1
+        else (0.0 if len(a) > 1 or len(b) > 1 else np.nan)
+        for a, b in zip(gi, gj, strict=True)
+    ]
+    x[:, col["native_same"]] = [
+        1.0 if a is not None and a == b else np.nan
+        for a, b in zip((corpus.native[r] for r in i), (corpus.native[r] for r in j), strict=True)
+    ]
+    x[:, col["first_count"]] = np.fmax(corpus.first_bins[i], corpus.first_bins[j])
+    x[:, col["family_count"]] = np.fmax(corpus.family_bins[i], corpus.family_bins[j])
+    x[:, col["full_count"]] = np.fmax(corpus.full_bins[i], corpus.full_bins[j])
+    x[:, col["family_firsts"]] = np.fmax(corpus.family_firsts[i], corpus.family_firsts[j])
+    x[:, col["first_families"]] = np.fmax(corpus.first_families[i], corpus.first_families[j])
+    blocks = context.block_of[i]
+    x[:, col["block_size"]] = count_bin(context.block_sizes[blocks])
+    x[:, col["block_firsts"]] = context.block_firsts[blocks]
+
+    co = corpus.coauthors
+    x[:, col["coauthors"]] = _rowdot(co, co, i, j)
+    binary = co.copy()
+    binary.data = np.ones_like(binary.data)
+    shared = binary[i].multiply(binary[j])
+    union = _nnz(binary, i) + _nnz(binary, j) - np.asarray(shared.sum(axis=1)).ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x[:, col["coauthor_jaccard"]] = np.where(
+            union > 0, np.asarray(shared.sum(axis=1)).ravel() / np.maximum(union, 1), 0.0
+        )
+    rarity = 1.0 / np.maximum(corpus.coauthor_bins, 1.0)
+    x[:, col["coauthor_rare"]] = np.asarray(shared @ rarity.astype(np.float32)).ravel()
+    hops = corpus.coauthor_hops
+    x[:, col["coauthor_2hop"]] = _rowdot(hops, hops, i, j)
+    wi, wj = corpus.work_rows[i], corpus.work_rows[j]
+    x[:, col["authors_max"]] = count_bin(
+        np.maximum(corpus.work_authors[wi], corpus.work_authors[wj])
+    )
+    vi, vj = corpus.work_venues[wi], corpus.work_venues[wj]
+    x[:, col["same_venue"]] = np.where((vi >= 0) & (vj >= 0), (vi == vj).astype(np.float32), np.nan)
+    ven = context.venues
+    both = (_nnz(ven, context.local[i]) > 0) & (_nnz(ven, context.local[j]) > 0)
+    x[:, col["venue_cos"]] = np.where(
+        both, _rowdot(ven, ven, context.local[i], context.local[j]), np.nan
+    )
+    x[:, col["year_gap"]] = np.abs(corpus.work_years[wi] - corpus.work_years[wj])
+
+    inst = corpus.institutions
+    has_i, has_j = _nnz(inst, i) > 0, _nnz(inst, j) > 0
+    both = has_i & has_j
+    x[:, col["shared_institution"]] = np.where(both, (_rowdot(inst, inst, i, j) > 0), np.nan)
+    aff = context.affiliations
+    li, lj = context.local[i], context.local[j]
+    both = (_nnz(aff, li) > 0) & (_nnz(aff, lj) > 0)
+    x[:, col["affiliation_cos"]] = np.where(both, _rowdot(aff, aff, li, lj), np.nan)
+    x[:, col["title_cos"]] = _rowdot(context.titles, context.titles, li, lj)
+    topics = corpus.topics
+    if topics.nnz:
+        both = (_nnz(topics, wi) > 0) & (_nnz(topics, wj) > 0)
+        x[:, col["topic_cos"]] = np.where(both, _rowdot(topics, topics, wi, wj), np.nan)
+    refs = corpus.references
+    if refs.nnz:
+        both = (_nnz(refs, wi) > 0) & (_nnz(refs, wj) > 0)
+        x[:, col["shared_references"]] = np.where(both, _rowdot(refs, refs, wi, wj), np.nan)
+    if use_upstream:
+        x[:, col["same_upstream"]] = [
+            np.nan if a is None or b is None else float(a == b)
+            for a, b in zip(
+                (corpus.upstream_ids[r] for r in i),
+                (corpus.upstream_ids[r] for r in j),
+                strict=True,
+            )
+        ]
+    return x

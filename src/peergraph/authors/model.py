@@ -1,0 +1,155 @@
+"""The pairwise "same person?" model: gradient-boosted trees, stored as JSON.
+
+Training (``peergraph train disambiguation``, authors/training.py) fits scikit-learn's
+HistGradientBoostingClassifier and exports its trees with ``export``; ranking pairs at
+rebuild time needs only numpy (``PairModel.probability``), so the shipped file is plain
+data: no pickle, no code, readable on any platform and any scikit-learn version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODEL_FILE = "pairwise_model.json"
+FORMAT = "peergraph-pairwise-gbdt/1"
+
+
+@dataclass
+class PairModel:
+    """Trees in flat arrays: node k of the ensemble has a feature, a threshold, where a
+    missing value goes, its children (absolute indices) and, for a leaf, a value."""
+
+    features: tuple[str, ...]
+    baseline: float
+    roots: np.ndarray  # int64: first node of each tree
+    feature: np.ndarray  # int32
+    threshold: np.ndarray  # float64
+    missing_left: np.ndarray  # bool
+    left: np.ndarray  # int64
+    right: np.ndarray
+    leaf: np.ndarray  # bool
+    value: np.ndarray  # float64
+    depth: int
+    threshold_distance: float  # clustering: merge while average distance ≤ this
+    meta: dict[str, Any]
+
+    def margin(self, x: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+        """Raw score (log-odds) of each row of x (pairs × features), in cache-sized chunks.
+
+        A leaf points to itself on both sides, so every row walks ``depth`` steps."""
+        n = x.shape[0]
+        total = np.full(n, self.baseline, dtype=np.float64)
+        is_leaf = self.leaf
+        own = np.arange(len(is_leaf))
+        left = np.where(is_leaf, own, self.left)
+        right = np.where(is_leaf, own, self.right)
+        feature = np.where(is_leaf, 0, self.feature)
+        threshold = np.where(is_leaf, np.inf, self.threshold)
+        missing_left = self.missing_left | is_leaf
+        for start in range(0, n, chunk):
+            part = np.ascontiguousarray(x[start : start + chunk].T, dtype=np.float64)
+            m = part.shape[1]
+            flat = part.ravel()
+            offsets = np.arange(m)
+            out = total[start : start + m]
+            for root in self.roots:
+                node = np.full(m, root, dtype=np.int64)
+                for _ in range(self.depth):
+                    values = flat[feature[node] * m + offsets]
+                    go_left = (values <= threshold[node]) | (np.isnan(values) & missing_left[node])
+                    node = np.where(go_left, left[node], right[node])
+                out += self.value[node]
+        return total
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.clip(self.margin(x), -30, 30)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PairModel:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"not a pairwise model file (format {data.get('format')!r})")
+        trees = data["trees"]
+        roots, offset = [], 0
+        arrays: dict[str, list[Any]] = {
+            k: []
+            for k in ("feature", "threshold", "missing_left", "left", "right", "leaf", "value")
+        }
+        for tree in trees:
+            roots.append(offset)
+            arrays["feature"].extend(tree["feature"])
+            arrays["threshold"].extend(tree["threshold"])
+            arrays["missing_left"].extend(tree["missing_left"])
+            arrays["left"].extend(c + offset for c in tree["left"])
+            arrays["right"].extend(c + offset for c in tree["right"])
+            arrays["leaf"].extend(tree["leaf"])
+            arrays["value"].extend(tree["value"])
+            offset += len(tree["feature"])
+        return cls(
+            features=tuple(data["features"]),
+            baseline=float(data["baseline"]),
+            roots=np.array(roots, dtype=np.int64),
+            feature=np.array(arrays["feature"], dtype=np.int64),
+            threshold=np.array(arrays["threshold"], dtype=np.float64),
+            missing_left=np.array(arrays["missing_left"], dtype=bool),
+            left=np.array(arrays["left"], dtype=np.int64),
+            right=np.array(arrays["right"], dtype=np.int64),
+            leaf=np.array(arrays["leaf"], dtype=bool),
+            value=np.array(arrays["value"], dtype=np.float64),
+            depth=int(data["max_depth"]) + 1,
+            threshold_distance=float(data["threshold"]),
+            meta=data.get("meta", {}),
+        )
+
+
+def export(
+    classifier: Any, features: tuple[str, ...], threshold: float, meta: dict[str, Any]
+) -> dict[str, Any]:
+    """A fitted binary HistGradientBoostingClassifier as the JSON document above."""
+    trees = []
+    max_depth = 0
+    for (predictor,) in classifier._predictors:  # one tree per iteration (binary)
+        nodes = predictor.nodes
+        if nodes["is_categorical"].any():
+            raise ValueError("categorical splits are not supported")
+        trees.append(
+            {
+                "feature": nodes["feature_idx"].astype(int).tolist(),
+                "threshold": [float(t) for t in nodes["num_threshold"]],
+                "missing_left": nodes["missing_go_to_left"].astype(bool).tolist(),
+                "left": nodes["left"].astype(int).tolist(),
+                "right": nodes["right"].astype(int).tolist(),
+                "leaf": nodes["is_leaf"].astype(bool).tolist(),
+                "value": [float(v) for v in nodes["value"]],
+            }
+        )
+        max_depth = max(max_depth, int(nodes["depth"].max()))
+    baseline = float(np.ravel(classifier._baseline_prediction)[0])
+    return {
+        "format": FORMAT,
+        "features": list(features),
+        "baseline": baseline,
+        "max_depth": max_depth,
+        "threshold": threshold,
+        "trees": trees,
+        "meta": meta,
+    }
+
+
+def load(path: Path | None = None) -> PairModel:
+    """The model at ``path``, or the one shipped with the package."""
+    if path is None:
+        return packaged()
+    return PairModel.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def packaged() -> PairModel:
+    text = resources.files("peergraph.authors").joinpath(MODEL_FILE).read_text(encoding="utf-8")
+    return PairModel.from_dict(json.loads(text))
