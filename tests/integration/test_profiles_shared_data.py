@@ -51,7 +51,7 @@ def test_cross_validation_by_name_on_a_slice(shared_data):
     folder = shared_data / "and-common-names"
     full = training.load_gold_set("cn", folder / "works.csl.json.gz", folder / "gold.tsv")
     keys = sorted(full.blocks())[:12]
-    part = training._restricted(full, keys)
+    part = training.restricted(full, keys)
     result = training.cross_validate(part, [], k=2)
     assert len(result.folds) == 2
     assert all(0.0 < fold["f1"] <= 1.0 for fold in result.folds)

@@ -13,6 +13,8 @@ from peergraph.authors.features import (
     Corpus,
     NameCounts,
     block_context,
+    coauthor_hops,
+    coauthor_key,
     count_bin,
     hashed_words,
     name_bins,
@@ -26,7 +28,6 @@ from peergraph.authors.names import (
     native_name,
     tokens_compatible,
 )
-from peergraph.authors.services import coauthor_hops, coauthor_key
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,6 @@ from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import squareform
 
 from peergraph.authors.features import (
-    FEATURES,
     INDEX,
     BlockContext,
     Corpus,
@@ -166,14 +165,6 @@ def distances(corpus: Corpus, block: ScoredBlock) -> np.ndarray:
     d[both & (orcid[:, None] == orcid[None, :])] = 0.0
     works = corpus.work_rows[rows]
     d[works[:, None] == works[None, :]] = CANNOT
-    if corpus.must_link or corpus.cannot_link:
-        local = {int(r): k for k, r in enumerate(rows)}
-        for x, y in corpus.must_link:
-            if x in local and y in local and works[local[x]] != works[local[y]]:
-                d[local[x], local[y]] = d[local[y], local[x]] = 0.0
-        for x, y in corpus.cannot_link:
-            if x in local and y in local:
-                d[local[x], local[y]] = d[local[y], local[x]] = CANNOT
     np.fill_diagonal(d, 0.0)
     return d
 
@@ -356,7 +347,3 @@ def _plain(x: np.ndarray) -> dict[str, Any]:
         if v is not None:
             out[name] = v
     return out
-
-
-def feature_names() -> tuple[str, ...]:
-    return FEATURES

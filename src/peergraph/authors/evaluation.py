@@ -96,9 +96,10 @@ class Evaluation:
     seconds: float = 0.0
 
 
-def load_labelled(works_file: Path, gold_file: Path) -> tuple[Any, dict[int, str]]:
+def load_labelled(works_file: Path, gold_file: Path) -> tuple[Any, dict[int, str], int]:
     """Import ``works_file`` into a throw-away store and load its corpus; the gold as
-    corpus row → person."""
+    corpus row → person, and how many gold items were found (two gold records of one
+    merged work share a row)."""
     from peergraph.authors.services import load_corpus
     from peergraph.db import create_db_engine, migrate
     from peergraph.ingest.formats import expand_paths
@@ -132,10 +133,9 @@ def load_labelled(works_file: Path, gold_file: Path) -> tuple[Any, dict[int, str
         work_id = work_of_key.get(item[0])
         row = row_of.get((work_id, item[1])) if work_id is not None else None
         if row is not None:
-            found += 1  # two gold records of one merged work share a row
+            found += 1
             rows[row] = person
-    loaded.gold_found = found
-    return loaded, rows
+    return loaded, rows, found
 
 
 def evaluate_file(
@@ -153,7 +153,7 @@ def evaluate_file(
     from peergraph.authors.model import load
 
     labelled = len(read_gold(gold_file))
-    loaded, gold = load_labelled(works_file, gold_file)
+    loaded, gold, found = load_labelled(works_file, gold_file)
     if not use_orcids:
         loaded.corpus.orcids = [None] * len(loaded.corpus.orcids)
     started = time.perf_counter()
@@ -178,7 +178,7 @@ def evaluate_file(
     )
     return Evaluation(
         labelled=labelled,
-        matched=loaded.gold_found,
+        matched=found,
         b3=b_cubed(predicted, gold),
         pairs=pairwise(predicted, gold),
         worst_blocks=[w for w in worst if w[2] < 1.0][:10],

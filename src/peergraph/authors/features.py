@@ -11,7 +11,7 @@ Text similarity is TF-IDF whose IDF is counted inside the block, for the same re
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -88,8 +88,6 @@ class Corpus:
     coauthor_hops: sparse.csr_matrix  # authorships × keys: co-authors' co-authors, L2 rows
     institutions: sparse.csr_matrix  # authorships × institutions (0/1)
     affiliations: sparse.csr_matrix  # authorships × hashed affiliation words
-    must_link: list[tuple[int, int]] = field(default_factory=list)  # row pairs
-    cannot_link: list[tuple[int, int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.blocks)
@@ -178,9 +176,42 @@ def block_tfidf(rows_matrix: sparse.csr_matrix, block_ids: np.ndarray) -> sparse
     sizes = np.bincount(block_ids, minlength=int(block_ids.max()) + 1)
     n_block = sizes[block_ids[row_of_nz]]
     m.data = m.data * (np.log((1 + n_block) / (1 + df[inverse])) + 1).astype(np.float32)
+    return normalise_rows(m)
+
+
+def normalise_rows(m: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Rows scaled to unit L2 norm (empty rows stay empty): cosine = dot product."""
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
     norms[norms == 0] = 1
     return sparse.csr_matrix(sparse.diags(1 / norms) @ m)
+
+
+def coauthor_key(given: tuple[str, ...], family: str, block: str) -> str:
+    """A co-author is known by full name when the source gives one ("qun liu"), by the
+    ambiguous family + initial otherwise ("liu_q")."""
+    return f"{given[0]} {family}" if given and len(given[0]) > 1 else block
+
+
+def coauthor_hops(coauthors: sparse.csr_matrix, own_key: list[int]) -> sparse.csr_matrix:
+    """Per authorship, the co-authors of its co-authors (key co-occurrence over the whole
+    store), its own name key removed, L2-normalised: two papers of one person often share
+    no co-author but co-authors who work together."""
+    binary = coauthors.copy()
+    binary.data = np.ones_like(binary.data)
+    # key × key: how often two names sign a paper together
+    together = (binary.T @ binary).tocsr()
+    together.setdiag(0)
+    together.eliminate_zeros()
+    together.data = np.log1p(together.data)
+    hops = (binary @ together).tocsr()
+    rows = [i for i, k in enumerate(own_key) if k >= 0]
+    own = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, [own_key[i] for i in rows])),
+        shape=hops.shape,
+    )
+    hops = hops - hops.multiply(own)
+    hops.eliminate_zeros()
+    return normalise_rows(sparse.csr_matrix(hops, dtype=np.float32))
 
 
 def _rowdot(a: sparse.csr_matrix, b: sparse.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -19,7 +19,16 @@ from scipy import sparse
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, update
 
 from peergraph.authors import disambiguation
-from peergraph.authors.features import Corpus, NameCounts, count_bin, hashed_words, name_bins
+from peergraph.authors.features import (
+    Corpus,
+    NameCounts,
+    coauthor_hops,
+    coauthor_key,
+    count_bin,
+    hashed_words,
+    name_bins,
+    normalise_rows,
+)
 from peergraph.authors.models import AuthorRecord, AuthorshipLink, RecordRedirect
 from peergraph.authors.names import (
     block_key,
@@ -59,17 +68,10 @@ class LoadedCorpus:
     positions: np.ndarray
     texts: list[str]
     counts: NameCounts
-    gold_found: int = 0  # evaluation: labelled authorships found in the store
 
     def text_matrix(self) -> sparse.csr_matrix:
         """TF-IDF of every work's title + abstract (for inferred topics)."""
         return text_matrix(self.texts)
-
-
-def coauthor_key(given: tuple[str, ...], family: str, block: str) -> str:
-    """A co-author is known by full name when the source gives one ("qun liu"), by the
-    ambiguous family + initial otherwise ("liu_q")."""
-    return f"{given[0]} {family}" if given and len(given[0]) > 1 else block
 
 
 def load_corpus(conn: Connection) -> LoadedCorpus:
@@ -199,7 +201,7 @@ def load_corpus(conn: Connection) -> LoadedCorpus:
             topic_rows.append(work_rows[work_id])
             topic_cols.append(topic_index.setdefault(topic_id, len(topic_index)))
             topic_vals.append(float(score) if score else 1.0)
-    topics = _normalised(
+    topics = normalise_rows(
         sparse.csr_matrix(
             (np.array(topic_vals, dtype=np.float32), (topic_rows, topic_cols)),
             shape=(n_works, max(len(topic_index), 1)),
@@ -258,34 +260,6 @@ def load_corpus(conn: Connection) -> LoadedCorpus:
         else sparse.csr_matrix((0, 1), dtype=np.float32),
     )
     return LoadedCorpus(corpus, np.array(work_ids), raw_names, np.array(positions), texts, counts)
-
-
-def coauthor_hops(coauthors: sparse.csr_matrix, own_key: list[int]) -> sparse.csr_matrix:
-    """Per authorship, the co-authors of its co-authors (key co-occurrence over the whole
-    store), its own name key removed, L2-normalised: two papers of one person often share
-    no co-author but co-authors who work together."""
-    binary = coauthors.copy()
-    binary.data = np.ones_like(binary.data)
-    # key × key: how often two names sign a paper together
-    together = (binary.T @ binary).tocsr()
-    together.setdiag(0)
-    together.eliminate_zeros()
-    together.data = np.log1p(together.data)
-    hops = (binary @ together).tocsr()
-    rows = [i for i, k in enumerate(own_key) if k >= 0]
-    own = sparse.csr_matrix(
-        (np.ones(len(rows), dtype=np.float32), (rows, [own_key[i] for i in rows])),
-        shape=hops.shape,
-    )
-    hops = hops - hops.multiply(own)
-    hops.eliminate_zeros()
-    return _normalised(sparse.csr_matrix(hops, dtype=np.float32))
-
-
-def _normalised(m: sparse.csr_matrix) -> sparse.csr_matrix:
-    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-    norms[norms == 0] = 1
-    return sparse.csr_matrix(sparse.diags(1 / norms) @ m)
 
 
 def text_matrix(texts: list[str]) -> sparse.csr_matrix:

@@ -65,7 +65,7 @@ class GoldSet:
 def load_gold_set(
     name: str, works: Path, gold: Path, *, use_upstream_ids: bool = True, hide_orcids: bool = False
 ) -> GoldSet:
-    loaded, rows = load_labelled(works, gold)
+    loaded, rows, _found = load_labelled(works, gold)
     if hide_orcids:
         loaded.corpus.orcids = [None] * len(loaded.corpus.orcids)
     return GoldSet(name, loaded, rows, use_upstream_ids)
@@ -245,7 +245,7 @@ def cross_validate(
     results = []
     for f, held_out in enumerate(outer):
         train_keys = [key for g, keys in enumerate(outer) if g != f for key in keys]
-        part = _restricted(target, train_keys)
+        part = restricted(target, train_keys)
         model, _ = train([part, *others], seed=seed)
         scores = cluster_blocks(target, held_out, model, [model.threshold_distance])
         sc = scores[model.threshold_distance]
@@ -264,12 +264,9 @@ def cross_validate(
     return CrossValidation(results, {target.name: float(np.mean([r["f1"] for r in results]))})
 
 
-def _restricted(gold_set: GoldSet, keys: Sequence[str]) -> GoldSet:
+def restricted(gold_set: GoldSet, keys: Sequence[str]) -> GoldSet:
     """The same store with gold only on the given blocks."""
     wanted = set(keys)
     corpus = gold_set.loaded.corpus
     gold = {r: p for r, p in gold_set.gold.items() if corpus.blocks[r] in wanted}
     return GoldSet(gold_set.name, gold_set.loaded, gold, gold_set.use_upstream_ids)
-
-
-__all__ = ["INDEX", "GoldSet", "cross_validate", "load_gold_set", "train"]
