@@ -298,3 +298,37 @@ def test_evidence_names_the_strongest_features():
     assert result.labels[0] == result.labels[1]
     assert result.evidence[0]["strongest"][0] == "coauthors"
     assert result.evidence[0]["coauthors"] >= 1
+
+
+def test_a_claim_is_a_must_link_and_not_mine_a_cannot_link():
+    # three Lei Wangs with nothing in common: the model keeps them apart
+    authors = [(w, "Lei", "Wang", None, None, set()) for w in range(3)] + filler(30, 3)
+    c = corpus(authors, 33)
+    free = d.cluster(c)
+    assert len({free.labels[0], free.labels[1], free.labels[2]}) == 3
+    # the owner of a claim covering rows 0 and 1 says they are one person
+    claimed = d.cluster(c, constraints=d.Constraints.of(len(authors), [[0, 1]]))
+    assert claimed.labels[0] == claimed.labels[1] != claimed.labels[2]
+    assert claimed.method[0] == claimed.method[1] == "claim"
+    # the same people, now with the same ORCID on rows 0 and 2: one person...
+    c.orcids[0] = c.orcids[2] = "0000-0002-1825-0097"
+    assert d.cluster(c).labels[0] == d.cluster(c).labels[2]
+    # ...unless the owner of a claim on row 0 says row 2 is not theirs
+    disowned = d.cluster(c, constraints=d.Constraints.of(len(authors), [[0]], apart=[(2, 0)]))
+    assert disowned.labels[0] != disowned.labels[2]
+
+
+def test_two_claimants_are_two_people_and_a_group_spans_sub_blocks(monkeypatch):
+    authors = [
+        (0, "Jane", "Doe", None, None, {"x"}),
+        (1, "Jane", "Doe", None, None, {"x"}),
+        *filler(10, 2),
+    ]
+    c = corpus(authors, 12)
+    assert d.cluster(c).labels[0] == d.cluster(c).labels[1]  # a shared co-author
+    apart = d.Constraints.of(len(authors), [[0], [1]], separate=[(0, 1)])
+    assert d.cluster(c, constraints=apart).labels[0] != d.cluster(c, constraints=apart).labels[1]
+    # a block cut in pieces (here every piece one row) still keeps a group whole
+    monkeypatch.setattr(d, "MAX_BLOCK", 1)
+    together = d.cluster(c, constraints=d.Constraints.of(len(authors), [[0, 1]]))
+    assert together.labels[0] == together.labels[1]

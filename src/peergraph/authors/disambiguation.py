@@ -22,7 +22,7 @@ docs/disambiguation.md:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,55 @@ CANNOT = 1e6
 MAX_BLOCK = 4_000  # bigger blocks are cut by first name (memory: n² distances)
 PAIRS_PER_BATCH = 400_000  # pairs featurised and scored at once
 
-__all__ = ["CANNOT", "Corpus", "Result", "candidate_pairs", "cluster", "sub_blocks"]
+__all__ = [
+    "CANNOT",
+    "Constraints",
+    "Corpus",
+    "Result",
+    "candidate_pairs",
+    "cluster",
+    "sub_blocks",
+]
+
+
+@dataclass
+class Constraints:
+    """People's decisions as row groups. Each must-link group is one person (a verified
+    claim's authorships); ``against[row]`` names the groups that row may never join (a
+    "not mine", or another claimant's group)."""
+
+    group: np.ndarray  # per row: its must-link group, −1 for none
+    against: dict[int, set[int]] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        n: int,
+        groups: list[list[int]],
+        apart: Sequence[tuple[int, int]] = (),
+        separate: Sequence[tuple[int, int]] = (),
+    ) -> Constraints:
+        """``groups``: rows per group (a row already in an earlier group stays there);
+        ``apart``: (row, group) cannot-links; ``separate``: (group, group) pairs."""
+        group = np.full(n, -1, dtype=np.int64)
+        for g, rows in enumerate(groups):
+            for r in rows:
+                if group[r] < 0:
+                    group[r] = g
+        against: dict[int, set[int]] = defaultdict(set)
+        for row, g in apart:
+            if group[row] != g:
+                against[row].add(g)
+        for g1, g2 in separate:
+            for row in np.flatnonzero(group == g1).tolist():
+                against[row].add(g2)
+            for row in np.flatnonzero(group == g2).tolist():
+                against[row].add(g1)
+        return cls(group, dict(against))
+
+    def rows(self) -> set[int]:
+        """Every row a constraint touches."""
+        return set(np.flatnonzero(self.group >= 0).tolist()) | set(self.against)
 
 
 @dataclass
@@ -153,7 +201,9 @@ def scored_blocks(
         yield from flush()
 
 
-def distances(corpus: Corpus, block: ScoredBlock) -> np.ndarray:
+def distances(
+    corpus: Corpus, block: ScoredBlock, constraints: Constraints | None = None
+) -> np.ndarray:
     """The block's n×n distance matrix: 1 − p for scored pairs, constraints applied."""
     rows = block.rows
     n = len(rows)
@@ -164,7 +214,16 @@ def distances(corpus: Corpus, block: ScoredBlock) -> np.ndarray:
     d[both & (orcid[:, None] != orcid[None, :])] = CANNOT
     d[both & (orcid[:, None] == orcid[None, :])] = 0.0
     works = corpus.work_rows[rows]
+    if constraints is not None:
+        g = constraints.group[rows]
+        d[(g[:, None] == g[None, :]) & (g[:, None] >= 0)] = 0.0
     d[works[:, None] == works[None, :]] = CANNOT
+    if constraints is not None:
+        for k, row in enumerate(rows.tolist()):
+            for other in constraints.against.get(row, ()):
+                hit = g == other
+                d[k, hit] = CANNOT
+                d[hit, k] = CANNOT
     np.fill_diagonal(d, 0.0)
     return d
 
@@ -247,12 +306,15 @@ def cluster(
     threshold: float | None = None,
     use_upstream_ids: bool = True,
     only_blocks: set[str] | None = None,
+    constraints: Constraints | None = None,
     explain: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> Result:
     """Cluster every block (or ``only_blocks``); ``progress(done, total)`` as it goes.
 
-    Rows outside ``only_blocks`` keep label −1."""
+    Rows outside ``only_blocks`` keep label −1. ``constraints`` hold whatever the model
+    says: a must-link group ends in one cluster (across blocks too), and a row is never
+    left in a cluster with a group it is against."""
     model = model or packaged()
     cut = model.threshold_distance if threshold is None else threshold
     n = len(corpus)
@@ -272,7 +334,7 @@ def cluster(
         if len(rows) == 1:
             labels[rows[0]] = rows[0]
             continue
-        d = distances(corpus, block)
+        d = distances(corpus, block, constraints)
         local = cluster_block(d, cut)
         first: dict[int, int] = {}
         for k, lab in enumerate(local.tolist()):
@@ -318,9 +380,44 @@ def cluster(
         for (row, _partner, feats), why in zip(best_pairs, reasons, strict=True):
             evidence[row].update(_plain(feats))
             evidence[row]["strongest"] = [name for name, _ in why]
+    if constraints is not None:
+        _enforce(constraints, labels, confidence, method, evidence)
     if progress is not None:
         progress(total, total)
     return Result(labels, confidence, method, evidence)
+
+
+def _enforce(
+    constraints: Constraints,
+    labels: np.ndarray,
+    confidence: np.ndarray,
+    method: list[str],
+    evidence: list[dict[str, Any]],
+) -> None:
+    """Make the constraints hold exactly: join each group's clusters (a group can span
+    sub-blocks), then take a row that shares a cluster with a group it is against out
+    on its own."""
+    members: dict[int, list[int]] = defaultdict(list)
+    for row in np.flatnonzero((constraints.group >= 0) & (labels >= 0)).tolist():
+        members[int(constraints.group[row])].append(row)
+    for rows in members.values():
+        joined = np.unique(labels[rows])
+        if len(joined) > 1:
+            labels[np.isin(labels, joined)] = joined.min()
+        for row in rows:
+            method[row] = "claim"
+            confidence[row] = 1.0
+            evidence[row] = {**evidence[row], "claim": True}
+    fresh = max(len(labels), int(labels.max(initial=-1)) + 1)
+    for row, groups in sorted(constraints.against.items()):
+        if labels[row] < 0:
+            continue
+        if any(g in members and labels[members[g][0]] == labels[row] for g in groups):
+            labels[row] = fresh
+            fresh += 1
+            confidence[row] = 1.0
+            method[row] = "not-mine"
+            evidence[row] = {"alone": True, "not_mine": True}
 
 
 def _plain(x: np.ndarray) -> dict[str, Any]:

@@ -56,3 +56,74 @@ class RecordRedirect(Base):
     new_id: Mapped[int] = mapped_column(Integer, index=True)
     reason: Mapped[str] = mapped_column(String(16))  # merged | split
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# What people own. A rebuild never deletes these: when records merge or split they move
+# with the authorships (authors/ownership.py), and each move is logged in record_moves.
+# Their foreign keys have no ON DELETE action, so deleting a record that still holds one
+# fails loudly instead of dropping it.
+
+
+class RecordClaim(Base):
+    """Someone's claim that a record is them, with the proof they gave."""
+
+    __tablename__ = "record_claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("author_records.id"), index=True)
+    claimant: Mapped[str] = mapped_column(String(200), index=True)  # an account, later
+    status: Mapped[str] = mapped_column(String(16))  # pending | verified | rejected | released
+    level: Mapped[str | None] = mapped_column(String(2))  # the verification level it gives
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ClaimedAuthorship(Base):
+    """An authorship a claim covers: while the claim is verified, these stay one record."""
+
+    __tablename__ = "claimed_authorships"
+
+    claim_id: Mapped[int] = mapped_column(ForeignKey("record_claims.id"), primary_key=True)
+    authorship_id: Mapped[int] = mapped_column(
+        ForeignKey("authorships.id"), primary_key=True, index=True
+    )
+
+
+class AuthorshipCorrection(Base):
+    """A record owner's correction: this authorship is "not mine" (a cannot-link)."""
+
+    __tablename__ = "authorship_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("record_claims.id"), index=True)
+    authorship_id: Mapped[int] = mapped_column(ForeignKey("authorships.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # not-mine
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RecordDecision(Base):
+    """An operator's or moderator's decision about a record (kept across rebuilds)."""
+
+    __tablename__ = "record_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("author_records.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # e.g. hide | note | trust-adjustment
+    detail: Mapped[str] = mapped_column(String(2000))
+    decided_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RecordMove(Base):
+    """A user-owned row that a rebuild moved from one record to another, and why."""
+
+    __tablename__ = "record_moves"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(64))
+    row_id: Mapped[int] = mapped_column(Integer)
+    from_record: Mapped[int] = mapped_column(Integer, index=True)
+    to_record: Mapped[int] = mapped_column(Integer, index=True)
+    reason: Mapped[str] = mapped_column(String(16))  # merged | split | claim
+    moved_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import sparse
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, update
 
-from peergraph.authors import disambiguation
+from peergraph.authors import disambiguation, ownership
 from peergraph.authors.features import (
     Corpus,
     NameCounts,
@@ -303,13 +303,17 @@ def rebuild_author_records(
     with engine.connect() as conn:
         say("loading authorships")
         loaded = load_corpus(conn)
+        claims = ownership.verified_claims(conn)
     say(f"clustering {len(loaded.raw_names):,} authorships")
     result = disambiguation.cluster(
-        loaded.corpus, use_upstream_ids=use_upstream_ids, progress=steps
+        loaded.corpus,
+        use_upstream_ids=use_upstream_ids,
+        constraints=ownership.constraints_for(loaded.corpus.authorship_ids, claims),
+        progress=steps,
     )
     say("writing author records")
     with engine.begin() as conn:
-        new, retired, total = _write(conn, loaded, result)
+        new, retired, total = _write(conn, loaded, result, claims)
     seconds = time.perf_counter() - started
     return RebuildSummary(len(loaded.raw_names), total, new, retired, seconds), loaded
 
@@ -322,7 +326,10 @@ def _display_name(names: list[str]) -> str:
 
 
 def _write(
-    conn: Connection, loaded: LoadedCorpus, result: disambiguation.Result
+    conn: Connection,
+    loaded: LoadedCorpus,
+    result: disambiguation.Result,
+    claims: list[ownership.Claim],
 ) -> tuple[int, int, int]:
     corpus = loaded.corpus
     members: dict[int, list[int]] = defaultdict(list)
@@ -331,6 +338,19 @@ def _write(
 
     old_links = dict(conn.execute(select(links_t.c.authorship_id, links_t.c.record_id)).all())
     old_ids = {r for (r,) in conn.execute(select(records_t.c.id))}
+    assigned: dict[int, int] = {}
+    taken: set[int] = set()
+    # a verified claim keeps its record id: the cluster holding its authorships takes it
+    row_of = {int(a): i for i, a in enumerate(corpus.authorship_ids.tolist())}
+    claim_label: dict[int, int] = {}
+    for claim in claims:
+        rows = [row_of[a] for a in claim.authorships if a in row_of]
+        if not rows:
+            continue
+        label = claim_label[claim.id] = int(result.labels[rows[0]])
+        if label not in assigned and claim.record_id in old_ids and claim.record_id not in taken:
+            assigned[label] = claim.record_id
+            taken.add(claim.record_id)
     overlaps: list[tuple[int, int, int]] = []
     for label, rows in members.items():
         counts = Counter(
@@ -338,8 +358,6 @@ def _write(
         )
         overlaps.extend((count, label, old) for old, count in counts.items())
     overlaps.sort(key=lambda t: (-t[0], t[2], t[1]))
-    assigned: dict[int, int] = {}
-    taken: set[int] = set()
     for _count, label, old in overlaps:
         if label not in assigned and old not in taken:
             assigned[label] = old
@@ -399,6 +417,7 @@ def _write(
             fresh.append(record_id)
 
     retired = old_ids - taken
+    went: dict[int, tuple[int, str]] = {}
     if retired:
         destination: dict[int, Counter[int]] = defaultdict(Counter)
         for label, rows in members.items():
@@ -407,10 +426,13 @@ def _write(
                 if previous is not None and previous in retired:
                     destination[previous][assigned[label]] += 1
         for old in sorted(retired):
-            if not destination[old]:
-                continue  # its works are gone; nothing to point at
-            (target, count), *_ = destination[old].most_common(1)
-            reason = "merged" if count * 2 >= sum(destination[old].values()) else "split"
+            if destination[old]:
+                (target, count), *_ = destination[old].most_common(1)
+                half = count * 2 >= sum(destination[old].values())
+                went[old] = (target, "merged" if half else "split")
+    ownership.move_owned(conn, went, {c: assigned[label] for c, label in claim_label.items()}, now)
+    if retired:
+        for old, (target, reason) in sorted(went.items()):
             conn.execute(delete(redirects_t).where(redirects_t.c.old_id == old))
             conn.execute(
                 insert(redirects_t).values(old_id=old, new_id=target, reason=reason, created_at=now)

@@ -243,6 +243,10 @@ def evidence_sentence(link: AuthorshipLink, partner: str | None = None) -> str:
         return "the only authorship with this name key in the data"
     if link.method == "orcid":
         return "the same ORCID as the record's other works"
+    if link.method == "claim":
+        return "the researcher who claimed this record confirmed it as theirs"
+    if link.method == "not-mine":
+        return "the owner of a record with this name said it is not theirs, so it stands alone"
     if evidence.get("alone"):
         return "no other authorship with this name matched closely enough, so it stands alone"
     reasons = []
