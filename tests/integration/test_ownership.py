@@ -123,7 +123,7 @@ def test_not_mine_overrides_even_a_shared_orcid(engine, built):
     mine, theirs = does(engine)
     with engine.begin() as conn:
         conn.execute(update(Authorship).values(orcid=ORCID).where(Authorship.family == "Doe"))
-    rebuild(engine)
+    rebuild(engine, full=True)  # the store was edited by hand, not through an import
     (doe,) = records_named(engine, "Jane Doe")
     claim_id = claim(engine, doe, "account:3")
     with engine.begin() as conn:
@@ -145,7 +145,7 @@ def test_a_decision_moves_with_its_authorships_when_records_merge(engine, built)
             )
         )
         conn.execute(update(Authorship).values(orcid=ORCID).where(Authorship.family == "Doe"))
-    rebuild(engine)
+    rebuild(engine, full=True)  # the store was edited by hand, not through an import
     with Session(engine) as session:
         (decision,) = session.scalars(select(RecordDecision)).all()
         assert decision.record_id == first and decision.detail == "checked by hand"

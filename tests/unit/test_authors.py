@@ -13,7 +13,7 @@ from peergraph.authors.features import (
     Corpus,
     NameCounts,
     block_context,
-    coauthor_hops,
+    block_hops,
     coauthor_key,
     count_bin,
     hashed_words,
@@ -124,7 +124,9 @@ def corpus(authors, works, *, texts=None, venues=None, years=None):
         references=sparse.csr_matrix((works, 1), dtype=np.float32),
         coauthors=co,
         coauthor_bins=count_bin(key_counts),
-        coauthor_hops=coauthor_hops(co, [index[k] for k in own]),
+        coauthor_hops=block_hops(
+            co, np.unique(blocks, return_inverse=True)[1], [index[k] for k in own]
+        ),
         institutions=sparse.csr_matrix((n, 1), dtype=np.float32),
         affiliations=hashed_words([""] * n),
     )

@@ -34,7 +34,7 @@ FEATURES: tuple[str, ...] = (
     "coauthors",  # shared co-authors (full names 1, family + initial ½)
     "coauthor_jaccard",
     "coauthor_rare",  # shared co-authors weighted 1/log₂ bin of how common the name is
-    "coauthor_2hop",  # cosine of co-authors' co-authors (the name itself left out)
+    "coauthor_2hop",  # cosine of co-authors' co-authors in the block (own name left out)
     "authors_max",  # log₂ bin: the longer of the two author lists
     "same_venue",  # nan when either work has no venue
     "venue_cos",  # venue-name wording (IDF inside the block), nan when either has none
@@ -85,7 +85,7 @@ class Corpus:
     references: sparse.csr_matrix  # works × cited works, binary, may be empty
     coauthors: sparse.csr_matrix  # authorships × co-author name keys (weights)
     coauthor_bins: np.ndarray  # per co-author key: log₂ bin of its count in the store
-    coauthor_hops: sparse.csr_matrix  # authorships × keys: co-authors' co-authors, L2 rows
+    coauthor_hops: sparse.csr_matrix  # authorships × keys: co-authors' co-authors (block_hops)
     institutions: sparse.csr_matrix  # authorships × institutions (0/1)
     affiliations: sparse.csr_matrix  # authorships × hashed affiliation words
 
@@ -212,6 +212,32 @@ def coauthor_hops(coauthors: sparse.csr_matrix, own_key: list[int]) -> sparse.cs
     hops = hops - hops.multiply(own)
     hops.eliminate_zeros()
     return normalise_rows(sparse.csr_matrix(hops, dtype=np.float32))
+
+
+def block_hops(
+    coauthors: sparse.csr_matrix, block_codes: np.ndarray, own_key: list[int]
+) -> sparse.csr_matrix:
+    """``coauthor_hops`` with co-occurrence counted inside each name block only: two of
+    a block's papers are close when their co-authors sign a third paper of the block
+    together. Block-local, so a block's features never change with other blocks' papers
+    (what incremental rebuilds rely on); under cross-validation by name it also scored
+    better than store-wide co-occurrence (docs/disambiguation.md)."""
+    m = coauthors.tocoo()
+    width = np.int64(max(coauthors.shape[1], 1))
+    pairs = block_codes[m.row].astype(np.int64) * width + m.col
+    own_pairs = np.array(
+        [int(block_codes[i]) * width + k if k >= 0 else -1 for i, k in enumerate(own_key)],
+        dtype=np.int64,
+    )
+    distinct, columns = np.unique(pairs, return_inverse=True)
+    qualified = sparse.csr_matrix(
+        (m.data, (m.row, columns)), shape=(coauthors.shape[0], max(len(distinct), 1))
+    )
+    where = np.searchsorted(distinct, own_pairs)
+    found = (own_pairs >= 0) & (where < len(distinct))
+    found[found] &= distinct[where[found]] == own_pairs[found]
+    own = np.where(found, where, -1)
+    return coauthor_hops(qualified, own.tolist())
 
 
 def _rowdot(a: sparse.csr_matrix, b: sparse.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:

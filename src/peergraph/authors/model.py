@@ -8,6 +8,7 @@ data: no pickle, no code, readable on any platform and any scikit-learn version.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,6 +40,7 @@ class PairModel:
     depth: int
     threshold_distance: float  # clustering: merge while average distance ≤ this
     meta: dict[str, Any]
+    digest: str = ""  # of the trees and threshold: a rebuild with another model is full
 
     def margin(self, x: np.ndarray, chunk: int = 65_536) -> np.ndarray:
         """Raw score (log-odds) of each row of x (pairs × features), in cache-sized chunks.
@@ -105,6 +107,12 @@ class PairModel:
             depth=int(data["max_depth"]) + 1,
             threshold_distance=float(data["threshold"]),
             meta=data.get("meta", {}),
+            digest=hashlib.sha256(
+                json.dumps(
+                    [data["features"], data["baseline"], data["threshold"], trees],
+                    sort_keys=True,
+                ).encode()
+            ).hexdigest()[:32],
         )
 
 

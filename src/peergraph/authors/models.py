@@ -127,3 +127,37 @@ class RecordMove(Base):
     to_record: Mapped[int] = mapped_column(Integer, index=True)
     reason: Mapped[str] = mapped_column(String(16))  # merged | split | claim
     moved_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuthorshipName(Base):
+    """The name keys disambiguation derives from an authorship, kept so that an
+    incremental rebuild can find a block's authorships and count names store-wide in SQL
+    instead of re-reading every authorship."""
+
+    __tablename__ = "authorship_names"
+
+    authorship_id: Mapped[int] = mapped_column(
+        ForeignKey("authorships.id", ondelete="CASCADE"), primary_key=True
+    )
+    work_id: Mapped[int] = mapped_column(Integer, index=True)
+    block_key: Mapped[str] = mapped_column(String(200), index=True)
+    first_name: Mapped[str] = mapped_column(String(200), index=True)  # "" for an initial
+    family_key: Mapped[str] = mapped_column(String(200), index=True)
+    coauthor_key: Mapped[str] = mapped_column(String(400), index=True)
+
+
+class Rebuild(Base):
+    """One run of ``peergraph rebuild``: what it covered, so the next one knows what
+    changed since."""
+
+    __tablename__ = "rebuilds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))  # full | incremental
+    model: Mapped[str] = mapped_column(String(64))  # the pairwise model's digest
+    last_import_id: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime] = mapped_column(DateTime)
+    blocks: Mapped[int] = mapped_column(Integer)  # name blocks clustered
+    authorships: Mapped[int] = mapped_column(Integer)  # authorships clustered
+    records_touched: Mapped[int] = mapped_column(Integer)

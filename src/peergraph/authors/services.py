@@ -1,35 +1,51 @@
 """Building and reading author records.
 
-``rebuild_author_records`` loads every authorship, runs disambiguation, and writes the
-records and links in one transaction, keeping record ids stable: each new cluster takes
+``load_corpus`` reads authorships (all, or the works of some blocks) into the arrays
+disambiguation needs; ``write_records`` writes the clusters as records and links, keeping
+record ids stable: a verified claim's record keeps its id, then each new cluster takes
 the id of the old record it overlaps most (greedy, largest overlap first); an old id that
-finds no cluster is retired with a redirect to where most of its authorships went.
+finds no cluster is retired with a redirect to where most of its authorships went, and
+what people own on it moves along (authors/ownership.py). profiles/services.py runs a
+rebuild, full or incremental, in one transaction.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from peergraph.authors import disambiguation, ownership
 from peergraph.authors.features import (
     Corpus,
     NameCounts,
-    coauthor_hops,
+    block_hops,
     coauthor_key,
     count_bin,
     hashed_words,
     name_bins,
     normalise_rows,
 )
-from peergraph.authors.models import AuthorRecord, AuthorshipLink, RecordRedirect
+from peergraph.authors.models import (
+    AuthorRecord,
+    AuthorshipLink,
+    AuthorshipName,
+    RecordRedirect,
+)
 from peergraph.authors.names import (
     block_key,
     family_key,
@@ -55,6 +71,7 @@ INSERT_CHUNK = 20_000
 records_t: Table = AuthorRecord.__table__  # type: ignore[assignment]
 links_t: Table = AuthorshipLink.__table__  # type: ignore[assignment]
 redirects_t: Table = RecordRedirect.__table__  # type: ignore[assignment]
+names_table: Table = AuthorshipName.__table__  # type: ignore[assignment]
 
 Progress = Callable[[str], None]
 Steps = Callable[[int, int], None]  # (done, total) within the current phase
@@ -74,19 +91,25 @@ class LoadedCorpus:
         return text_matrix(self.texts)
 
 
-def load_corpus(conn: Connection) -> LoadedCorpus:
-    """Read works and authorships into the arrays disambiguation needs."""
+def load_corpus(conn: Connection, scope: Table | None = None) -> LoadedCorpus:
+    """Read works and authorships into the arrays disambiguation needs: all of them, or
+    only the works listed in the temporary table ``scope`` (``work_scope``). Name counts
+    are store-wide either way: counted here for the whole store, or read from
+    ``authorship_names`` for a scope."""
     work_rows: dict[int, int] = {}
     years: list[float] = []
     venues: list[int] = []
     texts: list[str] = []
     work_ids: list[int] = []
     venue_names: list[str] = []
-    for work_id, year, source_id, title, abstract, venue in conn.execute(
+    works = (
         select(Work.id, Work.year, Work.source_id, Work.title, Work.abstract, Source.name)
         .outerjoin(Source, Source.id == Work.source_id)
         .order_by(Work.id)
-    ):
+    )
+    if scope is not None:
+        works = works.where(Work.id.in_(select(scope.c.id)))
+    for work_id, year, source_id, title, abstract, venue in conn.execute(works):
         venue_names.append(venue or "")
         work_rows[work_id] = len(work_ids)
         work_ids.append(work_id)
@@ -106,30 +129,28 @@ def load_corpus(conn: Connection) -> LoadedCorpus:
     upstream: list[str | None] = []
     raw_names: list[str] = []
     affiliations: list[str] = []
-    for a_id, work_id, position, raw, g, f, orcid, up, affs in conn.execute(
-        select(
-            Authorship.id,
-            Authorship.work_id,
-            Authorship.position,
-            Authorship.raw_name,
-            Authorship.given,
-            Authorship.family,
-            Authorship.orcid,
-            Authorship.upstream_author_id,
-            Authorship.raw_affiliations,
-        ).order_by(Authorship.id)
-    ):
-        if g is None and f is None:
-            g, f = parse_name(raw)
-        g, f = split_native(g, f)
+    authorships = select(
+        Authorship.id,
+        Authorship.work_id,
+        Authorship.position,
+        Authorship.raw_name,
+        Authorship.given,
+        Authorship.family,
+        Authorship.orcid,
+        Authorship.upstream_author_id,
+        Authorship.raw_affiliations,
+    ).order_by(Authorship.id)
+    if scope is not None:
+        authorships = authorships.where(Authorship.work_id.in_(select(scope.c.id)))
+    for a_id, work_id, position, raw, g, f, orcid, up, affs in conn.execute(authorships):
+        tokens, family, block, native_form = name_keys(raw, g, f)
         ids.append(a_id)
         rows.append(work_rows[work_id])
         positions.append(position)
-        tokens = given_tokens(g)
         given.append(tokens)
-        families.append(family_key(f))
-        blocks.append(block_key(g, f))
-        native.append(native_name(g, f))
+        families.append(family)
+        blocks.append(block)
+        native.append(native_form)
         orcids.append(orcid)
         upstream.append(up)
         raw_names.append(raw)
@@ -144,7 +165,11 @@ def load_corpus(conn: Connection) -> LoadedCorpus:
     for w, members in by_work.items():
         work_authors[w] = len(members)
     keys = [coauthor_key(g, f, b) for g, f, b in zip(given, families, blocks, strict=True)]
-    counts = NameCounts.of(given, families, keys)
+    counts = (
+        NameCounts.of(given, families, keys)
+        if scope is None
+        else store_counts(conn, given, families, keys)
+    )
     # a full-name co-author counts 1, a family + initial one ½ (it may be someone else)
     coauthor_weights = [1.0 if g and len(g[0]) > 1 else 0.5 for g in given]
     key_index: dict[str, int] = {}
@@ -167,7 +192,12 @@ def load_corpus(conn: Connection) -> LoadedCorpus:
     )
     coauthors.sum_duplicates()
     coauthors.data = np.minimum(coauthors.data, 1.0)  # a repeated co-author counts once
-    hops = coauthor_hops(coauthors, [key_index.get(k, -1) for k in keys])
+    block_codes: dict[str, int] = {}
+    hops = block_hops(
+        coauthors,
+        np.array([block_codes.setdefault(b, len(block_codes)) for b in blocks], dtype=np.int64),
+        [key_index.get(k, -1) for k in keys],
+    )
     key_counts = np.zeros(max(len(key_index), 1), dtype=np.float64)
     for name, column in key_index.items():
         key_counts[column] = counts.coauthor[name]
@@ -175,9 +205,14 @@ def load_corpus(conn: Connection) -> LoadedCorpus:
     inst_index: dict[int, int] = {}
     in_rows: list[int] = []
     in_cols: list[int] = []
-    for a_id, inst_id in conn.execute(
-        select(AuthorshipInstitution.authorship_id, AuthorshipInstitution.institution_id)
-    ):
+    institution_links = select(
+        AuthorshipInstitution.authorship_id, AuthorshipInstitution.institution_id
+    )
+    if scope is not None:
+        institution_links = institution_links.join(
+            Authorship, Authorship.id == AuthorshipInstitution.authorship_id
+        ).where(Authorship.work_id.in_(select(scope.c.id)))
+    for a_id, inst_id in conn.execute(institution_links):
         if a_id in row_of:
             in_rows.append(row_of[a_id])
             in_cols.append(inst_index.setdefault(inst_id, len(inst_index)))
@@ -192,11 +227,14 @@ def load_corpus(conn: Connection) -> LoadedCorpus:
     topic_cols: list[int] = []
     topic_vals: list[float] = []
     topic_index: dict[int, int] = {}
-    for work_id, topic_id, score in conn.execute(
+    work_topics = (
         select(WorkTopic.work_id, WorkTopic.topic_id, WorkTopic.score)
         .join(Topic, Topic.id == WorkTopic.topic_id)
         .where(Topic.taxonomy != "inferred")
-    ):
+    )
+    if scope is not None:
+        work_topics = work_topics.where(WorkTopic.work_id.in_(select(scope.c.id)))
+    for work_id, topic_id, score in conn.execute(work_topics):
         if work_id in work_rows:
             topic_rows.append(work_rows[work_id])
             topic_cols.append(topic_index.setdefault(topic_id, len(topic_index)))
@@ -210,11 +248,12 @@ def load_corpus(conn: Connection) -> LoadedCorpus:
     ref_rows: list[int] = []
     ref_cols: list[int] = []
     ref_index: dict[tuple[str, str], int] = {}
-    for work_id, scheme, value in conn.execute(
-        select(
-            WorkReference.citing_work_id, WorkReference.target_scheme, WorkReference.target_value
-        )
-    ):
+    references_of = select(
+        WorkReference.citing_work_id, WorkReference.target_scheme, WorkReference.target_value
+    )
+    if scope is not None:
+        references_of = references_of.where(WorkReference.citing_work_id.in_(select(scope.c.id)))
+    for work_id, scheme, value in conn.execute(references_of):
         if work_id in work_rows:
             ref_rows.append(work_rows[work_id])
             ref_cols.append(ref_index.setdefault((scheme, value), len(ref_index)))
@@ -262,6 +301,72 @@ def load_corpus(conn: Connection) -> LoadedCorpus:
     return LoadedCorpus(corpus, np.array(work_ids), raw_names, np.array(positions), texts, counts)
 
 
+def name_keys(
+    raw: str, given: str | None, family: str | None
+) -> tuple[tuple[str, ...], str, str, str | None]:
+    """An authorship's given-name tokens, family key, block key and native-script name."""
+    if given is None and family is None:
+        given, family = parse_name(raw)
+    given, family = split_native(given, family)
+    return (
+        given_tokens(given),
+        family_key(family),
+        block_key(given, family),
+        native_name(given, family),
+    )
+
+
+def first_key(given: tuple[str, ...]) -> str:
+    """The spelt-out first given name, "" for an initial (the name counts' key)."""
+    return given[0] if given and len(given[0]) > 1 else ""
+
+
+def _in_chunks(values: set[str]) -> Iterator[list[str]]:
+    ordered = sorted(values)
+    for start in range(0, len(ordered), 5_000):
+        yield ordered[start : start + 5_000]
+
+
+def store_counts(
+    conn: Connection, given: Sequence[tuple[str, ...]], families: list[str], keys: list[str]
+) -> NameCounts:
+    """``NameCounts`` over the whole store (``authorship_names``), for these names only:
+    equal, for them, to counting every authorship as a full load does."""
+    names_t = names_table
+    firsts = {first_key(g) for g in given} - {""}
+    counts = NameCounts(Counter(), Counter(), Counter(), Counter(), Counter(), Counter())
+    for chunk in _in_chunks(firsts):
+        for first, total, families_count in conn.execute(
+            select(
+                names_t.c.first_name,
+                func.count(),
+                func.count(names_t.c.family_key.distinct()),
+            )
+            .where(names_t.c.first_name.in_(chunk))
+            .group_by(names_t.c.first_name)
+        ):
+            counts.first[first] = total
+            counts.first_families[first] = families_count
+    for chunk in _in_chunks(set(families)):
+        for family, first, total in conn.execute(
+            select(names_t.c.family_key, names_t.c.first_name, func.count())
+            .where(names_t.c.family_key.in_(chunk))
+            .group_by(names_t.c.family_key, names_t.c.first_name)
+        ):
+            counts.family[family] += total
+            if first:
+                counts.full[(first, family)] = total
+                counts.family_firsts[family] += 1
+    for chunk in _in_chunks(set(keys)):
+        for key, total in conn.execute(
+            select(names_t.c.coauthor_key, func.count())
+            .where(names_t.c.coauthor_key.in_(chunk))
+            .group_by(names_t.c.coauthor_key)
+        ):
+            counts.coauthor[key] = total
+    return counts
+
+
 def text_matrix(texts: list[str]) -> sparse.csr_matrix:
     """TF-IDF of title + abstract, L2-normalised rows (cosine = dot product)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -283,39 +388,36 @@ def text_matrix(texts: list[str]) -> sparse.csr_matrix:
 
 
 @dataclass
-class RebuildSummary:
-    authorships: int
-    records: int
+class Written:
+    authorships: int  # authorships (re)linked
+    records: int  # records written (kept or new)
     new_records: int
     retired: int
-    seconds: float
+    touched: set[int]  # record ids written or retired: the profiles to recompute
 
 
-def rebuild_author_records(
-    engine: Engine,
-    *,
-    use_upstream_ids: bool = True,
-    progress: Progress | None = None,
-    steps: Steps | None = None,
-) -> tuple[RebuildSummary, LoadedCorpus]:
-    started = time.perf_counter()
-    say = progress or (lambda _message: None)
-    with engine.connect() as conn:
-        say("loading authorships")
-        loaded = load_corpus(conn)
-        claims = ownership.verified_claims(conn)
-    say(f"clustering {len(loaded.raw_names):,} authorships")
-    result = disambiguation.cluster(
-        loaded.corpus,
-        use_upstream_ids=use_upstream_ids,
-        constraints=ownership.constraints_for(loaded.corpus.authorship_ids, claims),
-        progress=steps,
-    )
-    say("writing author records")
-    with engine.begin() as conn:
-        new, retired, total = _write(conn, loaded, result, claims)
-    seconds = time.perf_counter() - started
-    return RebuildSummary(len(loaded.raw_names), total, new, retired, seconds), loaded
+def name_rows(loaded: LoadedCorpus) -> list[dict[str, Any]]:
+    """``authorship_names`` rows for every authorship of a full load."""
+    corpus = loaded.corpus
+    work_ids = loaded.work_ids[corpus.work_rows]
+    return [
+        {
+            "authorship_id": int(a),
+            "work_id": int(w),
+            "block_key": b[:200],
+            "first_name": first_key(g)[:200],
+            "family_key": f[:200],
+            "coauthor_key": coauthor_key(g, f, b)[:400],
+        }
+        for a, w, b, g, f in zip(
+            corpus.authorship_ids.tolist(),
+            work_ids.tolist(),
+            corpus.blocks,
+            corpus.given,
+            corpus.family_keys,
+            strict=True,
+        )
+    ]
 
 
 def _display_name(names: list[str]) -> str:
@@ -325,19 +427,40 @@ def _display_name(names: list[str]) -> str:
     return max(pool, key=lambda n: (counts[n], len(n)))
 
 
-def _write(
+def write_records(
     conn: Connection,
     loaded: LoadedCorpus,
     result: disambiguation.Result,
     claims: list[ownership.Claim],
-) -> tuple[int, int, int]:
+    *,
+    partial: bool,
+) -> Written:
+    """Write the clusters as records and links, keeping ids stable (module docstring).
+
+    ``partial``: only the rows with a label (the re-clustered blocks) are written; the
+    records and links of every other authorship stay as they are."""
     corpus = loaded.corpus
     members: dict[int, list[int]] = defaultdict(list)
     for i, label in enumerate(result.labels.tolist()):
-        members[label].append(i)
+        if label >= 0:
+            members[label].append(i)
+    written = [int(corpus.authorship_ids[r]) for rows in members.values() for r in rows]
 
-    old_links = dict(conn.execute(select(links_t.c.authorship_id, links_t.c.record_id)).all())
-    old_ids = {r for (r,) in conn.execute(select(records_t.c.id))}
+    old_links: dict[int, int] = {}
+    if partial:
+        for start in range(0, len(written), INSERT_CHUNK):
+            part = written[start : start + INSERT_CHUNK]
+            old_links.update(
+                conn.execute(
+                    select(links_t.c.authorship_id, links_t.c.record_id).where(
+                        links_t.c.authorship_id.in_(part)
+                    )
+                ).all()
+            )
+        old_ids = set(old_links.values())
+    else:
+        old_links = dict(conn.execute(select(links_t.c.authorship_id, links_t.c.record_id)).all())
+        old_ids = {r for (r,) in conn.execute(select(records_t.c.id))}
     assigned: dict[int, int] = {}
     taken: set[int] = set()
     # a verified claim keeps its record id: the cluster holding its authorships takes it
@@ -444,7 +567,12 @@ def _write(
     # an id that is live again must not redirect
     conn.execute(delete(redirects_t).where(redirects_t.c.old_id.in_(sorted(taken))))
 
-    conn.execute(delete(links_t))
+    if partial:
+        for start in range(0, len(written), INSERT_CHUNK):
+            part = written[start : start + INSERT_CHUNK]
+            conn.execute(delete(links_t).where(links_t.c.authorship_id.in_(part)))
+    else:
+        conn.execute(delete(links_t))
     rows_out = []
     for label, rows in members.items():
         record_id = assigned[label]
@@ -460,4 +588,6 @@ def _write(
             )
     for start in range(0, len(rows_out), INSERT_CHUNK):
         conn.execute(insert(links_t), rows_out[start : start + INSERT_CHUNK])
-    return len(fresh), len(retired), len(members)
+    return Written(
+        len(written), len(members), len(fresh), len(retired), set(assigned.values()) | retired
+    )

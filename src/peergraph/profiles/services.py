@@ -11,13 +11,28 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 
-from peergraph.authors.models import AuthorRecord, AuthorshipLink
-from peergraph.authors.services import LoadedCorpus, rebuild_author_records
+from peergraph.authors import changes, disambiguation, ownership
+from peergraph.authors.model import PairModel, packaged
+from peergraph.authors.models import AuthorRecord, AuthorshipLink, AuthorshipName, Rebuild
+from peergraph.authors.services import LoadedCorpus, Written, load_corpus, name_rows, write_records
 from peergraph.db.base import utcnow
 from peergraph.profiles import trust
 from peergraph.profiles.models import Collaboration, Profile, RecordTopic, TrustEvidence
@@ -39,52 +54,200 @@ trust_t: Table = TrustEvidence.__table__  # type: ignore[assignment]
 profiles_t: Table = Profile.__table__  # type: ignore[assignment]
 records_t: Table = AuthorRecord.__table__  # type: ignore[assignment]
 links_t: Table = AuthorshipLink.__table__  # type: ignore[assignment]
+rebuilds_t: Table = Rebuild.__table__  # type: ignore[assignment]
 
 Progress = Callable[[str], None]
 
 
 @dataclass
 class RebuildReport:
-    authorships: int
-    records: int
+    mode: str  # full | incremental
+    authorships: int  # authorships clustered
+    records: int  # records in the store afterwards
     new_records: int
     retired_records: int
-    inferred_topics: int
+    inferred_topics: int  # topics inferred (full rebuilds only)
+    blocks: int  # name blocks clustered
+    profiles: int  # profiles recomputed
     seconds: float
 
 
 def rebuild(
     engine: Engine,
     *,
+    full: bool = False,
     use_upstream_ids: bool = True,
     progress: Progress | None = None,
     steps: Callable[[int, int], None] | None = None,
 ) -> RebuildReport:
-    """Disambiguate, then recompute every profile. Idempotent; ids stay stable."""
-    started = time.perf_counter()
+    """Disambiguate, then recompute profiles. Idempotent; ids stay stable.
+
+    Incremental when a previous rebuild with the same model exists and ``full`` is not
+    asked for: only the name blocks that changed are re-clustered (authors/changes.py)
+    and only the profiles they touch recomputed. Either way the records and profiles are
+    written in one transaction, so pages never see half of a rebuild."""
     say = progress or (lambda _m: None)
-    summary, loaded = rebuild_author_records(
-        engine, use_upstream_ids=use_upstream_ids, progress=say, steps=steps
-    )
-    say("inferring topics from titles and abstracts")
-    titles = [t.split(". ", 1)[0] for t in loaded.texts]
-    inferred = infer_topics(loaded.text_matrix(), titles)
-    with engine.begin() as conn:
-        _write_inferred_topics(conn, loaded, inferred)
-        say("aggregating topics, collaborators, affiliations and trust")
-        _write_record_topics(conn)
-        _write_collaborations(conn)
-        _write_profiles(conn)
+    model = packaged()
+    fingerprint = model.digest + ("" if use_upstream_ids else ":no-upstream-ids")
+    with engine.connect() as conn:
+        last = changes.last_rebuild(conn)
+    run = Run(engine, model, fingerprint, use_upstream_ids, say, steps)
+    if not full and last is not None and last.model == fingerprint:
+        return run.incremental(last)
+    return run.full()
+
+
+@dataclass
+class Run:
+    engine: Engine
+    model: PairModel
+    fingerprint: str
+    use_upstream_ids: bool
+    say: Progress
+    steps: Callable[[int, int], None] | None
+    started_at: datetime = field(default_factory=utcnow)
+    clock: float = field(default_factory=time.perf_counter)
+
+    def full(self) -> RebuildReport:
+        say = self.say
+        with self.engine.connect() as conn:
+            covered = _covered_import(conn)
+            say("loading authorships")
+            loaded = load_corpus(conn)
+            claims = ownership.verified_claims(conn)
+        result = self._cluster(loaded, claims, None)
+        say("inferring topics from titles and abstracts")
+        titles = [t.split(". ", 1)[0] for t in loaded.texts]
+        inferred = infer_topics(loaded.text_matrix(), titles)
+        with self.engine.begin() as conn:
+            say("writing author records")
+            written = write_records(conn, loaded, result, claims, partial=False)
+            changes.write_all_names(conn, name_rows(loaded))
+            _write_inferred_topics(conn, loaded, inferred)
+            say("aggregating topics, collaborators, affiliations and trust")
+            _write_record_topics(conn, None)
+            _write_collaborations(conn, None)
+            profiles = _write_profiles(conn, None)
+            return self._finish(conn, "full", covered, written, profiles, len(inferred.labels))
+
+    def incremental(self, last: Any) -> RebuildReport:
+        say = self.say
+        with self.engine.begin() as conn:
+            covered = _covered_import(conn)
+            say("finding the name blocks that changed")
+            plan = changes.plan(conn, last)
+            if not plan.blocks:
+                written = Written(0, 0, 0, 0, set())
+                return self._finish(conn, "incremental", covered, written, 0, 0, blocks=0)
+            scope = _scope(conn, "work_scope", _works_of_blocks(conn, plan.blocks))
+            say(f"loading {len(plan.blocks):,} name blocks ({plan.changed_works:,} works changed)")
+            loaded = load_corpus(conn, scope)
+            claims = ownership.verified_claims(conn)
+            result = self._cluster(loaded, claims, plan.blocks)
+            say("writing author records")
+            written = write_records(conn, loaded, result, claims, partial=True)
+            say("aggregating topics, collaborators, affiliations and trust")
+            touched = _scope(conn, "record_scope", written.touched)
+            _write_record_topics(conn, touched)
+            neighbours = _write_collaborations(conn, touched)
+            profiles = _write_profiles(
+                conn, _scope(conn, "profile_scope", written.touched | neighbours)
+            )
+            for table in ("work_scope", "record_scope", "profile_scope"):
+                conn.execute(text(f"DROP TABLE {table}"))
+            return self._finish(
+                conn, "incremental", covered, written, profiles, 0, blocks=len(plan.blocks)
+            )
+
+    def _cluster(
+        self, loaded: LoadedCorpus, claims: list[ownership.Claim], blocks: set[str] | None
+    ) -> disambiguation.Result:
+        self.say(f"clustering {len(loaded.raw_names):,} authorships")
+        return disambiguation.cluster(
+            loaded.corpus,
+            model=self.model,
+            use_upstream_ids=self.use_upstream_ids,
+            only_blocks=blocks,
+            constraints=ownership.constraints_for(loaded.corpus.authorship_ids, claims),
+            progress=self.steps,
+        )
+
+    def _finish(
+        self,
+        conn: Connection,
+        mode: str,
+        covered: int | None,
+        written: Written,
+        profiles: int,
+        topics: int,
+        *,
+        blocks: int | None = None,
+    ) -> RebuildReport:
         if conn.dialect.name == "sqlite":
             conn.execute(text("INSERT INTO records_fts(records_fts) VALUES ('rebuild')"))
-    return RebuildReport(
-        summary.authorships,
-        summary.records,
-        summary.new_records,
-        summary.retired,
-        len(inferred.labels),
-        time.perf_counter() - started,
-    )
+        records = int(conn.execute(select(func.count()).select_from(records_t)).scalar_one())
+        if blocks is None:
+            blocks = int(
+                conn.execute(select(func.count(func.distinct(records_t.c.block_key)))).scalar_one()
+            )
+        conn.execute(
+            insert(rebuilds_t).values(
+                mode=mode,
+                model=self.fingerprint,
+                last_import_id=covered,
+                started_at=self.started_at,
+                finished_at=utcnow(),
+                blocks=blocks,
+                authorships=written.authorships,
+                records_touched=len(written.touched),
+            )
+        )
+        return RebuildReport(
+            mode,
+            written.authorships,
+            records,
+            written.new_records,
+            written.retired,
+            topics,
+            blocks,
+            profiles,
+            time.perf_counter() - self.clock,
+        )
+
+
+def _covered_import(conn: Connection) -> int | None:
+    """The newest import whose works this rebuild sees whole: below the oldest one still
+    running, if any."""
+    running = conn.execute(text("SELECT min(id) FROM imports WHERE finished_at IS NULL")).scalar()
+    if running is not None:
+        return int(running) - 1
+    newest = conn.execute(text("SELECT max(id) FROM imports")).scalar()
+    return None if newest is None else int(newest)
+
+
+def _scope(conn: Connection, name: str, ids: set[int]) -> Table:
+    """A temporary table of ids for the queries of one rebuild to join."""
+    table = Table(name, MetaData(), Column("id", Integer, primary_key=True), prefixes=["TEMPORARY"])
+    table.create(conn)
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), CHUNK):
+        conn.execute(insert(table), [{"id": i} for i in ordered[start : start + CHUNK]])
+    return table
+
+
+def _works_of_blocks(conn: Connection, blocks: set[str]) -> set[int]:
+    names: Table = AuthorshipName.__table__  # type: ignore[assignment]
+    out: set[int] = set()
+    ordered = sorted(blocks)
+    for start in range(0, len(ordered), 5_000):
+        out.update(
+            conn.execute(
+                select(names.c.work_id)
+                .where(names.c.block_key.in_(ordered[start : start + 5_000]))
+                .distinct()
+            ).scalars()
+        )
+    return out
 
 
 def _insert_chunks(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -128,14 +291,31 @@ def _write_inferred_topics(conn: Connection, loaded: LoadedCorpus, inferred: Any
     _insert_chunks(conn, work_topics_t, rows)
 
 
-def _write_record_topics(conn: Connection) -> None:
-    conn.execute(delete(record_topics_t))
+def _only(scope: Table | None, column: str) -> str:
+    """A join restricting a query to the records in ``scope`` (nothing for all)."""
+    return "" if scope is None else f" JOIN {scope.name} scope ON scope.id = {column}"
+
+
+def _write_record_topics(conn: Connection, scope: Table | None) -> None:
+    if scope is None:
+        conn.execute(delete(record_topics_t))
+    else:
+        conn.execute(
+            delete(record_topics_t).where(record_topics_t.c.record_id.in_(select(scope.c.id)))
+        )
     has_source = {
         w
         for (w,) in conn.execute(
             text(
                 "SELECT DISTINCT wt.work_id FROM work_topics wt JOIN topics t ON t.id = wt.topic_id"
-                " WHERE t.taxonomy IN ('openalex', 'arxiv')"
+                + (
+                    ""
+                    if scope is None
+                    else " JOIN authorships a ON a.work_id = wt.work_id"
+                    " JOIN authorship_links l ON l.authorship_id = a.id"
+                    + _only(scope, "l.record_id")
+                )
+                + " WHERE t.taxonomy IN ('openalex', 'arxiv')"
             )
         )
     }
@@ -145,7 +325,8 @@ def _write_record_topics(conn: Connection) -> None:
         "SELECT l.record_id, a.work_id, wt.topic_id, wt.score, t.taxonomy"
         " FROM authorship_links l JOIN authorships a ON a.id = l.authorship_id"
         " JOIN work_topics wt ON wt.work_id = a.work_id JOIN topics t ON t.id = wt.topic_id"
-        " WHERE t.taxonomy IN ('openalex', 'arxiv', 'inferred')"
+        + _only(scope, "l.record_id")
+        + " WHERE t.taxonomy IN ('openalex', 'arxiv', 'inferred')"
     )
     for record_id, work_id, topic_id, score, taxonomy in conn.execute(query):
         weight = 1.0 if score is None or taxonomy == "inferred" else float(score)
@@ -166,13 +347,40 @@ def _write_record_topics(conn: Connection) -> None:
     _insert_chunks(conn, record_topics_t, rows)
 
 
-def _write_collaborations(conn: Connection) -> None:
-    conn.execute(delete(collaborations_t))
+def _write_collaborations(conn: Connection, scope: Table | None) -> set[int]:
+    """Collaborations of every record, or of those in ``scope`` (both directions).
+    Returns the records whose collaborators changed: the scope and their co-authors,
+    before and after (their close-collaborator counts need recomputing)."""
+    neighbours: set[int] = set()
+    wanted: set[int] = set()
+    if scope is None:
+        conn.execute(delete(collaborations_t))
+        works = ""
+    else:
+        in_scope = select(scope.c.id)
+        neighbours.update(
+            conn.execute(
+                select(collaborations_t.c.coauthor_id).where(
+                    collaborations_t.c.record_id.in_(in_scope)
+                )
+            ).scalars()
+        )
+        conn.execute(
+            delete(collaborations_t).where(
+                collaborations_t.c.record_id.in_(in_scope)
+                | collaborations_t.c.coauthor_id.in_(in_scope)
+            )
+        )
+        works = (
+            " WHERE a.work_id IN (SELECT a2.work_id FROM authorship_links l2"
+            " JOIN authorships a2 ON a2.id = l2.authorship_id" + _only(scope, "l2.record_id") + ")"
+        )
+        wanted = set(conn.execute(in_scope).scalars())
     by_work: dict[int, list[int]] = defaultdict(list)
     for work_id, record_id in conn.execute(
         text(
             "SELECT a.work_id, l.record_id FROM authorship_links l"
-            " JOIN authorships a ON a.id = l.authorship_id"
+            " JOIN authorships a ON a.id = l.authorship_id" + works
         )
     ):
         by_work[work_id].append(record_id)
@@ -190,69 +398,92 @@ def _write_collaborations(conn: Connection) -> None:
                 strength[(a, b)] += share
     rows = []
     for (a, b), count in joint.items():
+        if scope is not None:
+            if a not in wanted and b not in wanted:
+                continue
+            neighbours.update((a, b))
         value = round(strength[(a, b)], 4)
         rows.append({"record_id": a, "coauthor_id": b, "joint_works": count, "strength": value})
         rows.append({"record_id": b, "coauthor_id": a, "joint_works": count, "strength": value})
     _insert_chunks(conn, collaborations_t, rows)
+    return neighbours
 
 
-def _write_profiles(conn: Connection) -> None:
+def _write_profiles(conn: Connection, scope: Table | None) -> int:
+    """The profile snapshot and imported trust items of every record, or of those in
+    ``scope``. Returns how many profiles were written."""
     now = utcnow()
-    records = conn.execute(
-        select(
-            records_t.c.id,
-            records_t.c.orcid,
-            records_t.c.upstream_author_ids,
-            records_t.c.confidence,
-            records_t.c.works_count,
-        )
-    ).all()
+    chosen = select(
+        records_t.c.id,
+        records_t.c.orcid,
+        records_t.c.upstream_author_ids,
+        records_t.c.confidence,
+        records_t.c.works_count,
+    )
+    if scope is not None:
+        chosen = chosen.where(records_t.c.id.in_(select(scope.c.id)))
+    records = conn.execute(chosen).all()
     pid_works: dict[int, int] = dict(
         conn.execute(
             text(
                 "SELECT l.record_id, count(DISTINCT a.work_id) FROM authorship_links l"
                 " JOIN authorships a ON a.id = l.authorship_id"
                 " JOIN work_identifiers wi ON wi.work_id = a.work_id"
-                " WHERE wi.scheme IN ('doi', 'arxiv', 'pmid') GROUP BY l.record_id"
+                + _only(scope, "l.record_id")
+                + " WHERE wi.scheme IN ('doi', 'arxiv', 'pmid') GROUP BY l.record_id"
             )
         ).all()
     )
     close: dict[int, int] = dict(
         conn.execute(
             text(
-                "SELECT record_id, count(*) FROM collaborations"
-                " WHERE strength >= :s GROUP BY record_id"
+                "SELECT record_id, count(*) FROM collaborations c"
+                + _only(scope, "c.record_id")
+                + " WHERE strength >= :s GROUP BY record_id"
             ),
             {"s": CLOSE_STRENGTH},
         ).all()
     )
     topic_counts: dict[int, int] = dict(
-        conn.execute(text("SELECT record_id, count(*) FROM record_topics GROUP BY record_id")).all()
+        conn.execute(
+            text(
+                "SELECT record_id, count(*) FROM record_topics rt"
+                + _only(scope, "rt.record_id")
+                + " GROUP BY record_id"
+            )
+        ).all()
     )
     top_topics: dict[int, list[str]] = defaultdict(list)
     for record_id, name in conn.execute(
         text(
             "SELECT rt.record_id, t.name FROM record_topics rt JOIN topics t ON t.id = rt.topic_id"
-            " ORDER BY rt.record_id, rt.weight DESC"
+            + _only(scope, "rt.record_id")
+            + " ORDER BY rt.record_id, rt.weight DESC"
         )
     ):
         if len(top_topics[record_id]) < 3:
             top_topics[record_id].append(name)
-    affiliations = _latest_affiliations(conn)
+    affiliations = _latest_affiliations(conn, scope)
 
-    conn.execute(delete(trust_t).where(trust_t.c.source.in_(OWNED_SOURCES)))
-    conn.execute(delete(profiles_t))
+    owned = trust_t.c.source.in_(OWNED_SOURCES)
+    if scope is None:
+        conn.execute(delete(trust_t).where(owned))
+        conn.execute(delete(profiles_t))
+    else:
+        conn.execute(delete(trust_t).where(owned, trust_t.c.record_id.in_(select(scope.c.id))))
+        conn.execute(delete(profiles_t).where(profiles_t.c.record_id.in_(select(scope.c.id))))
     manual: dict[int, list[trust.LedgerItem]] = defaultdict(list)
-    for record_id, component, source, method, points, detail in conn.execute(
-        select(
-            trust_t.c.record_id,
-            trust_t.c.component,
-            trust_t.c.source,
-            trust_t.c.method,
-            trust_t.c.points,
-            trust_t.c.detail,
-        )
-    ):
+    ledger = select(
+        trust_t.c.record_id,
+        trust_t.c.component,
+        trust_t.c.source,
+        trust_t.c.method,
+        trust_t.c.points,
+        trust_t.c.detail,
+    )
+    if scope is not None:
+        ledger = ledger.where(trust_t.c.record_id.in_(select(scope.c.id)))
+    for record_id, component, source, method, points, detail in conn.execute(ledger):
         manual[record_id].append(trust.LedgerItem(component, source, method, points, detail))
     evidence_rows: list[dict[str, Any]] = []
     profile_rows: list[dict[str, Any]] = []
@@ -292,9 +523,10 @@ def _write_profiles(conn: Connection) -> None:
         )
     _insert_chunks(conn, trust_t, evidence_rows)
     _insert_chunks(conn, profiles_t, profile_rows)
+    return len(profile_rows)
 
 
-def _latest_affiliations(conn: Connection) -> dict[int, list[dict[str, Any]]]:
+def _latest_affiliations(conn: Connection, scope: Table | None) -> dict[int, list[dict[str, Any]]]:
     """Institutions named on the record's most recent works that name any."""
     latest: dict[int, tuple[int, dict[int, dict[str, Any]]]] = {}
     for record_id, year, inst_id, name, ror, country in conn.execute(
@@ -303,7 +535,7 @@ def _latest_affiliations(conn: Connection) -> dict[int, list[dict[str, Any]]]:
             " FROM authorship_links l JOIN authorships a ON a.id = l.authorship_id"
             " JOIN works w ON w.id = a.work_id"
             " JOIN authorship_institutions ai ON ai.authorship_id = a.id"
-            " JOIN institutions i ON i.id = ai.institution_id"
+            " JOIN institutions i ON i.id = ai.institution_id" + _only(scope, "l.record_id")
         )
     ):
         current = latest.get(record_id)
@@ -323,7 +555,9 @@ def _latest_affiliations(conn: Connection) -> dict[int, list[dict[str, Any]]]:
         text(
             "SELECT l.record_id, coalesce(w.year, 0), a.raw_affiliations"
             " FROM authorship_links l JOIN authorships a ON a.id = l.authorship_id"
-            " JOIN works w ON w.id = a.work_id WHERE a.raw_affiliations IS NOT NULL"
+            " JOIN works w ON w.id = a.work_id"
+            + _only(scope, "l.record_id")
+            + " WHERE a.raw_affiliations IS NOT NULL"
             " ORDER BY w.year DESC"
         )
     ):

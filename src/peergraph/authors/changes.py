@@ -1,0 +1,281 @@
+"""What changed since the last rebuild, as the name blocks an incremental rebuild must
+re-cluster.
+
+A block's clustering depends only on its own authorships, their works, their co-authors
+on those works, and a few store-wide name counts that enter the model as log₂ bins
+(authors/features.py). So after an import, a block must be re-clustered when:
+
+1. it gains, loses or changes an authorship: every authorship of a work that an import
+   since the last rebuild created or enriched (its provenance says so), or that has no
+   record yet;
+2. one of its names crosses a power of two: the first name, family name, full name,
+   distinct first names of the family, distinct families of the first name, or the
+   name key of one of its co-authors;
+3. people changed what they own: a claim or a "not mine" since the last rebuild;
+4. a claimant's verified claims hold authorships in it and in a block already chosen
+   (one claimant's group is clustered whole).
+
+Everything else keeps its records as they are, and the result equals a full rebuild of
+the same data (tests/integration/test_incremental.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Row, Table, delete, func, insert, select
+
+from peergraph.authors.features import NameCounts, coauthor_key, count_bin
+from peergraph.authors.models import (
+    AuthorshipCorrection,
+    AuthorshipLink,
+    AuthorshipName,
+    ClaimedAuthorship,
+    Rebuild,
+    RecordClaim,
+)
+from peergraph.authors.services import first_key, name_keys, store_counts
+from peergraph.ingest.models import Provenance
+from peergraph.works.models import Authorship
+
+names_t: Table = AuthorshipName.__table__  # type: ignore[assignment]
+rebuilds_t: Table = Rebuild.__table__  # type: ignore[assignment]
+links_t: Table = AuthorshipLink.__table__  # type: ignore[assignment]
+claims_t: Table = RecordClaim.__table__  # type: ignore[assignment]
+claimed_t: Table = ClaimedAuthorship.__table__  # type: ignore[assignment]
+corrections_t: Table = AuthorshipCorrection.__table__  # type: ignore[assignment]
+CHUNK = 5_000
+
+
+@dataclass
+class Plan:
+    """The blocks to re-cluster, and why (counts for the report)."""
+
+    blocks: set[str] = field(default_factory=set)
+    changed_works: int = 0
+    changed_authorships: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def last_rebuild(conn: Connection) -> Row[Any] | None:
+    return conn.execute(select(rebuilds_t).order_by(rebuilds_t.c.id.desc()).limit(1)).first()
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    ordered = sorted(values)
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]
+
+
+def _blocks_where(conn: Connection, column: Any, values: set[Any]) -> set[str]:
+    out: set[str] = set()
+    for chunk in _chunks(values):
+        out.update(
+            conn.execute(select(names_t.c.block_key).where(column.in_(chunk)).distinct()).scalars()
+        )
+    return out
+
+
+def _bins(counts: NameCounts) -> dict[tuple[str, Any], float]:
+    """Every count the features use, as its log₂ bin, keyed by (kind, name)."""
+    out: dict[tuple[str, Any], float] = {}
+    for kind, counter in (
+        ("first", counts.first),
+        ("family", counts.family),
+        ("full", counts.full),
+        ("family_firsts", counts.family_firsts),
+        ("first_families", counts.first_families),
+        ("coauthor", counts.coauthor),
+    ):
+        for name, value in counter.items():
+            out[(kind, name)] = float(count_bin(np.array([value]))[0])
+    return out
+
+
+def plan(conn: Connection, since: Row[Any]) -> Plan:
+    """Bring ``authorship_names`` up to date and name the blocks to re-cluster.
+
+    Runs inside the rebuild's transaction: the name keys it writes commit with the
+    records they produce, or not at all."""
+    result = Plan()
+    provenance: Table = Provenance.__table__  # type: ignore[assignment]
+    works = set(
+        conn.execute(
+            select(provenance.c.entity_id)
+            .where(provenance.c.entity_type == "work")
+            .where(provenance.c.import_id > (since.last_import_id or 0))
+            .distinct()
+        ).scalars()
+    )
+    unlinked = (
+        select(Authorship.work_id)
+        .outerjoin(links_t, links_t.c.authorship_id == Authorship.id)
+        .where(links_t.c.authorship_id.is_(None))
+        .distinct()
+    )
+    works.update(conn.execute(unlinked).scalars())
+    result.changed_works = len(works)
+
+    # the changed authorships' name keys, before and after
+    old: dict[int, tuple[str, str, str, str]] = {}
+    new: dict[int, tuple[str, str, str, str]] = {}
+    work_of: dict[int, int] = {}
+    for chunk in _chunks(works):
+        for a_id, block, first, family, key in conn.execute(
+            select(
+                names_t.c.authorship_id,
+                names_t.c.block_key,
+                names_t.c.first_name,
+                names_t.c.family_key,
+                names_t.c.coauthor_key,
+            ).where(names_t.c.work_id.in_(chunk))
+        ):
+            old[a_id] = (block, first, family, key)
+        for a_id, work_id, raw, given, family_name in conn.execute(
+            select(
+                Authorship.id,
+                Authorship.work_id,
+                Authorship.raw_name,
+                Authorship.given,
+                Authorship.family,
+            ).where(Authorship.work_id.in_(chunk))
+        ):
+            tokens, family, block, _native = name_keys(raw, given, family_name)
+            new[a_id] = (block, first_key(tokens), family, coauthor_key(tokens, family, block))
+            work_of[a_id] = work_id
+    result.changed_authorships = len(new)
+    result.blocks = {v[0] for v in old.values()} | {v[0] for v in new.values()}
+    result.reasons["changed authorships"] = len(result.blocks)
+
+    def counts() -> NameCounts:
+        given = [(v[1],) if v[1] else () for v in (*old.values(), *new.values())]
+        families = [v[2] for v in (*old.values(), *new.values())]
+        keys = [v[3] for v in (*old.values(), *new.values())]
+        return store_counts(conn, given, families, keys)
+
+    before = _bins(counts())
+    gone = [a for a in old if old[a] != new.get(a)]
+    for chunk in _chunks(gone):
+        conn.execute(delete(names_t).where(names_t.c.authorship_id.in_(chunk)))
+    rows = [
+        {
+            "authorship_id": a,
+            "work_id": work_of[a],
+            "block_key": v[0][:200],
+            "first_name": v[1][:200],
+            "family_key": v[2][:200],
+            "coauthor_key": v[3][:400],
+        }
+        for a, v in new.items()
+        if old.get(a) != v
+    ]
+    for start in range(0, len(rows), CHUNK):
+        conn.execute(insert(names_t), rows[start : start + CHUNK])
+    after = _bins(counts())
+    crossed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+
+    by_kind: dict[str, set[Any]] = {}
+    for kind, name in crossed:
+        by_kind.setdefault(kind, set()).add(name)
+    binned = set()
+    binned |= _blocks_where(conn, names_t.c.first_name, by_kind.get("first", set()))
+    binned |= _blocks_where(conn, names_t.c.first_name, by_kind.get("first_families", set()))
+    binned |= _blocks_where(conn, names_t.c.family_key, by_kind.get("family", set()))
+    binned |= _blocks_where(conn, names_t.c.family_key, by_kind.get("family_firsts", set()))
+    binned |= _blocks_where(
+        conn, names_t.c.family_key, {family for _first, family in by_kind.get("full", set())}
+    )
+    coauthor_keys = by_kind.get("coauthor", set())
+    if coauthor_keys:  # everyone who signed a paper with such a name
+        signed: set[int] = set()
+        for chunk in _chunks(coauthor_keys):
+            signed.update(
+                conn.execute(
+                    select(names_t.c.work_id).where(names_t.c.coauthor_key.in_(chunk)).distinct()
+                ).scalars()
+            )
+        binned |= _blocks_where(conn, names_t.c.work_id, signed)
+    result.reasons["name counts crossing a power of two"] = len(binned - result.blocks)
+    result.blocks |= binned
+
+    # what people changed: claims and "not mine" since the last rebuild
+    touched_claims = set(
+        conn.execute(
+            select(claims_t.c.id).where(claims_t.c.updated_at >= since.started_at)
+        ).scalars()
+    ) | set(
+        conn.execute(
+            select(corrections_t.c.claim_id).where(corrections_t.c.created_at >= since.started_at)
+        ).scalars()
+    )
+    owned = _claim_blocks(conn, touched_claims) | _correction_blocks(conn, touched_claims)
+    result.reasons["claims and corrections"] = len(owned - result.blocks)
+    result.blocks |= owned
+    result.blocks |= _claim_closure(conn, result.blocks)
+    return result
+
+
+def _claim_blocks(conn: Connection, claims: set[int]) -> set[str]:
+    out: set[str] = set()
+    for chunk in _chunks(claims):
+        out.update(
+            conn.execute(
+                select(names_t.c.block_key)
+                .join(claimed_t, claimed_t.c.authorship_id == names_t.c.authorship_id)
+                .where(claimed_t.c.claim_id.in_(chunk))
+                .distinct()
+            ).scalars()
+        )
+    return out
+
+
+def _correction_blocks(conn: Connection, claims: set[int]) -> set[str]:
+    out: set[str] = set()
+    for chunk in _chunks(claims):
+        out.update(
+            conn.execute(
+                select(names_t.c.block_key)
+                .join(corrections_t, corrections_t.c.authorship_id == names_t.c.authorship_id)
+                .where(corrections_t.c.claim_id.in_(chunk))
+                .distinct()
+            ).scalars()
+        )
+    return out
+
+
+def _claim_closure(conn: Connection, blocks: set[str]) -> set[str]:
+    """Blocks of every claimant's verified claims that have an authorship in ``blocks``,
+    and so on, until nothing is added: one claimant's group is always clustered whole."""
+    per_claim: dict[str, set[str]] = {}
+    for claimant, block in conn.execute(
+        select(claims_t.c.claimant, names_t.c.block_key)
+        .select_from(claimed_t)
+        .join(names_t, names_t.c.authorship_id == claimed_t.c.authorship_id)
+        .join(claims_t, claims_t.c.id == claimed_t.c.claim_id)
+        .where(claims_t.c.status == "verified")
+        .distinct()
+    ):
+        per_claim.setdefault(claimant, set()).add(block)
+    out = set(blocks)
+    grew = True
+    while grew:
+        grew = False
+        for claim_blocks in per_claim.values():
+            if claim_blocks & out and not claim_blocks <= out:
+                out |= claim_blocks
+                grew = True
+    return out - blocks
+
+
+def write_all_names(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Replace ``authorship_names`` wholesale (a full rebuild)."""
+    conn.execute(delete(names_t))
+    for start in range(0, len(rows), 20_000):
+        conn.execute(insert(names_t), rows[start : start + 20_000])
+
+
+def count_names(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(names_t)).scalar_one())
