@@ -177,7 +177,7 @@ def test_retired_ids_redirect_with_301(client, store):
                 update(Authorship).where(Authorship.id == authorship.id).values(orcid=orcid)
             )
         session.commit()
-    rebuild(store)
+    rebuild(store, full=True)  # the store was edited by hand, not through an import
     with Session(store) as session:
         ids = sorted(
             session.scalars(select(AuthorRecord.id).where(AuthorRecord.display_name == "Jane Doe"))
@@ -186,7 +186,7 @@ def test_retired_ids_redirect_with_301(client, store):
             update(Authorship).where(Authorship.family == "Doe").values(orcid="0000-0002-1825-0097")
         )
         session.commit()
-    rebuild(store)
+    rebuild(store, full=True)
     old, new = ids[1], ids[0]
     page = client.get(f"/researchers/{old}")
     assert page.status_code == 301 and page.headers["location"] == f"/researchers/{new}"
@@ -202,8 +202,10 @@ def test_cli_rebuild_profile_and_eval(tmp_path, test_data):
         == 0
     )
     result = runner.invoke(cli, [*data, "rebuild"])
-    assert result.exit_code == 0 and "author records from 23 authorships" in result.output
+    assert result.exit_code == 0 and "full rebuild: 23 authorships" in result.output
     assert "up to date" in runner.invoke(cli, [*data, "rebuild", "--if-stale"]).output
+    again = runner.invoke(cli, [*data, "rebuild"])
+    assert again.exit_code == 0 and "incremental rebuild: 0 authorships" in again.output
     shown = runner.invoke(cli, [*data, "profile", "Alec Radford"])
     assert shown.exit_code == 0
     assert "Trust" in shown.stdout and "Robust Speech Recognition" in shown.stdout

@@ -13,17 +13,18 @@ from peergraph.authors.features import (
     Corpus,
     NameCounts,
     block_context,
-    block_hops,
     coauthor_key,
     count_bin,
     hashed_words,
     name_bins,
     pair_features,
+    scoped_hops,
 )
 from peergraph.authors.model import packaged
 from peergraph.authors.names import (
     block_key,
     family_key,
+    family_scope,
     given_tokens,
     native_name,
     tokens_compatible,
@@ -124,8 +125,10 @@ def corpus(authors, works, *, texts=None, venues=None, years=None):
         references=sparse.csr_matrix((works, 1), dtype=np.float32),
         coauthors=co,
         coauthor_bins=count_bin(key_counts),
-        coauthor_hops=block_hops(
-            co, np.unique(blocks, return_inverse=True)[1], [index[k] for k in own]
+        coauthor_hops=scoped_hops(
+            co,
+            np.unique([family_scope(b) for b in blocks], return_inverse=True)[1],
+            [index[k] for k in own],
         ),
         institutions=sparse.csr_matrix((n, 1), dtype=np.float32),
         affiliations=hashed_words([""] * n),
@@ -273,8 +276,9 @@ def test_romanisation():
 
 
 def test_packaged_model_matches_scikit_learn_on_its_own_trees():
-    """The numpy tree walker gives the probabilities scikit-learn gives, missing values
-    included, on a model trained here."""
+    """Both tree walkers (scikit-learn's compiled predictor rebuilt from the JSON, and the
+    numpy fallback) give the probabilities scikit-learn gives, missing values included,
+    on a model trained here."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from peergraph.authors.model import PairModel, export
@@ -286,7 +290,10 @@ def test_packaged_model_matches_scikit_learn_on_its_own_trees():
     classifier = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(x, y)
     model = PairModel.from_dict(export(classifier, ("a", "b", "c", "d"), 0.5, {}))
     expected = classifier.predict_proba(x)[:, 1]
+    assert model._compiled() is not None
     assert np.allclose(model.probability(x), expected, atol=1e-9)
+    margin = np.log(expected / (1 - expected))
+    assert np.allclose(model.margin_numpy(x), margin, atol=1e-6)
 
 
 def test_evidence_names_the_strongest_features():

@@ -13,7 +13,9 @@ on those works, and a few store-wide name counts that enter the model as log₂ 
    name key of one of its co-authors;
 3. people changed what they own: a claim or a "not mine" since the last rebuild;
 4. a claimant's verified claims hold authorships in it and in a block already chosen
-   (one claimant's group is clustered whole).
+   (one claimant's group is clustered whole);
+5. it shares its family name with a block already chosen: co-authors' co-authors are
+   counted over the family's papers (features.scoped_hops).
 
 Everything else keeps its records as they are, and the result equals a full rebuild of
 the same data (tests/integration/test_incremental.py).
@@ -37,6 +39,7 @@ from peergraph.authors.models import (
     Rebuild,
     RecordClaim,
 )
+from peergraph.authors.names import family_scope
 from peergraph.authors.services import first_key, name_keys, store_counts
 from peergraph.ingest.models import Provenance
 from peergraph.works.models import Authorship
@@ -165,6 +168,7 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
             "authorship_id": a,
             "work_id": work_of[a],
             "block_key": v[0][:200],
+            "family_scope": family_scope(v[0])[:200],
             "first_name": v[1][:200],
             "family_key": v[2][:200],
             "coauthor_key": v[3][:400],
@@ -214,8 +218,21 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
     owned = _claim_blocks(conn, touched_claims) | _correction_blocks(conn, touched_claims)
     result.reasons["claims and corrections"] = len(owned - result.blocks)
     result.blocks |= owned
-    result.blocks |= _claim_closure(conn, result.blocks)
+    grown = set(result.blocks)
+    while True:  # whole claim groups and whole families, until nothing is added
+        more = _claim_closure(conn, grown)
+        more |= _family_closure(conn, grown | more)
+        if not more - grown:
+            break
+        grown |= more
+    result.reasons["same family or claim group"] = len(grown - result.blocks)
+    result.blocks = grown
     return result
+
+
+def _family_closure(conn: Connection, blocks: set[str]) -> set[str]:
+    """Every block of the families of ``blocks``."""
+    return _blocks_where(conn, names_t.c.family_scope, {family_scope(b) for b in blocks}) - blocks
 
 
 def _claim_blocks(conn: Connection, claims: set[int]) -> set[str]:

@@ -340,45 +340,51 @@ def cluster(
         for k, lab in enumerate(local.tolist()):
             first.setdefault(lab, int(rows[k]))
         labels[rows] = [first[lab] for lab in local.tolist()]
-        pair_of = {
-            (int(a), int(b)): k for k, (a, b) in enumerate(zip(block.a, block.b, strict=True))
-        }
+        n_rows = len(rows)
+        pair_keys = block.a.astype(np.int64) * n_rows + block.b  # sorted: row-major triu
         same = local[:, None] == local[None, :]
         np.fill_diagonal(same, False)
+        together = same.any(axis=1)
+        inside = np.where(same, d, np.inf)
+        partners = np.argmin(inside, axis=1)
+        best = inside[np.arange(n_rows), partners]
+        np.fill_diagonal(inside, np.inf)  # reuse the buffer for "closest other" of loners
+        np.copyto(inside, d, where=~np.eye(n_rows, dtype=bool))
+        closest = inside.min(axis=1)
+        del inside, same
         for k, row in enumerate(rows.tolist()):
-            if not same[k].any():
-                closest = float(d[k][np.arange(len(rows)) != k].min())
-                confidence[row] = float(np.clip(closest, 0.0, 1.0))
+            if not together[k]:
+                near = float(closest[k])
+                confidence[row] = float(np.clip(near, 0.0, 1.0))
                 method[row] = "model"
-                evidence[row] = {"alone": True, "closest": round(1 - min(closest, 1.0), 3)}
+                evidence[row] = {"alone": True, "closest": round(1 - min(near, 1.0), 3)}
                 continue
-            inside = np.where(same[k], d[k], np.inf)
-            partner = int(np.argmin(inside))
-            dist = float(inside[partner])
+            partner = int(partners[k])
+            dist = float(best[k])
             confidence[row] = float(np.clip(1.0 - dist, 0.0, 1.0))
+            other = int(rows[partner])
             orcid = corpus.orcids[row]
-            if dist == 0.0 and orcid and orcid == corpus.orcids[rows[partner]]:
+            if dist == 0.0 and orcid and orcid == corpus.orcids[other]:
                 method[row] = "orcid"
             elif (
                 use_upstream_ids
                 and corpus.upstream_ids[row]
-                and corpus.upstream_ids[row] == corpus.upstream_ids[rows[partner]]
+                and corpus.upstream_ids[row] == corpus.upstream_ids[other]
             ):
                 method[row] = "upstream-id"
             else:
                 method[row] = "model"
-            key = (min(k, partner), max(k, partner))
-            evidence[row] = {
-                "via": int(corpus.authorship_ids[rows[partner]]),
-                "p": round(1 - dist, 3),
-            }
-            if key in pair_of:
-                best_pairs.append((row, int(rows[partner]), block.x[pair_of[key]]))
+            evidence[row] = {"via": int(corpus.authorship_ids[other]), "p": round(1 - dist, 3)}
+            key = min(k, partner) * n_rows + max(k, partner)
+            at = int(np.searchsorted(pair_keys, key))
+            if at < len(pair_keys) and pair_keys[at] == key:
+                best_pairs.append((row, other, block.x[at]))
     if explain and best_pairs:
         x = np.stack([f for _, _, f in best_pairs])
         reasons = strongest(model, x)
-        for (row, _partner, feats), why in zip(best_pairs, reasons, strict=True):
-            evidence[row].update(_plain(feats))
+        plain = _plain(x)
+        for (row, _partner, _feats), why, shown in zip(best_pairs, reasons, plain, strict=True):
+            evidence[row].update(shown)
             evidence[row]["strongest"] = [name for name, _ in why]
     if constraints is not None:
         _enforce(constraints, labels, confidence, method, evidence)
@@ -420,27 +426,24 @@ def _enforce(
             evidence[row] = {"alone": True, "not_mine": True}
 
 
-def _plain(x: np.ndarray) -> dict[str, Any]:
-    """The best pair's evidence as stored on the link (JSON-friendly)."""
+SHOWN = (
+    "coauthors",
+    "title_cos",
+    "same_venue",
+    "shared_institution",
+    "affiliation_cos",
+    "topic_cos",
+    "shared_references",
+    "same_upstream",
+    "year_gap",
+    "full_count",
+)
 
-    def value(name: str) -> float | None:
-        v = float(x[INDEX[name]])
-        return None if np.isnan(v) else round(v, 3)
 
-    out: dict[str, Any] = {}
-    for name in (
-        "coauthors",
-        "title_cos",
-        "same_venue",
-        "shared_institution",
-        "affiliation_cos",
-        "topic_cos",
-        "shared_references",
-        "same_upstream",
-        "year_gap",
-        "full_count",
-    ):
-        v = value(name)
-        if v is not None:
-            out[name] = v
-    return out
+def _plain(x: np.ndarray) -> list[dict[str, Any]]:
+    """Each best pair's evidence as stored on the link (JSON-friendly; unknowns left out)."""
+    values = np.round(x[:, [INDEX[name] for name in SHOWN]].astype(np.float64), 3).tolist()
+    return [
+        {name: v for name, v in zip(SHOWN, row, strict=True) if v == v}  # v != v: nan
+        for row in values
+    ]

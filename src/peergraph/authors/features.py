@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -34,7 +36,7 @@ FEATURES: tuple[str, ...] = (
     "coauthors",  # shared co-authors (full names 1, family + initial ½)
     "coauthor_jaccard",
     "coauthor_rare",  # shared co-authors weighted 1/log₂ bin of how common the name is
-    "coauthor_2hop",  # cosine of co-authors' co-authors in the block (own name left out)
+    "coauthor_2hop",  # cosine of co-authors' co-authors, same family name (own left out)
     "authors_max",  # log₂ bin: the longer of the two author lists
     "same_venue",  # nan when either work has no venue
     "venue_cos",  # venue-name wording (IDF inside the block), nan when either has none
@@ -85,12 +87,45 @@ class Corpus:
     references: sparse.csr_matrix  # works × cited works, binary, may be empty
     coauthors: sparse.csr_matrix  # authorships × co-author name keys (weights)
     coauthor_bins: np.ndarray  # per co-author key: log₂ bin of its count in the store
-    coauthor_hops: sparse.csr_matrix  # authorships × keys: co-authors' co-authors (block_hops)
+    coauthor_hops: sparse.csr_matrix  # authorships × keys: co-authors' co-authors (scoped_hops)
     institutions: sparse.csr_matrix  # authorships × institutions (0/1)
     affiliations: sparse.csr_matrix  # authorships × hashed affiliation words
 
     def __len__(self) -> int:
         return len(self.blocks)
+
+    @cached_property
+    def codes(self) -> NameCodes:
+        return NameCodes.of(self)
+
+
+@dataclass
+class NameCodes:
+    """Per-authorship integer codes of the name parts, so pairs compare integers."""
+
+    joined: np.ndarray  # code of the spelt-out given names joined, -1 for an initial
+    parts: np.ndarray  # number of given-name parts
+    middle: np.ndarray  # code of the given names after the first, -1 for none
+    native: np.ndarray  # code of the native-script name, -1 for none
+    upstream: np.ndarray  # code of the upstream author id, -1 for none
+    middles: list[tuple[str, ...]]  # code → the middle names
+
+    @classmethod
+    def of(cls, corpus: Corpus) -> NameCodes:
+        def coded(values: list[Any]) -> tuple[np.ndarray, list[Any]]:
+            lookup: dict[Any, int] = {}
+            out = np.array(
+                [-1 if not v else lookup.setdefault(v, len(lookup)) for v in values],
+                dtype=np.int64,
+            )
+            return out, list(lookup)
+
+        joined, _ = coded([joined_given(g) for g in corpus.given])
+        middle, middles = coded([g[1:] for g in corpus.given])
+        native, _ = coded(corpus.native)
+        upstream, _ = coded(corpus.upstream_ids)
+        parts = np.array([len(g) for g in corpus.given], dtype=np.float32)
+        return cls(joined, parts, middle, native, upstream, middles)
 
 
 def name_bins(
@@ -214,19 +249,19 @@ def coauthor_hops(coauthors: sparse.csr_matrix, own_key: list[int]) -> sparse.cs
     return normalise_rows(sparse.csr_matrix(hops, dtype=np.float32))
 
 
-def block_hops(
-    coauthors: sparse.csr_matrix, block_codes: np.ndarray, own_key: list[int]
+def scoped_hops(
+    coauthors: sparse.csr_matrix, scope_codes: np.ndarray, own_key: list[int]
 ) -> sparse.csr_matrix:
-    """``coauthor_hops`` with co-occurrence counted inside each name block only: two of
-    a block's papers are close when their co-authors sign a third paper of the block
-    together. Block-local, so a block's features never change with other blocks' papers
-    (what incremental rebuilds rely on); under cross-validation by name it also scored
-    better than store-wide co-occurrence (docs/disambiguation.md)."""
+    """``coauthor_hops`` with co-occurrence counted inside each authorship's scope only:
+    the papers of its family name (``names.family_scope``). Two papers of a "Wang, Y."
+    are close when their co-authors sign a third paper of some Wang together. Local, so
+    a block's features change only with its family's papers (what incremental rebuilds
+    rely on); docs/disambiguation.md compares it with store-wide co-occurrence."""
     m = coauthors.tocoo()
     width = np.int64(max(coauthors.shape[1], 1))
-    pairs = block_codes[m.row].astype(np.int64) * width + m.col
+    pairs = scope_codes[m.row].astype(np.int64) * width + m.col
     own_pairs = np.array(
-        [int(block_codes[i]) * width + k if k >= 0 else -1 for i, k in enumerate(own_key)],
+        [int(scope_codes[i]) * width + k if k >= 0 else -1 for i, k in enumerate(own_key)],
         dtype=np.int64,
     )
     distinct, columns = np.unique(pairs, return_inverse=True)
@@ -296,27 +331,23 @@ def pair_features(
     if p == 0:
         return x
     col = INDEX
-    gi = [corpus.given[r] for r in i]
-    gj = [corpus.given[r] for r in j]
-    joined_i = [joined_given(g) for g in gi]
-    joined_j = [joined_given(g) for g in gj]
-    x[:, col["given_exact"]] = [
-        1.0 if a and a == b else 0.0 for a, b in zip(joined_i, joined_j, strict=True)
-    ]
-    x[:, col["given_initial"]] = [
-        0.0 if a and b else 1.0 for a, b in zip(joined_i, joined_j, strict=True)
-    ]
-    x[:, col["given_parts"]] = [min(len(a), len(b)) for a, b in zip(gi, gj, strict=True)]
-    x[:, col["middle_agree"]] = [
-        (1.0 if tokens_compatible(a[1:], b[1:]) else 0.0)
-        if len(a) > 1 and len(b) > 1
-        else (0.0 if len(a) > 1 or len(b) > 1 else np.nan)
-        for a, b in zip(gi, gj, strict=True)
-    ]
-    x[:, col["native_same"]] = [
-        1.0 if a is not None and a == b else np.nan
-        for a, b in zip((corpus.native[r] for r in i), (corpus.native[r] for r in j), strict=True)
-    ]
+    codes = corpus.codes
+    ji, jj = codes.joined[i], codes.joined[j]
+    x[:, col["given_exact"]] = (ji >= 0) & (ji == jj)
+    x[:, col["given_initial"]] = ~((ji >= 0) & (jj >= 0))
+    x[:, col["given_parts"]] = np.minimum(codes.parts[i], codes.parts[j])
+    mi, mj = codes.middle[i], codes.middle[j]
+    both = (mi >= 0) & (mj >= 0)
+    middle = np.where((mi >= 0) | (mj >= 0), 0.0, np.nan)
+    seen: dict[tuple[int, int], bool] = {}
+    for k in np.flatnonzero(both).tolist():
+        key = (int(mi[k]), int(mj[k]))
+        if key not in seen:
+            seen[key] = tokens_compatible(codes.middles[key[0]], codes.middles[key[1]])
+        middle[k] = 1.0 if seen[key] else 0.0
+    x[:, col["middle_agree"]] = middle
+    ni, nj = codes.native[i], codes.native[j]
+    x[:, col["native_same"]] = np.where((ni >= 0) & (ni == nj), 1.0, np.nan)
     x[:, col["first_count"]] = np.fmax(corpus.first_bins[i], corpus.first_bins[j])
     x[:, col["family_count"]] = np.fmax(corpus.family_bins[i], corpus.family_bins[j])
     x[:, col["full_count"]] = np.fmax(corpus.full_bins[i], corpus.full_bins[j])
@@ -371,12 +402,6 @@ def pair_features(
         both = (_nnz(refs, wi) > 0) & (_nnz(refs, wj) > 0)
         x[:, col["shared_references"]] = np.where(both, _rowdot(refs, refs, wi, wj), np.nan)
     if use_upstream:
-        x[:, col["same_upstream"]] = [
-            np.nan if a is None or b is None else float(a == b)
-            for a, b in zip(
-                (corpus.upstream_ids[r] for r in i),
-                (corpus.upstream_ids[r] for r in j),
-                strict=True,
-            )
-        ]
+        ui, uj = codes.upstream[i], codes.upstream[j]
+        x[:, col["same_upstream"]] = np.where((ui >= 0) & (uj >= 0), ui == uj, np.nan)
     return x

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -41,11 +41,36 @@ class PairModel:
     threshold_distance: float  # clustering: merge while average distance ≤ this
     meta: dict[str, Any]
     digest: str = ""  # of the trees and threshold: a rebuild with another model is full
+    _predictors: list[Any] | None = field(default=None, repr=False, compare=False)
 
-    def margin(self, x: np.ndarray, chunk: int = 65_536) -> np.ndarray:
-        """Raw score (log-odds) of each row of x (pairs × features), in cache-sized chunks.
+    def margin(self, x: np.ndarray) -> np.ndarray:
+        """Raw score (log-odds) of each row of x (pairs × features).
 
-        A leaf points to itself on both sides, so every row walks ``depth`` steps."""
+        Walked by scikit-learn's compiled tree predictor (the same trees, rebuilt from the
+        JSON) when it is importable: about 20× faster than the numpy walk, which stays as
+        the fallback for a scikit-learn whose private predictor API has moved."""
+        compiled = self._compiled()
+        if compiled is None:
+            return self.margin_numpy(x)
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        data = np.ascontiguousarray(x, dtype=np.float64)
+        no_categories = np.zeros((0, 8), dtype=np.uint32)
+        f_idx_map = np.zeros(data.shape[1], dtype=np.uint32)
+        threads = _openmp_effective_n_threads()
+        total = np.full(data.shape[0], self.baseline, dtype=np.float64)
+        for predictor in compiled:
+            total += predictor.predict(data, no_categories, f_idx_map, threads)
+        return total
+
+    def _compiled(self) -> list[Any] | None:
+        if self._predictors is None:
+            self._predictors = _tree_predictors(self) or []
+        return self._predictors or None
+
+    def margin_numpy(self, x: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+        """``margin`` in numpy, in cache-sized chunks. A leaf points to itself on both
+        sides, so every row walks ``depth`` steps."""
         n = x.shape[0]
         total = np.full(n, self.baseline, dtype=np.float64)
         is_leaf = self.leaf
@@ -114,6 +139,32 @@ class PairModel:
                 ).encode()
             ).hexdigest()[:32],
         )
+
+
+def _tree_predictors(model: PairModel) -> list[Any] | None:
+    """scikit-learn TreePredictors for the model's trees, or None where that private
+    API is missing."""
+    try:
+        from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+        from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+    except ImportError:  # pragma: no cover - depends on the installed scikit-learn
+        return None
+    out = []
+    ends = [*model.roots[1:].tolist(), len(model.feature)]
+    no_categories = np.zeros((0, 8), dtype=np.uint32)
+    for root, end in zip(model.roots.tolist(), ends, strict=True):
+        part = slice(root, end)
+        leaf = model.leaf[part]
+        nodes = np.zeros(end - root, dtype=PREDICTOR_RECORD_DTYPE)
+        nodes["value"] = model.value[part]
+        nodes["feature_idx"] = np.where(leaf, 0, model.feature[part])
+        nodes["num_threshold"] = model.threshold[part]
+        nodes["missing_go_to_left"] = model.missing_left[part]
+        nodes["left"] = np.where(leaf, 0, model.left[part] - root)
+        nodes["right"] = np.where(leaf, 0, model.right[part] - root)
+        nodes["is_leaf"] = leaf
+        out.append(TreePredictor(nodes, no_categories, no_categories))
+    return out
 
 
 def export(

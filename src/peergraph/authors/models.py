@@ -141,6 +141,7 @@ class AuthorshipName(Base):
     )
     work_id: Mapped[int] = mapped_column(Integer, index=True)
     block_key: Mapped[str] = mapped_column(String(200), index=True)
+    family_scope: Mapped[str] = mapped_column(String(200), index=True)  # names.family_scope
     first_name: Mapped[str] = mapped_column(String(200), index=True)  # "" for an initial
     family_key: Mapped[str] = mapped_column(String(200), index=True)
     coauthor_key: Mapped[str] = mapped_column(String(400), index=True)

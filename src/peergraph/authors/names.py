@@ -109,6 +109,12 @@ def block_key(given: str | None, family: str | None) -> str:
     return f"{key}_{tokens[0][0]}" if tokens else f"{key}_"
 
 
+def family_scope(block: str) -> str:
+    """The family part of a block key ("wang" of "wang_y"): the blocks whose features
+    share co-author statistics (features.scoped_hops), re-clustered together."""
+    return block.split("_", 1)[0]
+
+
 def first_name(tokens: tuple[str, ...]) -> str:
     """The first given name when it is spelt out, else ''. Hyphenated and joined forms
     agree: ("zhi", "hui") and ("zhihui",) are both "zhihui" when every part is a syllable

@@ -33,12 +33,12 @@ from peergraph.authors import disambiguation, ownership
 from peergraph.authors.features import (
     Corpus,
     NameCounts,
-    block_hops,
     coauthor_key,
     count_bin,
     hashed_words,
     name_bins,
     normalise_rows,
+    scoped_hops,
 )
 from peergraph.authors.models import (
     AuthorRecord,
@@ -49,6 +49,7 @@ from peergraph.authors.models import (
 from peergraph.authors.names import (
     block_key,
     family_key,
+    family_scope,
     given_tokens,
     native_name,
     split_native,
@@ -192,10 +193,10 @@ def load_corpus(conn: Connection, scope: Table | None = None) -> LoadedCorpus:
     )
     coauthors.sum_duplicates()
     coauthors.data = np.minimum(coauthors.data, 1.0)  # a repeated co-author counts once
-    block_codes: dict[str, int] = {}
-    hops = block_hops(
+    scopes: dict[str, int] = {}
+    hops = scoped_hops(
         coauthors,
-        np.array([block_codes.setdefault(b, len(block_codes)) for b in blocks], dtype=np.int64),
+        np.array([scopes.setdefault(family_scope(b), len(scopes)) for b in blocks], dtype=np.int64),
         [key_index.get(k, -1) for k in keys],
     )
     key_counts = np.zeros(max(len(key_index), 1), dtype=np.float64)
@@ -405,6 +406,7 @@ def name_rows(loaded: LoadedCorpus) -> list[dict[str, Any]]:
             "authorship_id": int(a),
             "work_id": int(w),
             "block_key": b[:200],
+            "family_scope": family_scope(b)[:200],
             "first_name": first_key(g)[:200],
             "family_key": f[:200],
             "coauthor_key": coauthor_key(g, f, b)[:400],

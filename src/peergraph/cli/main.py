@@ -330,9 +330,19 @@ def rebuild(
     no_upstream_ids: Annotated[
         bool, typer.Option("--no-upstream-ids", help="Ignore upstream author ids as evidence.")
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Re-cluster every name block and re-infer topics, not only what changed "
+            "since the last rebuild (needed after editing the store by hand).",
+        ),
+    ] = False,
 ) -> None:
-    """Build author records from authorships, then every profile (topics, collaborators,
-    affiliation, trust). Record ids stay stable; merged or split records leave redirects."""
+    """Build author records from authorships, then profiles (topics, collaborators,
+    affiliation, trust). After the first run only the name blocks that imports changed
+    are re-clustered (incremental). Record ids stay stable; merged or split records leave
+    redirects; claims and decisions move with their authorships."""
     import time
 
     from peergraph.profiles.services import is_stale
@@ -352,12 +362,18 @@ def rebuild(
             err.print(f"[{time.perf_counter() - started:6.1f} s] {message}")
 
         report = rebuild_all(
-            engine, use_upstream_ids=not no_upstream_ids, progress=progress, steps=bar.update
+            engine,
+            full=full,
+            use_upstream_ids=not no_upstream_ids,
+            progress=progress,
+            steps=bar.update,
         )
+    topics = f", {report.inferred_topics} inferred topics" if report.mode == "full" else ""
     err.print(
-        f"{report.records:,} author records from {report.authorships:,} authorships "
-        f"({report.new_records:,} new, {report.retired_records:,} retired with redirects), "
-        f"{report.inferred_topics} inferred topics, in {report.seconds:.0f} s"
+        f"{report.mode} rebuild: {report.authorships:,} authorships in {report.blocks:,} name "
+        f"blocks clustered; {report.records:,} author records ({report.new_records:,} new, "
+        f"{report.retired_records:,} retired with redirects), {report.profiles:,} profiles "
+        f"recomputed{topics}, in {report.seconds:.1f} s"
     )
 
 

@@ -8,7 +8,7 @@ record, and a record that still holds one cannot be deleted by accident.
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-12-01 03:12:10.129148
+Create Date: 2026-12-01 03:45:56.554698
 """
 
 from collections.abc import Sequence
@@ -127,6 +127,7 @@ def upgrade() -> None:
         sa.Column("authorship_id", sa.Integer(), nullable=False),
         sa.Column("work_id", sa.Integer(), nullable=False),
         sa.Column("block_key", sa.String(length=200), nullable=False),
+        sa.Column("family_scope", sa.String(length=200), nullable=False),
         sa.Column("first_name", sa.String(length=200), nullable=False),
         sa.Column("family_key", sa.String(length=200), nullable=False),
         sa.Column("coauthor_key", sa.String(length=400), nullable=False),
@@ -147,6 +148,9 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             batch_op.f("ix_authorship_names_family_key"), ["family_key"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_authorship_names_family_scope"), ["family_scope"], unique=False
         )
         batch_op.create_index(
             batch_op.f("ix_authorship_names_first_name"), ["first_name"], unique=False
@@ -186,6 +190,7 @@ def downgrade() -> None:
     with op.batch_alter_table("authorship_names", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_authorship_names_work_id"))
         batch_op.drop_index(batch_op.f("ix_authorship_names_first_name"))
+        batch_op.drop_index(batch_op.f("ix_authorship_names_family_scope"))
         batch_op.drop_index(batch_op.f("ix_authorship_names_family_key"))
         batch_op.drop_index(batch_op.f("ix_authorship_names_coauthor_key"))
         batch_op.drop_index(batch_op.f("ix_authorship_names_block_key"))
