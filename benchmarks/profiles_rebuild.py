@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/profiles_rebuild.py [--store DIR] [--repeat 1]
 
 Imports the shared data into DIR once (default benchmarks/results/store), then runs
-``peergraph rebuild`` in a fresh child process per repeat and reports the wall time of
+``peergraph rebuild --full`` in a fresh child process per repeat and reports the wall time of
 each phase, the total and the child's peak RSS. Targets (2-core machine): ≤ 5 minutes,
 peak RSS ≤ 2 GB.
 """
@@ -30,8 +30,12 @@ def child(store: Path) -> None:
 
     engine = create_db_engine(Settings.for_data_dir(store))
     started = time.perf_counter()
-    phases: list[tuple[str, float]] = []
-    report = rebuild(engine, progress=lambda m: phases.append((m, time.perf_counter() - started)))
+    phases: list[tuple[str, float, float]] = []
+    def phase(message: str) -> None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        phases.append((message, time.perf_counter() - started, peak))
+
+    report = rebuild(engine, full=True, progress=phase)
     print(
         json.dumps(
             {
@@ -75,8 +79,8 @@ def main() -> None:
         f"{last['topics']} inferred topics "
         f"(run {len(runs)}: {last['new']} new, {last['retired']} retired ids)"
     )
-    for message, at in last["phases"]:
-        print(f"  from {at:6.1f} s: {message}")
+    for message, at, peak in last["phases"]:
+        print(f"  from {at:6.1f} s (peak RSS so far {peak:,.0f} MB): {message}")
     total = statistics.median(r["seconds"] for r in runs)
     rss = max(r["peak_rss_mb"] for r in runs)
     print(f"total (median of {len(runs)}): {total:.1f} s, peak RSS {rss:,.0f} MB")

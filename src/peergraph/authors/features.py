@@ -275,8 +275,16 @@ def scoped_hops(
     return coauthor_hops(qualified, own.tolist())
 
 
-def _rowdot(a: sparse.csr_matrix, b: sparse.csr_matrix, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    return np.asarray(a[i].multiply(b[j]).sum(axis=1), dtype=np.float32).ravel()
+def _rowdot(
+    a: sparse.csr_matrix, b: sparse.csr_matrix, i: np.ndarray, j: np.ndarray, chunk: int = 50_000
+) -> np.ndarray:
+    """Row dot products a[i[k]] · b[j[k]], in chunks: the row copies of a batch of word
+    vectors would otherwise take about a gigabyte."""
+    out = np.empty(len(i), dtype=np.float32)
+    for start in range(0, len(i), chunk):
+        part = slice(start, start + chunk)
+        out[part] = np.asarray(a[i[part]].multiply(b[j[part]]).sum(axis=1)).ravel()
+    return out
 
 
 def _nnz(m: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
