@@ -31,6 +31,7 @@ def child(store: Path) -> None:
     engine = create_db_engine(Settings.for_data_dir(store))
     started = time.perf_counter()
     phases: list[tuple[str, float, float]] = []
+
     def phase(message: str) -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         phases.append((message, time.perf_counter() - started, peak))
