@@ -86,3 +86,53 @@ def test_incremental_rebuild_equals_a_full_rebuild(shared_data, tmp_path):
     assert dump(stores[0]) == a
     for engine in stores:
         engine.dispose()
+
+
+def test_a_scoped_load_gives_the_blocks_the_features_of_a_full_load(shared_data, tmp_path):
+    """What an incremental run loads for some blocks (their works, and the family's
+    papers their co-authors sign) gives those blocks' pairs exactly the features a full
+    load gives them."""
+    import numpy as np
+    from sqlalchemy import Column, Integer, MetaData, Table, insert
+
+    from peergraph.authors import changes, disambiguation
+    from peergraph.authors.features import block_context, pair_features
+    from peergraph.authors.services import load_corpus
+
+    engine = store(tmp_path / "store")
+    import_file(
+        engine, ImportTarget(shared_data / "and-common-names" / "works.csl.json.gz", "csl-json")
+    )
+    rebuild(engine)
+    with engine.begin() as conn:
+        everything = load_corpus(conn).corpus
+        chosen = {"wang_y", "zhang_j", "li_x"}
+        scope = Table(
+            "scope", MetaData(), Column("id", Integer, primary_key=True), prefixes=["TEMPORARY"]
+        )
+        scope.create(conn)
+        works = changes.load_scope(conn, chosen)
+        conn.execute(insert(scope), [{"id": w} for w in sorted(works)])
+        part = load_corpus(conn, scope).corpus
+    assert len(part) < len(everything)
+
+    def features(corpus):
+        blocks = disambiguation.blocks_of(corpus, chosen)
+        context = block_context(corpus, blocks)
+        out = {}
+        for rows in blocks:
+            a, b = disambiguation.candidate_pairs(corpus, rows)
+            x = pair_features(corpus, context, rows[a], rows[b])
+            ids = corpus.authorship_ids
+            pairs = zip(ids[rows[a]].tolist(), ids[rows[b]].tolist(), strict=True)
+            out.update(zip(pairs, x, strict=True))
+        return out
+
+    full, scoped = features(everything), features(part)
+    assert full.keys() == scoped.keys() and len(full) > 10_000
+    from peergraph.authors.features import FEATURES
+
+    for pair, x in full.items():
+        differ = [FEATURES[k] for k in np.flatnonzero(~((x == scoped[pair]) | np.isnan(x)))]
+        assert np.array_equal(x, scoped[pair], equal_nan=True), (pair, differ)
+    engine.dispose()

@@ -2,8 +2,9 @@
 re-cluster.
 
 A block's clustering depends only on its own authorships, their works, their co-authors
-on those works, and a few store-wide name counts that enter the model as log₂ bins
-(authors/features.py). So after an import, a block must be re-clustered when:
+on those works, how often those co-authors sign papers of the same family name together
+(features.scoped_hops), and a few store-wide name counts that enter the model as log₂
+bins (authors/features.py). So after an import, a block must be re-clustered when:
 
 1. it gains, loses or changes an authorship: every authorship of a work that an import
    since the last rebuild created or enriched (its provenance says so), or that has no
@@ -11,11 +12,14 @@ on those works, and a few store-wide name counts that enter the model as log₂ 
 2. one of its names crosses a power of two: the first name, family name, full name,
    distinct first names of the family, distinct families of the first name, or the
    name key of one of its co-authors;
-3. people changed what they own: a claim or a "not mine" since the last rebuild;
-4. a claimant's verified claims hold authorships in it and in a block already chosen
-   (one claimant's group is clustered whole);
-5. it shares its family name with a block already chosen: co-authors' co-authors are
-   counted over the family's papers (features.scoped_hops).
+3. one of its papers has a co-author who signs a changed work next to an authorship of
+   the same family name (that family's co-author co-occurrence moved);
+4. people changed what they own: a claim or a "not mine" since the last rebuild;
+5. a claimant's verified claims hold authorships in it and in a block already chosen
+   (one claimant's group is clustered whole).
+
+``load_scope`` then names the works to load: the chosen blocks' own, plus every paper of
+their families signed by one of their co-authors, so the co-occurrence counts are whole.
 
 Everything else keeps its records as they are, and the result equals a full rebuild of
 the same data (tests/integration/test_incremental.py).
@@ -126,10 +130,12 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
     old: dict[int, tuple[str, str, str, str]] = {}
     new: dict[int, tuple[str, str, str, str]] = {}
     work_of: dict[int, int] = {}
+    old_work: dict[int, int] = {}
     for chunk in _chunks(works):
-        for a_id, block, first, family, key in conn.execute(
+        for a_id, old_work_id, block, first, family, key in conn.execute(
             select(
                 names_t.c.authorship_id,
+                names_t.c.work_id,
                 names_t.c.block_key,
                 names_t.c.first_name,
                 names_t.c.family_key,
@@ -137,6 +143,7 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
             ).where(names_t.c.work_id.in_(chunk))
         ):
             old[a_id] = (block, first, family, key)
+            old_work[a_id] = old_work_id
         for a_id, work_id, raw, given, family_name in conn.execute(
             select(
                 Authorship.id,
@@ -218,21 +225,93 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
     owned = _claim_blocks(conn, touched_claims) | _correction_blocks(conn, touched_claims)
     result.reasons["claims and corrections"] = len(owned - result.blocks)
     result.blocks |= owned
-    grown = set(result.blocks)
-    while True:  # whole claim groups and whole families, until nothing is added
-        more = _claim_closure(conn, grown)
-        more |= _family_closure(conn, grown | more)
-        if not more - grown:
-            break
-        grown |= more
-    result.reasons["same family or claim group"] = len(grown - result.blocks)
-    result.blocks = grown
+    replaced = [(old_work[a], family_scope(old[a][0]), old[a][3]) for a in gone]
+    hops = _hop_blocks(conn, works, replaced)
+    result.reasons["co-authors' co-authors changed"] = len(hops - result.blocks)
+    result.blocks |= hops
+    grown = _claim_closure(conn, result.blocks)
+    result.reasons["claim groups kept whole"] = len(grown)
+    result.blocks |= grown
     return result
 
 
-def _family_closure(conn: Connection, blocks: set[str]) -> set[str]:
-    """Every block of the families of ``blocks``."""
-    return _blocks_where(conn, names_t.c.family_scope, {family_scope(b) for b in blocks}) - blocks
+def _coauthors_by_family(
+    conn: Connection, works: set[int], extra: Iterable[tuple[int, str, str]] = ()
+) -> dict[str, set[str]]:
+    """For the authorships on ``works``: family scope → the name keys of their co-authors.
+    ``extra``: (work, family scope, co-author key) rows that are gone now but counted."""
+    on_work: dict[int, list[tuple[int, str, str]]] = {}
+    for chunk in _chunks(works):
+        for a_id, work_id, scope, key in conn.execute(
+            select(
+                names_t.c.authorship_id,
+                names_t.c.work_id,
+                names_t.c.family_scope,
+                names_t.c.coauthor_key,
+            ).where(names_t.c.work_id.in_(chunk))
+        ):
+            on_work.setdefault(work_id, []).append((a_id, scope, key))
+    for i, (work_id, scope, key) in enumerate(extra):
+        on_work.setdefault(work_id, []).append((-1 - i, scope, key))
+    out: dict[str, set[str]] = {}
+    for members in on_work.values():
+        for a_id, scope, _key in members:
+            out.setdefault(scope, set()).update(k for b, _s, k in members if b != a_id)
+    return out
+
+
+def _signing_with(conn: Connection, family: str, keys: set[str], column: Any) -> set[Any]:
+    """``column`` of the authorships of ``family`` on a work that an authorship with one
+    of ``keys`` also signs."""
+    other = names_t.alias("other")
+    out: set[Any] = set()
+    for chunk in _chunks(keys):
+        out.update(
+            conn.execute(
+                select(column)
+                .select_from(names_t)
+                .join(other, other.c.work_id == names_t.c.work_id)
+                .where(names_t.c.family_scope == family)
+                .where(other.c.coauthor_key.in_(chunk))
+                .where(other.c.authorship_id != names_t.c.authorship_id)
+                .distinct()
+            ).scalars()
+        )
+    return out
+
+
+def _hop_blocks(conn: Connection, works: set[int], gone: list[tuple[int, str, str]]) -> set[str]:
+    """Blocks whose co-authors' co-authors changed. They are counted per family
+    (features.scoped_hops): a changed work alters the family's co-occurrence of the names
+    that sign it, so a block of that family moves when one of its papers has such a
+    co-author. ``gone``: (work, family scope, key) of name keys replaced since."""
+    changed = _coauthors_by_family(conn, works, gone)
+    out: set[str] = set()
+    for family, keys in changed.items():
+        out |= _signing_with(conn, family, keys, names_t.c.block_key)
+    return out
+
+
+def load_scope(conn: Connection, blocks: set[str]) -> set[int]:
+    """The works to load for re-clustering ``blocks``: their own, and those that make
+    their co-authors' co-author counts whole (every paper of the family signed by one of
+    their co-authors)."""
+    own: set[int] = set()
+    for chunk in _chunks(blocks):
+        own.update(
+            conn.execute(
+                select(names_t.c.work_id).where(names_t.c.block_key.in_(chunk)).distinct()
+            ).scalars()
+        )
+    needed: dict[str, set[str]] = {}
+    families = {family_scope(b) for b in blocks}
+    for family, keys in _coauthors_by_family(conn, own).items():
+        if family in families:
+            needed[family] = keys
+    scope = set(own)
+    for family, keys in needed.items():
+        scope |= _signing_with(conn, family, keys, names_t.c.work_id)
+    return scope
 
 
 def _claim_blocks(conn: Connection, claims: set[int]) -> set[str]:

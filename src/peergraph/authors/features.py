@@ -231,7 +231,7 @@ def coauthor_hops(coauthors: sparse.csr_matrix, own_key: list[int]) -> sparse.cs
     """Per authorship, the co-authors of its co-authors (key co-occurrence over the whole
     store), its own name key removed, L2-normalised: two papers of one person often share
     no co-author but co-authors who work together."""
-    binary = coauthors.copy()
+    binary = sparse.csr_matrix(coauthors, dtype=np.float64, copy=True)
     binary.data = np.ones_like(binary.data)
     # key × key: how often two names sign a paper together
     together = (binary.T @ binary).tocsr()
@@ -241,12 +241,14 @@ def coauthor_hops(coauthors: sparse.csr_matrix, own_key: list[int]) -> sparse.cs
     hops = (binary @ together).tocsr()
     rows = [i for i, k in enumerate(own_key) if k >= 0]
     own = sparse.csr_matrix(
-        (np.ones(len(rows), dtype=np.float32), (rows, [own_key[i] for i in rows])),
+        (np.ones(len(rows), dtype=np.float64), (rows, [own_key[i] for i in rows])),
         shape=hops.shape,
     )
     hops = hops - hops.multiply(own)
     hops.eliminate_zeros()
-    return normalise_rows(sparse.csr_matrix(hops, dtype=np.float32))
+    # float64 throughout: sums over keys come out the same whatever the column order
+    # (a full load and an incremental one order the keys differently)
+    return normalise_rows(hops)
 
 
 def scoped_hops(
@@ -279,11 +281,14 @@ def _rowdot(
     a: sparse.csr_matrix, b: sparse.csr_matrix, i: np.ndarray, j: np.ndarray, chunk: int = 50_000
 ) -> np.ndarray:
     """Row dot products a[i[k]] · b[j[k]], in chunks: the row copies of a batch of word
-    vectors would otherwise take about a gigabyte."""
+    vectors would otherwise take about a gigabyte. Summed in float64, so the result does
+    not depend on the order of the columns (which differs between a full load and an
+    incremental one), then stored as float32."""
     out = np.empty(len(i), dtype=np.float32)
     for start in range(0, len(i), chunk):
         part = slice(start, start + chunk)
-        out[part] = np.asarray(a[i[part]].multiply(b[j[part]]).sum(axis=1)).ravel()
+        rows_a = sparse.csr_matrix(a[i[part]], dtype=np.float64)
+        out[part] = np.asarray(rows_a.multiply(b[j[part]]).sum(axis=1)).ravel()
     return out
 
 
@@ -376,7 +381,9 @@ def pair_features(
             union > 0, np.asarray(shared.sum(axis=1)).ravel() / np.maximum(union, 1), 0.0
         )
     rarity = 1.0 / np.maximum(corpus.coauthor_bins, 1.0)
-    x[:, col["coauthor_rare"]] = np.asarray(shared @ rarity.astype(np.float32)).ravel()
+    x[:, col["coauthor_rare"]] = np.asarray(
+        sparse.csr_matrix(shared, dtype=np.float64) @ rarity.astype(np.float64)
+    ).ravel()
     hops = corpus.coauthor_hops
     x[:, col["coauthor_2hop"]] = _rowdot(hops, hops, i, j)
     wi, wj = corpus.work_rows[i], corpus.work_rows[j]

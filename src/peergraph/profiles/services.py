@@ -31,7 +31,7 @@ from sqlalchemy import (
 
 from peergraph.authors import changes, disambiguation, ownership
 from peergraph.authors.model import PairModel, packaged
-from peergraph.authors.models import AuthorRecord, AuthorshipLink, AuthorshipName, Rebuild
+from peergraph.authors.models import AuthorRecord, AuthorshipLink, Rebuild
 from peergraph.authors.services import LoadedCorpus, Written, load_corpus, name_rows, write_records
 from peergraph.db.base import utcnow
 from peergraph.profiles import trust
@@ -139,7 +139,7 @@ class Run:
             if not plan.blocks:
                 written = Written(0, 0, 0, 0, set())
                 return self._finish(conn, "incremental", covered, written, 0, 0, blocks=0)
-            scope = _scope(conn, "work_scope", _works_of_blocks(conn, plan.blocks))
+            scope = _scope(conn, "work_scope", changes.load_scope(conn, plan.blocks))
             say(f"loading {len(plan.blocks):,} name blocks ({plan.changed_works:,} works changed)")
             loaded = load_corpus(conn, scope)
             claims = ownership.verified_claims(conn)
@@ -233,21 +233,6 @@ def _scope(conn: Connection, name: str, ids: set[int]) -> Table:
     for start in range(0, len(ordered), CHUNK):
         conn.execute(insert(table), [{"id": i} for i in ordered[start : start + CHUNK]])
     return table
-
-
-def _works_of_blocks(conn: Connection, blocks: set[str]) -> set[int]:
-    names: Table = AuthorshipName.__table__  # type: ignore[assignment]
-    out: set[int] = set()
-    ordered = sorted(blocks)
-    for start in range(0, len(ordered), 5_000):
-        out.update(
-            conn.execute(
-                select(names.c.work_id)
-                .where(names.c.block_key.in_(ordered[start : start + 5_000]))
-                .distinct()
-            ).scalars()
-        )
-    return out
 
 
 def _insert_chunks(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
