@@ -91,6 +91,15 @@ class LoadedCorpus:
         """TF-IDF of every work's title + abstract (for inferred topics)."""
         return text_matrix(self.texts)
 
+    def release(self) -> None:
+        """Drop the vectors that clustering needed and writing records does not: on the
+        whole shared corpus, several hundred MB that the rest of a rebuild can use."""
+        empty = sparse.csr_matrix((0, 1), dtype=np.float32)
+        corpus = self.corpus
+        corpus.titles = corpus.venue_words = corpus.topics = corpus.references = empty
+        corpus.coauthors = corpus.coauthor_hops = corpus.institutions = empty
+        corpus.affiliations = empty
+
 
 def load_corpus(conn: Connection, scope: Table | None = None) -> LoadedCorpus:
     """Read works and authorships into the arrays disambiguation needs: all of them, or

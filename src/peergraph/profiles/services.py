@@ -116,9 +116,11 @@ class Run:
             loaded = load_corpus(conn)
             claims = ownership.verified_claims(conn)
         result = self._cluster(loaded, claims, None)
+        loaded.release()
         say("inferring topics from titles and abstracts")
         titles = [t.split(". ", 1)[0] for t in loaded.texts]
         inferred = infer_topics(loaded.text_matrix(), titles)
+        loaded.texts = titles = []
         with self.engine.begin() as conn:
             say("writing author records")
             written = write_records(conn, loaded, result, claims, partial=False)
