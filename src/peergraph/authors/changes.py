@@ -222,7 +222,9 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
             select(corrections_t.c.claim_id).where(corrections_t.c.created_at >= since.started_at)
         ).scalars()
     )
-    owned = _claim_blocks(conn, touched_claims) | _correction_blocks(conn, touched_claims)
+    owned = _blocks_listed(conn, claimed_t, touched_claims) | _blocks_listed(
+        conn, corrections_t, touched_claims
+    )
     result.reasons["claims and corrections"] = len(owned - result.blocks)
     result.blocks |= owned
     replaced = [(old_work[a], family_scope(old[a][0]), old[a][3]) for a in gone]
@@ -314,28 +316,16 @@ def load_scope(conn: Connection, blocks: set[str]) -> set[int]:
     return scope
 
 
-def _claim_blocks(conn: Connection, claims: set[int]) -> set[str]:
+def _blocks_listed(conn: Connection, table: Table, claims: set[int]) -> set[str]:
+    """Blocks of the authorships that ``table`` (claimed authorships, or corrections)
+    lists for ``claims``."""
     out: set[str] = set()
     for chunk in _chunks(claims):
         out.update(
             conn.execute(
                 select(names_t.c.block_key)
-                .join(claimed_t, claimed_t.c.authorship_id == names_t.c.authorship_id)
-                .where(claimed_t.c.claim_id.in_(chunk))
-                .distinct()
-            ).scalars()
-        )
-    return out
-
-
-def _correction_blocks(conn: Connection, claims: set[int]) -> set[str]:
-    out: set[str] = set()
-    for chunk in _chunks(claims):
-        out.update(
-            conn.execute(
-                select(names_t.c.block_key)
-                .join(corrections_t, corrections_t.c.authorship_id == names_t.c.authorship_id)
-                .where(corrections_t.c.claim_id.in_(chunk))
+                .join(table, table.c.authorship_id == names_t.c.authorship_id)
+                .where(table.c.claim_id.in_(chunk))
                 .distinct()
             ).scalars()
         )
