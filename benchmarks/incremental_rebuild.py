@@ -54,6 +54,7 @@ def child(store: Path, step: str, works: Path | None) -> None:
             profiles=report.profiles,
             new=report.new_records,
             retired=report.retired_records,
+            reasons=report.reasons,
         )
     out["seconds"] = time.perf_counter() - started
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -106,6 +107,8 @@ def main() -> None:
             f"  ({step['authorships']:,} authorships in {step['blocks']:,} blocks, "
             f"{step['profiles']:,} profiles, {step['new']} new / {step['retired']} retired ids)"
         )
+        for reason, count in step["reasons"].items():
+            print(f"  {count:6,} blocks: {reason}")
         share = step["seconds"] / full["seconds"]
         print(f"incremental / full: {share:.1%}  [{'ok' if share <= 0.10 else 'MISSED'}] ≤ 10 %")
         both = (step["seconds"] + imported["seconds"]) / full["seconds"]

@@ -75,6 +75,7 @@ def test_incremental_rebuild_equals_a_full_rebuild(shared_data, tmp_path):
     full = rebuild(stores[1], full=True)
     assert (incremental.mode, full.mode) == ("incremental", "full")
     assert 0 < incremental.blocks < full.blocks  # only the blocks that changed
+    assert sum(incremental.reasons.values()) == incremental.blocks  # each block has a reason
     assert incremental.authorships < full.authorships
     a, b = dump(stores[0]), dump(stores[1])
     for name in COMPARED:

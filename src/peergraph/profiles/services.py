@@ -70,6 +70,7 @@ class RebuildReport:
     blocks: int  # name blocks clustered
     profiles: int  # profiles recomputed
     seconds: float
+    reasons: dict[str, int] = field(default_factory=dict)  # blocks chosen, by rule
 
 
 def rebuild(
@@ -157,9 +158,11 @@ class Run:
             )
             for table in ("work_scope", "record_scope", "profile_scope"):
                 conn.execute(text(f"DROP TABLE {table}"))
-            return self._finish(
+            report = self._finish(
                 conn, "incremental", covered, written, profiles, 0, blocks=len(plan.blocks)
             )
+            report.reasons = plan.reasons
+            return report
 
     def _cluster(
         self, loaded: LoadedCorpus, claims: list[ownership.Claim], blocks: set[str] | None
