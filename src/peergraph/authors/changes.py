@@ -174,11 +174,11 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
         {
             "authorship_id": a,
             "work_id": work_of[a],
-            "block_key": v[0][:200],
-            "family_scope": family_scope(v[0])[:200],
-            "first_name": v[1][:200],
-            "family_key": v[2][:200],
-            "coauthor_key": v[3][:400],
+            "block_key": v[0],
+            "family_scope": family_scope(v[0]),
+            "first_name": v[1],
+            "family_key": v[2],
+            "coauthor_key": v[3],
         }
         for a, v in new.items()
         if old.get(a) != v

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from peergraph.db.base import Base, utcnow
@@ -139,12 +139,14 @@ class AuthorshipName(Base):
     authorship_id: Mapped[int] = mapped_column(
         ForeignKey("authorships.id", ondelete="CASCADE"), primary_key=True
     )
+    # Text, not truncated: the keys must equal what a full load computes, whatever the
+    # length (a 300-character name in Han characters romanises to far more)
     work_id: Mapped[int] = mapped_column(Integer, index=True)
-    block_key: Mapped[str] = mapped_column(String(200), index=True)
-    family_scope: Mapped[str] = mapped_column(String(200), index=True)  # names.family_scope
-    first_name: Mapped[str] = mapped_column(String(200), index=True)  # "" for an initial
-    family_key: Mapped[str] = mapped_column(String(200), index=True)
-    coauthor_key: Mapped[str] = mapped_column(String(400), index=True)
+    block_key: Mapped[str] = mapped_column(Text, index=True)
+    family_scope: Mapped[str] = mapped_column(Text, index=True)  # names.family_scope
+    first_name: Mapped[str] = mapped_column(Text, index=True)  # "" for an initial
+    family_key: Mapped[str] = mapped_column(Text, index=True)
+    coauthor_key: Mapped[str] = mapped_column(Text, index=True)
 
 
 class Rebuild(Base):

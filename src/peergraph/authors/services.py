@@ -414,11 +414,11 @@ def name_rows(loaded: LoadedCorpus) -> list[dict[str, Any]]:
         {
             "authorship_id": int(a),
             "work_id": int(w),
-            "block_key": b[:200],
-            "family_scope": family_scope(b)[:200],
-            "first_name": first_key(g)[:200],
-            "family_key": f[:200],
-            "coauthor_key": coauthor_key(g, f, b)[:400],
+            "block_key": b,
+            "family_scope": family_scope(b),
+            "first_name": first_key(g),
+            "family_key": f,
+            "coauthor_key": coauthor_key(g, f, b),
         }
         for a, w, b, g, f in zip(
             corpus.authorship_ids.tolist(),

@@ -8,7 +8,7 @@ record, and a record that still holds one cannot be deleted by accident.
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-12-01 03:45:56.554698
+Create Date: 2026-12-01 04:47:03.352896
 """
 
 from collections.abc import Sequence
@@ -126,11 +126,11 @@ def upgrade() -> None:
         "authorship_names",
         sa.Column("authorship_id", sa.Integer(), nullable=False),
         sa.Column("work_id", sa.Integer(), nullable=False),
-        sa.Column("block_key", sa.String(length=200), nullable=False),
-        sa.Column("family_scope", sa.String(length=200), nullable=False),
-        sa.Column("first_name", sa.String(length=200), nullable=False),
-        sa.Column("family_key", sa.String(length=200), nullable=False),
-        sa.Column("coauthor_key", sa.String(length=400), nullable=False),
+        sa.Column("block_key", sa.Text(), nullable=False),
+        sa.Column("family_scope", sa.Text(), nullable=False),
+        sa.Column("first_name", sa.Text(), nullable=False),
+        sa.Column("family_key", sa.Text(), nullable=False),
+        sa.Column("coauthor_key", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["authorship_id"],
             ["authorships.id"],
