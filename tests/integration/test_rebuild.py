@@ -117,3 +117,12 @@ def test_split_then_merge_leaves_a_redirect(engine, built):
         assert redirect.new_id == doe.id and redirect.reason == "merged"
         assert session.get(AuthorRecord, doe.id).orcid == "0000-0002-1825-0097"
         assert session.get(AuthorRecord, new) is None
+
+
+def test_a_new_model_makes_the_store_stale_and_the_next_rebuild_full(engine, built):
+    assert not is_stale(engine) and rebuild(engine).mode == "incremental"
+    with engine.begin() as conn:  # as if the last rebuild had used another model file
+        conn.execute(text("UPDATE rebuilds SET model = 'an older model'"))
+    assert is_stale(engine)
+    assert rebuild(engine).mode == "full"
+    assert not is_stale(engine)

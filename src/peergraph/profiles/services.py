@@ -563,12 +563,17 @@ def _latest_affiliations(conn: Connection, scope: Table | None) -> dict[int, lis
 
 
 def is_stale(engine: Engine) -> bool:
-    """True when an import finished after the last profile computation (or none exists)."""
+    """True when there are imports and the records do not reflect them: an import
+    finished after the last profile computation, or no rebuild was made with the model
+    this version ships (then the next rebuild is a full one)."""
     with engine.connect() as conn:
         last_import = conn.execute(text("SELECT max(finished_at) FROM imports")).scalar()
         last_profile = conn.execute(text("SELECT max(computed_at) FROM profiles")).scalar()
+        last = changes.last_rebuild(conn)
     if last_import is None:
         return False
+    if last is None or not last.model.startswith(packaged().digest):
+        return True
     return last_profile is None or str(last_import) > str(last_profile)
 
 
