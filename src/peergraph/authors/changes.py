@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Row, Table, delete, func, insert, select
+from sqlalchemy import Connection, Row, Table, delete, insert, select
 
 from peergraph.authors.features import NameCounts, coauthor_key, count_bin
 from peergraph.authors.models import (
@@ -43,8 +43,8 @@ from peergraph.authors.models import (
     Rebuild,
     RecordClaim,
 )
-from peergraph.authors.names import family_scope
-from peergraph.authors.services import first_key, name_keys, store_counts
+from peergraph.authors.names import family_scope, first_name
+from peergraph.authors.services import in_chunks, name_keys, store_counts
 from peergraph.ingest.models import Provenance
 from peergraph.works.models import Authorship
 
@@ -63,7 +63,6 @@ class Plan:
 
     blocks: set[str] = field(default_factory=set)
     changed_works: int = 0
-    changed_authorships: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -71,19 +70,17 @@ def last_rebuild(conn: Connection) -> Row[Any] | None:
     return conn.execute(select(rebuilds_t).order_by(rebuilds_t.c.id.desc()).limit(1)).first()
 
 
-def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
-    ordered = sorted(values)
-    for start in range(0, len(ordered), CHUNK):
-        yield ordered[start : start + CHUNK]
+def _distinct(conn: Connection, wanted: Any, column: Any, values: set[Any]) -> set[Any]:
+    """Distinct ``wanted`` of the ``authorship_names`` rows whose ``column`` is in
+    ``values``."""
+    out: set[Any] = set()
+    for chunk in in_chunks(values):
+        out.update(conn.execute(select(wanted).where(column.in_(chunk)).distinct()).scalars())
+    return out
 
 
 def _blocks_where(conn: Connection, column: Any, values: set[Any]) -> set[str]:
-    out: set[str] = set()
-    for chunk in _chunks(values):
-        out.update(
-            conn.execute(select(names_t.c.block_key).where(column.in_(chunk)).distinct()).scalars()
-        )
-    return out
+    return _distinct(conn, names_t.c.block_key, column, values)
 
 
 def _bins(counts: NameCounts) -> dict[tuple[str, Any], float]:
@@ -131,7 +128,7 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
     new: dict[int, tuple[str, str, str, str]] = {}
     work_of: dict[int, int] = {}
     old_work: dict[int, int] = {}
-    for chunk in _chunks(works):
+    for chunk in in_chunks(works):
         for a_id, old_work_id, block, first, family, key in conn.execute(
             select(
                 names_t.c.authorship_id,
@@ -154,9 +151,8 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
             ).where(Authorship.work_id.in_(chunk))
         ):
             tokens, family, block, _native = name_keys(raw, given, family_name)
-            new[a_id] = (block, first_key(tokens), family, coauthor_key(tokens, family, block))
+            new[a_id] = (block, first_name(tokens), family, coauthor_key(tokens, family, block))
             work_of[a_id] = work_id
-    result.changed_authorships = len(new)
     result.blocks = {v[0] for v in old.values()} | {v[0] for v in new.values()}
     result.reasons["changed authorships"] = len(result.blocks)
 
@@ -168,7 +164,7 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
 
     before = _bins(counts())
     gone = [a for a in old if old[a] != new.get(a)]
-    for chunk in _chunks(gone):
+    for chunk in in_chunks(gone):
         conn.execute(delete(names_t).where(names_t.c.authorship_id.in_(chunk)))
     rows = [
         {
@@ -201,13 +197,7 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
     )
     coauthor_keys = by_kind.get("coauthor", set())
     if coauthor_keys:  # everyone who signed a paper with such a name
-        signed: set[int] = set()
-        for chunk in _chunks(coauthor_keys):
-            signed.update(
-                conn.execute(
-                    select(names_t.c.work_id).where(names_t.c.coauthor_key.in_(chunk)).distinct()
-                ).scalars()
-            )
+        signed = _distinct(conn, names_t.c.work_id, names_t.c.coauthor_key, coauthor_keys)
         binned |= _blocks_where(conn, names_t.c.work_id, signed)
     result.reasons["name counts crossing a power of two"] = len(binned - result.blocks)
     result.blocks |= binned
@@ -243,7 +233,7 @@ def _coauthors_by_family(
     """For the authorships on ``works``: family scope → the name keys of their co-authors.
     ``extra``: (work, family scope, co-author key) rows that are gone now but counted."""
     on_work: dict[int, list[tuple[int, str, str]]] = {}
-    for chunk in _chunks(works):
+    for chunk in in_chunks(works):
         for a_id, work_id, scope, key in conn.execute(
             select(
                 names_t.c.authorship_id,
@@ -267,7 +257,7 @@ def _signing_with(conn: Connection, family: str, keys: set[str], column: Any) ->
     of ``keys`` also signs."""
     other = names_t.alias("other")
     out: set[Any] = set()
-    for chunk in _chunks(keys):
+    for chunk in in_chunks(keys):
         out.update(
             conn.execute(
                 select(column)
@@ -298,13 +288,7 @@ def load_scope(conn: Connection, blocks: set[str]) -> set[int]:
     """The works to load for re-clustering ``blocks``: their own, and those that make
     their co-authors' co-author counts whole (every paper of the family signed by one of
     their co-authors)."""
-    own: set[int] = set()
-    for chunk in _chunks(blocks):
-        own.update(
-            conn.execute(
-                select(names_t.c.work_id).where(names_t.c.block_key.in_(chunk)).distinct()
-            ).scalars()
-        )
+    own = _distinct(conn, names_t.c.work_id, names_t.c.block_key, blocks)
     needed: dict[str, set[str]] = {}
     families = {family_scope(b) for b in blocks}
     for family, keys in _coauthors_by_family(conn, own).items():
@@ -320,7 +304,7 @@ def _blocks_listed(conn: Connection, table: Table, claims: set[int]) -> set[str]
     """Blocks of the authorships that ``table`` (claimed authorships, or corrections)
     lists for ``claims``."""
     out: set[str] = set()
-    for chunk in _chunks(claims):
+    for chunk in in_chunks(claims):
         out.update(
             conn.execute(
                 select(names_t.c.block_key)
@@ -361,7 +345,3 @@ def write_all_names(conn: Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(delete(names_t))
     for start in range(0, len(rows), 20_000):
         conn.execute(insert(names_t), rows[start : start + 20_000])
-
-
-def count_names(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(names_t)).scalar_one())

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from peergraph.authors.names import joined_given, tokens_compatible
+from peergraph.authors.names import first_name, joined_given, tokens_compatible
 
 FEATURES: tuple[str, ...] = (
     "given_exact",  # both given names spelt out and equal (hyphens ignored)
@@ -133,7 +133,7 @@ def name_bins(
     family_keys: list[str],
     counts: NameCounts,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    firsts = [g[0] if g and len(g[0]) > 1 else "" for g in given]
+    firsts = [first_name(g) for g in given]
     first = np.array([counts.first[f] if f else np.nan for f in firsts], dtype=np.float64)
     fam = np.array([counts.family[k] for k in family_keys], dtype=np.float64)
     full = np.array(
@@ -169,7 +169,7 @@ class NameCounts:
     def of(
         cls, given: list[tuple[str, ...]], family_keys: list[str], coauthor_keys: list[str]
     ) -> NameCounts:
-        firsts = [g[0] if g and len(g[0]) > 1 else "" for g in given]
+        firsts = [first_name(g) for g in given]
         full = Counter((f, k) for f, k in zip(firsts, family_keys, strict=True) if f)
         return cls(
             first=Counter(f for f in firsts if f),

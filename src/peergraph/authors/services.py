@@ -12,9 +12,9 @@ rebuild, full or incremental, in one transaction.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from scipy import sparse
@@ -50,6 +50,7 @@ from peergraph.authors.names import (
     block_key,
     family_key,
     family_scope,
+    first_name,
     given_tokens,
     native_name,
     split_native,
@@ -74,6 +75,7 @@ links_t: Table = AuthorshipLink.__table__  # type: ignore[assignment]
 redirects_t: Table = RecordRedirect.__table__  # type: ignore[assignment]
 names_table: Table = AuthorshipName.__table__  # type: ignore[assignment]
 
+T = TypeVar("T")
 Progress = Callable[[str], None]
 Steps = Callable[[int, int], None]  # (done, total) within the current phase
 
@@ -326,15 +328,11 @@ def name_keys(
     )
 
 
-def first_key(given: tuple[str, ...]) -> str:
-    """The spelt-out first given name, "" for an initial (the name counts' key)."""
-    return given[0] if given and len(given[0]) > 1 else ""
-
-
-def _in_chunks(values: set[str]) -> Iterator[list[str]]:
-    ordered = sorted(values)
-    for start in range(0, len(ordered), 5_000):
-        yield ordered[start : start + 5_000]
+def in_chunks(values: Iterable[T], size: int = 5_000) -> Iterator[list[T]]:
+    """``values`` sorted, in lists short enough for an SQL ``IN``."""
+    ordered = sorted(values)  # type: ignore[type-var]
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
 
 
 def store_counts(
@@ -343,9 +341,9 @@ def store_counts(
     """``NameCounts`` over the whole store (``authorship_names``), for these names only:
     equal, for them, to counting every authorship as a full load does."""
     names_t = names_table
-    firsts = {first_key(g) for g in given} - {""}
+    firsts = {first_name(g) for g in given} - {""}
     counts = NameCounts(Counter(), Counter(), Counter(), Counter(), Counter(), Counter())
-    for chunk in _in_chunks(firsts):
+    for chunk in in_chunks(firsts):
         for first, total, families_count in conn.execute(
             select(
                 names_t.c.first_name,
@@ -357,7 +355,7 @@ def store_counts(
         ):
             counts.first[first] = total
             counts.first_families[first] = families_count
-    for chunk in _in_chunks(set(families)):
+    for chunk in in_chunks(set(families)):
         for family, first, total in conn.execute(
             select(names_t.c.family_key, names_t.c.first_name, func.count())
             .where(names_t.c.family_key.in_(chunk))
@@ -367,7 +365,7 @@ def store_counts(
             if first:
                 counts.full[(first, family)] = total
                 counts.family_firsts[family] += 1
-    for chunk in _in_chunks(set(keys)):
+    for chunk in in_chunks(set(keys)):
         for key, total in conn.execute(
             select(names_t.c.coauthor_key, func.count())
             .where(names_t.c.coauthor_key.in_(chunk))
@@ -416,7 +414,7 @@ def name_rows(loaded: LoadedCorpus) -> list[dict[str, Any]]:
             "work_id": int(w),
             "block_key": b,
             "family_scope": family_scope(b),
-            "first_name": first_key(g),
+            "first_name": first_name(g),
             "family_key": f,
             "coauthor_key": coauthor_key(g, f, b),
         }
