@@ -9,9 +9,13 @@ bins (authors/features.py). So after an import, a block must be re-clustered whe
 1. it gains, loses or changes an authorship: every authorship of a work that an import
    since the last rebuild created or enriched (its provenance says so), or that has no
    record yet;
-2. one of its names crosses a power of two: the first name, family name, full name,
-   distinct first names of the family, distinct families of the first name, or the
-   name key of one of its co-authors;
+2. a name count that its pairs read moves across a threshold where the model splits
+   on it (``_crossed``): the counts enter as log₂ bins, and the trees only ask "bin ≤
+   t?" for a few t, so most changes of a count cannot change a score. The first name,
+   family name, distinct first names of the family and distinct families of the first
+   name reach every pair of the block that carries them; a full name only the blocks
+   holding it; a co-author's count (any change of its bin) only blocks where two
+   authorships share that co-author;
 3. one of its papers has a co-author who signs a changed work next to an authorship of
    the same family name (that family's co-author co-occurrence moved);
 4. people changed what they own: a claim or a "not mine" since the last rebuild;
@@ -32,9 +36,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Row, Table, delete, insert, select
+from sqlalchemy import Connection, Row, Table, delete, func, insert, select
 
 from peergraph.authors.features import NameCounts, coauthor_key, count_bin
+from peergraph.authors.model import PairModel
 from peergraph.authors.models import (
     AuthorshipCorrection,
     AuthorshipLink,
@@ -62,7 +67,7 @@ class Plan:
     """The blocks to re-cluster, and why (counts for the report)."""
 
     blocks: set[str] = field(default_factory=set)
-    changed_works: int = 0
+    changed_works: set[int] = field(default_factory=set)  # created or enriched, or unlinked
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -83,6 +88,16 @@ def _blocks_where(conn: Connection, column: Any, values: set[Any]) -> set[str]:
     return _distinct(conn, names_t.c.block_key, column, values)
 
 
+# which pair feature reads each kind of name count (features.pair_features)
+FEATURE_OF = {
+    "first": "first_count",
+    "family": "family_count",
+    "full": "full_count",
+    "family_firsts": "family_firsts",
+    "first_families": "first_families",
+}
+
+
 def _bins(counts: NameCounts) -> dict[tuple[str, Any], float]:
     """Every count the features use, as its log₂ bin, keyed by (kind, name)."""
     out: dict[tuple[str, Any], float] = {}
@@ -99,7 +114,23 @@ def _bins(counts: NameCounts) -> dict[tuple[str, Any], float]:
     return out
 
 
-def plan(conn: Connection, since: Row[Any]) -> Plan:
+def _crossed(kind: str, before: float, after: float, model: PairModel) -> bool:
+    """Can a count's move from bin ``before`` to ``after`` change a score?
+
+    A pair reads a name's count as max(bin of one side, bin of the other), so the pair's
+    value moves across a split threshold t only where the name's own bin does: if no
+    t lies between ``before`` and ``after``, every tree takes the same branch for every
+    pair. Co-author counts enter a sum (``coauthor_rare``), so any change counts."""
+    if before == after:
+        return False
+    if kind not in FEATURE_OF:
+        return True
+    low, high = sorted((before, after))
+    thresholds = model.splits(FEATURE_OF[kind])
+    return bool(((thresholds >= low) & (thresholds < high)).any())
+
+
+def plan(conn: Connection, since: Row[Any], model: PairModel) -> Plan:
     """Bring ``authorship_names`` up to date and name the blocks to re-cluster.
 
     Runs inside the rebuild's transaction: the name keys it writes commit with the
@@ -121,7 +152,7 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
         .distinct()
     )
     works.update(conn.execute(unlinked).scalars())
-    result.changed_works = len(works)
+    result.changed_works = works
 
     # the changed authorships' name keys, before and after
     old: dict[int, tuple[str, str, str, str]] = {}
@@ -182,25 +213,21 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
     for start in range(0, len(rows), CHUNK):
         conn.execute(insert(names_t), rows[start : start + CHUNK])
     after = _bins(counts())
-    crossed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    crossed = {
+        k
+        for k in before.keys() | after.keys()
+        if _crossed(k[0], before.get(k, 0.0), after.get(k, 0.0), model)
+    }
 
     by_kind: dict[str, set[Any]] = {}
     for kind, name in crossed:
         by_kind.setdefault(kind, set()).add(name)
-    binned = set()
-    binned |= _blocks_where(conn, names_t.c.first_name, by_kind.get("first", set()))
-    binned |= _blocks_where(conn, names_t.c.first_name, by_kind.get("first_families", set()))
-    binned |= _blocks_where(conn, names_t.c.family_key, by_kind.get("family", set()))
-    binned |= _blocks_where(conn, names_t.c.family_key, by_kind.get("family_firsts", set()))
-    binned |= _blocks_where(
-        conn, names_t.c.family_key, {family for _first, family in by_kind.get("full", set())}
-    )
-    coauthor_keys = by_kind.get("coauthor", set())
-    if coauthor_keys:  # everyone who signed a paper with such a name
-        signed = _distinct(conn, names_t.c.work_id, names_t.c.coauthor_key, coauthor_keys)
-        binned |= _blocks_where(conn, names_t.c.work_id, signed)
-    result.reasons["name counts crossing a power of two"] = len(binned - result.blocks)
-    result.blocks |= binned
+    binned = _crossing_blocks(conn, by_kind)
+    for kind, blocks in binned.items():
+        result.reasons[f"name counts crossing a split of the model: {kind}"] = len(
+            blocks - result.blocks
+        )
+        result.blocks |= blocks
 
     # what people changed: claims and "not mine" since the last rebuild
     touched_claims = set(
@@ -225,6 +252,51 @@ def plan(conn: Connection, since: Row[Any]) -> Plan:
     result.reasons["claim groups kept whole"] = len(grown)
     result.blocks |= grown
     return result
+
+
+def _crossing_blocks(conn: Connection, by_kind: dict[str, set[Any]]) -> dict[str, set[str]]:
+    """The blocks whose pair features read a count that crossed a power of two, per kind
+    of count. A name's own counts enter every pair of an authorship that carries it; a
+    full name only those of its blocks that hold it; a co-author key's count only the
+    pairs that share that co-author (``coauthor_rare``), so only blocks where two
+    authorships sign with it."""
+    out: dict[str, set[str]] = {}
+    out["first names"] = _blocks_where(
+        conn,
+        names_t.c.first_name,
+        by_kind.get("first", set()) | by_kind.get("first_families", set()),
+    )
+    out["family names"] = _blocks_where(
+        conn,
+        names_t.c.family_key,
+        by_kind.get("family", set()) | by_kind.get("family_firsts", set()),
+    )
+    full: dict[str, set[str]] = {}
+    for first, family in by_kind.get("full", set()):
+        full.setdefault(family, set()).add(first)
+    out["full names"] = set()
+    for chunk in in_chunks(full):
+        for block, first, family in conn.execute(
+            select(names_t.c.block_key, names_t.c.first_name, names_t.c.family_key)
+            .where(names_t.c.family_key.in_(chunk))
+            .distinct()
+        ):
+            if first in full[family]:
+                out["full names"].add(block)
+    other = names_t.alias("other")
+    out["shared co-authors"] = set()
+    for chunk in in_chunks(by_kind.get("coauthor", set())):
+        out["shared co-authors"].update(
+            conn.execute(
+                select(names_t.c.block_key)
+                .join(other, other.c.work_id == names_t.c.work_id)
+                .where(other.c.coauthor_key.in_(chunk))
+                .where(other.c.authorship_id != names_t.c.authorship_id)
+                .group_by(names_t.c.block_key, other.c.coauthor_key)
+                .having(func.count(names_t.c.authorship_id.distinct()) > 1)
+            ).scalars()
+        )
+    return out
 
 
 def _coauthors_by_family(

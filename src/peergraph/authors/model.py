@@ -95,6 +95,12 @@ class PairModel:
                 out += self.value[node]
         return total
 
+    def splits(self, name: str) -> np.ndarray:
+        """The thresholds at which some tree splits on feature ``name``, sorted: a change
+        of that feature that crosses none of them cannot change any score."""
+        k = self.features.index(name)
+        return np.unique(self.threshold[~self.leaf & (self.feature == k)])
+
     def probability(self, x: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-np.clip(self.margin(x), -30, 30)))
 

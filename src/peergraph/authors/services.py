@@ -20,6 +20,7 @@ import numpy as np
 from scipy import sparse
 from sqlalchemy import (
     Connection,
+    Row,
     Table,
     bindparam,
     delete,
@@ -442,12 +443,16 @@ def write_records(
     result: disambiguation.Result,
     claims: list[ownership.Claim],
     *,
-    partial: bool,
+    changed: set[int] | None = None,
 ) -> Written:
     """Write the clusters as records and links, keeping ids stable (module docstring).
 
-    ``partial``: only the rows with a label (the re-clustered blocks) are written; the
-    records and links of every other authorship stay as they are."""
+    ``changed``: for an incremental rebuild, the works created or enriched since the last
+    one. Then only the rows with a label (the re-clustered blocks) are written, the
+    records and links of every other authorship stay as they are, and a record counts as
+    touched (its profile recomputed) only when its authorships, its row or one of its
+    works changed: re-clustering a block mostly gives back the records it had."""
+    partial = changed is not None
     corpus = loaded.corpus
     members: dict[int, list[int]] = defaultdict(list)
     for i, label in enumerate(result.labels.tolist()):
@@ -495,6 +500,16 @@ def write_records(
             assigned[label] = old
             taken.add(old)
 
+    unchanged: set[int] = set()
+    stored: dict[int, Row[Any]] = {}
+    if partial:
+        assert changed is not None
+        unchanged = _unchanged_members(conn, loaded, members, assigned, old_links, changed)
+        for some in in_chunks({assigned[label] for label in unchanged}):
+            stored.update(
+                (row.id, row)
+                for row in conn.execute(select(records_t).where(records_t.c.id.in_(some)))
+            )
     now = utcnow()
     updates: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
@@ -518,10 +533,14 @@ def write_records(
             "works_count": len(works),
             "first_year": int(min(years)) if years else None,
             "last_year": int(max(years)) if years else None,
-            "confidence": float(np.mean(result.confidence[rows])),
+            # two decimals, what pages show: a re-clustering that only nudges scores
+            # leaves the record (and its profile) as it was
+            "confidence": round(float(np.mean(result.confidence[rows])), 2),
             "updated_at": now,
         }
         if label in assigned:
+            if partial and label in unchanged and _same_row(stored.get(assigned[label]), values):
+                continue
             updates.append({"record_id": assigned[label], **values})
         else:
             inserts.append({**values, "created_at": now})
@@ -597,6 +616,54 @@ def write_records(
             )
     for start in range(0, len(rows_out), INSERT_CHUNK):
         conn.execute(insert(links_t), rows_out[start : start + INSERT_CHUNK])
+    kept = {assigned[label] for label in unchanged} - {u["record_id"] for u in updates}
     return Written(
-        len(written), len(members), len(fresh), len(retired), set(assigned.values()) | retired
+        len(written),
+        len(members),
+        len(fresh),
+        len(retired),
+        (set(assigned.values()) - kept) | retired,
     )
+
+
+def _unchanged_members(
+    conn: Connection,
+    loaded: LoadedCorpus,
+    members: dict[int, list[int]],
+    assigned: dict[int, int],
+    old_links: dict[int, int],
+    changed: set[int],
+) -> set[int]:
+    """The clusters that got back an old record with exactly its old authorships, none of
+    them on a changed work."""
+    corpus = loaded.corpus
+    candidates: dict[int, int] = {}
+    for label, rows in members.items():
+        record_id = assigned.get(label)
+        if record_id is None:
+            continue
+        ids = corpus.authorship_ids[rows].tolist()
+        works = loaded.work_ids[corpus.work_rows[rows]].tolist()
+        if all(old_links.get(a) == record_id for a in ids) and not changed.intersection(works):
+            candidates[label] = record_id
+    held: dict[int, int] = {}
+    for chunk in in_chunks(set(candidates.values())):
+        held.update(
+            conn.execute(
+                select(links_t.c.record_id, func.count())
+                .where(links_t.c.record_id.in_(chunk))
+                .group_by(links_t.c.record_id)
+            ).all()
+        )
+    return {
+        label
+        for label, record_id in candidates.items()
+        if held.get(record_id) == len(members[label])
+    }
+
+
+def _same_row(row: Row[Any] | None, values: dict[str, Any]) -> bool:
+    """Does the stored record ``row`` already hold ``values`` (its timestamp aside)?"""
+    if row is None:
+        return False
+    return all(getattr(row, k) == v for k, v in values.items() if k != "updated_at")

@@ -124,7 +124,7 @@ class Run:
         loaded.texts = titles = []
         with self.engine.begin() as conn:
             say("writing author records")
-            written = write_records(conn, loaded, result, claims, partial=False)
+            written = write_records(conn, loaded, result, claims)
             changes.write_all_names(conn, name_rows(loaded))
             _write_inferred_topics(conn, loaded, inferred)
             say("aggregating topics, collaborators, affiliations and trust")
@@ -138,17 +138,18 @@ class Run:
         with self.engine.begin() as conn:
             covered = _covered_import(conn)
             say("finding the name blocks that changed")
-            plan = changes.plan(conn, last)
+            plan = changes.plan(conn, last, self.model)
             if not plan.blocks:
                 written = Written(0, 0, 0, 0, set())
                 return self._finish(conn, "incremental", covered, written, 0, 0, blocks=0)
             scope = _scope(conn, "work_scope", changes.load_scope(conn, plan.blocks))
-            say(f"loading {len(plan.blocks):,} name blocks ({plan.changed_works:,} works changed)")
+            changed = len(plan.changed_works)
+            say(f"loading {len(plan.blocks):,} name blocks ({changed:,} works changed)")
             loaded = load_corpus(conn, scope)
             claims = ownership.verified_claims(conn)
             result = self._cluster(loaded, claims, plan.blocks)
             say("writing author records")
-            written = write_records(conn, loaded, result, claims, partial=True)
+            written = write_records(conn, loaded, result, claims, changed=plan.changed_works)
             say("aggregating topics, collaborators, affiliations and trust")
             touched = _scope(conn, "record_scope", written.touched)
             _write_record_topics(conn, touched)
