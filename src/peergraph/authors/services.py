@@ -155,8 +155,14 @@ def load_corpus(conn: Connection, scope: Table | None = None) -> LoadedCorpus:
     ).order_by(Authorship.id)
     if scope is not None:
         authorships = authorships.where(Authorship.work_id.in_(select(scope.c.id)))
+    # one parse per distinct name: names repeat (prolific authors), and the repeats then
+    # share their tuples and strings
+    parsed: dict[tuple[str, str | None, str | None], Any] = {}
     for a_id, work_id, position, raw, g, f, orcid, up, affs in conn.execute(authorships):
-        tokens, family, block, native_form = name_keys(raw, g, f)
+        parts = parsed.get((raw, g, f))
+        if parts is None:
+            parts = parsed[(raw, g, f)] = name_keys(raw, g, f)
+        tokens, family, block, native_form = parts
         ids.append(a_id)
         rows.append(work_rows[work_id])
         positions.append(position)
