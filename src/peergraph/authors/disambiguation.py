@@ -378,7 +378,8 @@ def cluster(
             key = min(k, partner) * n_rows + max(k, partner)
             at = int(np.searchsorted(pair_keys, key))
             if at < len(pair_keys) and pair_keys[at] == key:
-                best_pairs.append((row, other, block.x[at]))
+                # a copy: a view would keep the whole batch's feature matrix alive
+                best_pairs.append((row, other, block.x[at].copy()))
     if explain and best_pairs:
         x = np.stack([f for _, _, f in best_pairs])
         reasons = strongest(model, x)
