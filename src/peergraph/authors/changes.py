@@ -413,7 +413,13 @@ def _claim_closure(conn: Connection, blocks: set[str]) -> set[str]:
 
 
 def write_all_names(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Replace ``authorship_names`` wholesale (a full rebuild)."""
+    """Replace ``authorship_names`` wholesale (a full rebuild). Its indexes are dropped
+    for the insert and built again after it: one sorted build per index instead of half
+    a million ordered inserts into six of them."""
     conn.execute(delete(names_t))
+    for index in names_t.indexes:
+        index.drop(conn)
     for start in range(0, len(rows), 20_000):
         conn.execute(insert(names_t), rows[start : start + 20_000])
+    for index in sorted(names_t.indexes, key=lambda ix: str(ix.name)):
+        index.create(conn)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
@@ -438,9 +439,15 @@ def name_rows(loaded: LoadedCorpus) -> list[dict[str, Any]]:
 
 def _display_name(names: list[str]) -> str:
     counts = Counter(names)
-    full = [n for n in counts if len((given_tokens(parse_name(n)[0]) or ("",))[0]) > 1]
+    full = [n for n in counts if _spelt_out(n)]
     pool = full or list(counts)
     return max(pool, key=lambda n: (counts[n], len(n)))
+
+
+@lru_cache(maxsize=65_536)
+def _spelt_out(name: str) -> bool:
+    """Does ``name`` spell its first given name out (not an initial)?"""
+    return len((given_tokens(parse_name(name)[0]) or ("",))[0]) > 1
 
 
 def write_records(
