@@ -255,11 +255,11 @@ def plan(conn: Connection, since: Row[Any], model: PairModel) -> Plan:
 
 
 def _crossing_blocks(conn: Connection, by_kind: dict[str, set[Any]]) -> dict[str, set[str]]:
-    """The blocks whose pair features read a count that crossed a power of two, per kind
-    of count. A name's own counts enter every pair of an authorship that carries it; a
-    full name only those of its blocks that hold it; a co-author key's count only the
-    pairs that share that co-author (``coauthor_rare``), so only blocks where two
-    authorships sign with it."""
+    """Per kind of count, the blocks whose pairs read a count that crossed a split of the
+    model. A name's own counts enter every pair of an authorship that carries it; a full
+    name only those of its blocks that hold it; a co-author key's count only the pairs
+    that share that co-author (``coauthor_rare``), so only blocks where two authorships
+    sign with it."""
     out: dict[str, set[str]] = {}
     out["first names"] = _blocks_where(
         conn,
