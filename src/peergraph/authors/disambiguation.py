@@ -288,10 +288,18 @@ def strongest(model: PairModel, x: np.ndarray) -> list[list[tuple[str, float]]]:
     names = list(EVIDENCE)
     drops = np.zeros((len(x), len(names)), dtype=np.float64)
     for k, name in enumerate(names):
-        changed = x.copy()
+        # only the pairs that show this evidence: for the others the neutral values are
+        # the ones they have, and the drop is exactly 0
+        shows = np.zeros(len(x), dtype=bool)
+        for feature, neutral in EVIDENCE[name].items():
+            column = x[:, INDEX[feature]]
+            shows |= ~np.isnan(column) if np.isnan(neutral) else column != neutral
+        if not shows.any():
+            continue
+        changed = x[shows]
         for feature, neutral in EVIDENCE[name].items():
             changed[:, INDEX[feature]] = neutral
-        drops[:, k] = base - model.probability(changed[:, cols])
+        drops[shows, k] = base[shows] - model.probability(changed[:, cols])
     out = []
     for row in drops:
         order = np.argsort(-row, kind="stable")
