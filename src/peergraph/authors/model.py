@@ -42,6 +42,7 @@ class PairModel:
     meta: dict[str, Any]
     digest: str = ""  # of the trees and threshold: a rebuild with another model is full
     _predictors: list[Any] | None = field(default=None, repr=False, compare=False)
+    _splits: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def margin(self, x: np.ndarray) -> np.ndarray:
         """Raw score (log-odds) of each row of x (pairs × features).
@@ -98,8 +99,10 @@ class PairModel:
     def splits(self, name: str) -> np.ndarray:
         """The thresholds at which some tree splits on feature ``name``, sorted: a change
         of that feature that crosses none of them cannot change any score."""
-        k = self.features.index(name)
-        return np.unique(self.threshold[~self.leaf & (self.feature == k)])
+        if name not in self._splits:
+            k = self.features.index(name)
+            self._splits[name] = np.unique(self.threshold[~self.leaf & (self.feature == k)])
+        return self._splits[name]
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-np.clip(self.margin(x), -30, 30)))

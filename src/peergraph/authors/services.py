@@ -447,7 +447,7 @@ def _display_name(names: list[str]) -> str:
 @lru_cache(maxsize=65_536)
 def _spelt_out(name: str) -> bool:
     """Does ``name`` spell its first given name out (not an initial)?"""
-    return len((given_tokens(parse_name(name)[0]) or ("",))[0]) > 1
+    return bool(first_name(given_tokens(parse_name(name)[0])))
 
 
 def write_records(
