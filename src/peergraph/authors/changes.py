@@ -172,16 +172,17 @@ def plan(conn: Connection, since: Row[Any], model: PairModel) -> Plan:
         ):
             old[a_id] = (block, first, family, key)
             old_work[a_id] = old_work_id
-        for a_id, work_id, raw, given, family_name in conn.execute(
+        for a_id, work_id, raw, given, family_name, guessed in conn.execute(
             select(
                 Authorship.id,
                 Authorship.work_id,
                 Authorship.raw_name,
                 Authorship.given,
                 Authorship.family,
+                Authorship.order_guessed,
             ).where(Authorship.work_id.in_(chunk))
         ):
-            tokens, family, block, _native = name_keys(raw, given, family_name)
+            tokens, family, block, _native = name_keys(raw, given, family_name, guessed)
             new[a_id] = (block, first_name(tokens), family, coauthor_key(tokens, family, block))
             work_of[a_id] = work_id
     result.blocks = {v[0] for v in old.values()} | {v[0] for v in new.values()}

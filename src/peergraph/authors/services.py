@@ -57,8 +57,9 @@ from peergraph.authors.names import (
     native_name,
     split_native,
 )
+from peergraph.authors.order import packaged as name_order
 from peergraph.db.base import utcnow
-from peergraph.ingest.names import parse_name
+from peergraph.ingest.names import order_guessed, parse_name
 from peergraph.works.models import (
     Authorship,
     AuthorshipInstitution,
@@ -153,16 +154,17 @@ def load_corpus(conn: Connection, scope: Table | None = None) -> LoadedCorpus:
         Authorship.orcid,
         Authorship.upstream_author_id,
         Authorship.raw_affiliations,
+        Authorship.order_guessed,
     ).order_by(Authorship.id)
     if scope is not None:
         authorships = authorships.where(Authorship.work_id.in_(select(scope.c.id)))
     # one parse per distinct name: names repeat (prolific authors), and the repeats then
     # share their tuples and strings
-    parsed: dict[tuple[str, str | None, str | None], Any] = {}
-    for a_id, work_id, position, raw, g, f, orcid, up, affs in conn.execute(authorships):
-        parts = parsed.get((raw, g, f))
+    parsed: dict[tuple[str, str | None, str | None, bool], Any] = {}
+    for a_id, work_id, position, raw, g, f, orcid, up, affs, guess in conn.execute(authorships):
+        parts = parsed.get((raw, g, f, guess))
         if parts is None:
-            parts = parsed[(raw, g, f)] = name_keys(raw, g, f)
+            parts = parsed[(raw, g, f, guess)] = name_keys(raw, g, f, guess)
         tokens, family, block, native_form = parts
         ids.append(a_id)
         rows.append(work_rows[work_id])
@@ -322,11 +324,17 @@ def load_corpus(conn: Connection, scope: Table | None = None) -> LoadedCorpus:
 
 
 def name_keys(
-    raw: str, given: str | None, family: str | None
+    raw: str, given: str | None, family: str | None, guessed: bool = False
 ) -> tuple[tuple[str, ...], str, str, str | None]:
-    """An authorship's given-name tokens, family key, block key and native-script name."""
+    """An authorship's given-name tokens, family key, block key and native-script name.
+
+    ``guessed``: the importer guessed the order of the printed name; the name-order
+    table then decides which word is the family name (authors/order.py)."""
     if given is None and family is None:
         given, family = parse_name(raw)
+        guessed = order_guessed(raw)
+    if guessed:
+        given, family = name_order().reading(given, family)
     given, family = split_native(given, family)
     return (
         given_tokens(given),

@@ -521,6 +521,41 @@ def train_disambiguation(
     )
 
 
+@train_app.command("name-order")
+def train_name_order(
+    works_files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Works files (any format `peergraph import` reads). Structured names "
+            "(CSL given/family, BibTeX 'Family, Given') give the scores; names printed as "
+            "one string (OpenAlex, arXiv) give the margin.",
+            exists=True,
+        ),
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Where to write the table (JSON).")
+    ] = Path("name_order.json"),
+) -> None:
+    """Count how often each pinyin word is a family name and how often a first given
+    name, and write the table that decides the order of names printed as one string
+    ("Zhang Wei" / "Wei Zhang"). Copy the file to src/peergraph/authors/name_order.json
+    to ship it; docs/disambiguation.md, "Name order", explains the rule."""
+    import json
+
+    from peergraph.authors import order
+
+    table = order.train(order.names_in(works_files))
+    out_file.write_text(json.dumps(table.as_dict(), separators=(",", ":")) + "\n", "utf-8")
+    meta = table.meta
+    out.print(
+        f"wrote {out_file} ({out_file.stat().st_size / 1024:.0f} KiB): {meta['words']:,} "
+        f"words from {meta['structured_names']:,} structured names; margin "
+        f"{table.margin} from {meta['guessed_names']:,} names printed as one string "
+        f"({meta['clear_given_first']:,} clearly given name first, "
+        f"{meta['clear_family_first']:,} clearly family name first)"
+    )
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],

@@ -11,7 +11,7 @@ from typing import IO, Any, cast
 
 from peergraph.ingest.common import check_work, wrong_type
 from peergraph.ingest.latex import latex_to_unicode
-from peergraph.ingest.names import display_name, parse_name
+from peergraph.ingest.names import display_name, order_guessed, parse_name
 from peergraph.ingest.normalize import clean_text, normalize_arxiv, normalize_doi, parse_year
 from peergraph.ingest.records import (
     AuthorshipRecord,
@@ -92,7 +92,11 @@ def parse_kaggle_record(obj: Any) -> WorkRecord | RecordError:
     elif isinstance(obj.get("authors"), str):
         for name in _split_author_string(latex_to_unicode(obj["authors"])):
             given, family = parse_name(name)
-            authorships.append(AuthorshipRecord(raw_name=name, given=given, family=family))
+            authorships.append(
+                AuthorshipRecord(
+                    raw_name=name, given=given, family=family, order_guessed=order_guessed(name)
+                )
+            )
     date = None
     versions = obj.get("versions")
     if isinstance(versions, list) and versions and isinstance(versions[0], dict):
@@ -196,7 +200,11 @@ def parse_atom_entry(entry: ET.Element) -> WorkRecord | RecordError:
         ]
         authorships.append(
             AuthorshipRecord(
-                raw_name=name, given=given, family=family, raw_affiliations=affiliations
+                raw_name=name,
+                given=given,
+                family=family,
+                raw_affiliations=affiliations,
+                order_guessed=order_guessed(name),
             )
         )
     published = (entry.findtext(f"{ATOM}published") or "").strip()[:10] or None

@@ -16,7 +16,7 @@ from typing import IO
 
 from peergraph.ingest.common import check_work, normalize_type
 from peergraph.ingest.latex import latex_to_unicode
-from peergraph.ingest.names import parse_name
+from peergraph.ingest.names import order_guessed, parse_name
 from peergraph.ingest.normalize import (
     clean_text,
     iso_date,
@@ -266,7 +266,9 @@ def parse_bibtex_name(raw: str) -> AuthorshipRecord | None:
         return None
     given, family = parse_name(text)
     printed = " ".join(p for p in (given, family) if p) if "," in text else text
-    return AuthorshipRecord(raw_name=printed, given=given, family=family)
+    return AuthorshipRecord(
+        raw_name=printed, given=given, family=family, order_guessed=order_guessed(text)
+    )
 
 
 def _to_work(key: str, entry_type: str, fields: dict[str, str]) -> WorkRecord | RecordError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from peergraph.ingest.common import check_work, normalize_type, wrong_type
-from peergraph.ingest.names import display_name, parse_name
+from peergraph.ingest.names import display_name, order_guessed, parse_name
 from peergraph.ingest.normalize import (
     clean_text,
     iso_date,
@@ -102,7 +102,11 @@ def _csl_name(person: dict[str, Any]) -> AuthorshipRecord | None:
     if literal:
         given, family = parse_name(literal)
         return AuthorshipRecord(
-            raw_name=literal, given=given, family=family, raw_affiliations=affiliations
+            raw_name=literal,
+            given=given,
+            family=family,
+            raw_affiliations=affiliations,
+            order_guessed=order_guessed(literal),
         )
     given = clean_text(person.get("given"))
     family = clean_text(person.get("family"))

@@ -74,5 +74,12 @@ def parse_name(raw: str) -> tuple[str | None, str | None]:
     return given, " ".join(tokens[start:])
 
 
+def order_guessed(raw: str) -> bool:
+    """Did ``parse_name`` have to guess which word is the family name? Yes for a name
+    printed in one string of several words without a comma ("Zhang Wei" may be either
+    way round); a comma ("Zhang, Wei") states the order."""
+    return "," not in raw and len(raw.split()) > 1
+
+
 def display_name(given: str | None, family: str | None) -> str:
     return " ".join(part for part in (given, family) if part)

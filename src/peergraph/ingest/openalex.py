@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from peergraph.ingest.common import check_work, normalize_type, wrong_type
-from peergraph.ingest.names import parse_name
+from peergraph.ingest.names import order_guessed, parse_name
 from peergraph.ingest.normalize import (
     clean_text,
     domain_from_url,
@@ -223,6 +223,7 @@ def _authorship(entry: dict[str, Any]) -> AuthorshipRecord | None:
         raw_affiliations=[a for a in (clean_text(x) for x in affiliations) if a],
         institutions=institutions,
         is_corresponding=corresponding if isinstance(corresponding, bool) else None,
+        order_guessed=order_guessed(raw),
     )
 
 

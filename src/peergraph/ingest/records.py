@@ -74,6 +74,7 @@ class AuthorshipRecord:
     raw_affiliations: list[str] = field(default_factory=list)
     institutions: list[InstitutionRecord] = field(default_factory=list)
     is_corresponding: bool | None = None
+    order_guessed: bool = False  # printed as one string: family name guessed (names.py)
 
 
 @dataclass(slots=True)

@@ -471,6 +471,7 @@ class BatchWriter:
                     "upstream_author_id": a.upstream_author_id,
                     "raw_affiliations": a.raw_affiliations or None,
                     "is_corresponding": a.is_corresponding,
+                    "order_guessed": a.order_guessed,
                 }
                 if a.institutions:
                     with_institutions.append(row)

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from peergraph.authors import changes, disambiguation, ownership
 from peergraph.authors.model import PairModel, packaged
 from peergraph.authors.models import AuthorRecord, AuthorshipLink, Rebuild
+from peergraph.authors.order import packaged as name_order
 from peergraph.authors.services import LoadedCorpus, Written, load_corpus, name_rows, write_records
 from peergraph.db.base import utcnow
 from peergraph.profiles import trust
@@ -89,7 +90,7 @@ def rebuild(
     written in one transaction, so pages never see half of a rebuild."""
     say = progress or (lambda _m: None)
     model = packaged()
-    fingerprint = model.digest + ("" if use_upstream_ids else ":no-upstream-ids")
+    fingerprint = model_fingerprint(model) + ("" if use_upstream_ids else ":no-upstream-ids")
     with engine.connect() as conn:
         last = changes.last_rebuild(conn)
     run = Run(engine, model, fingerprint, use_upstream_ids, say, steps)
@@ -563,6 +564,12 @@ def _latest_affiliations(conn: Connection, scope: Table | None) -> dict[int, lis
     return result
 
 
+def model_fingerprint(model: PairModel) -> str:
+    """What a rebuild's records depend on besides the data: the pair model and the
+    name-order table (authors/order.py). A rebuild with another one is a full one."""
+    return f"{model.digest}/{name_order().digest}"
+
+
 def is_stale(engine: Engine) -> bool:
     """True when there are imports and the records do not reflect them: an import
     finished after the last profile computation, or no rebuild was made with the model
@@ -573,7 +580,7 @@ def is_stale(engine: Engine) -> bool:
         last = changes.last_rebuild(conn)
     if last_import is None:
         return False
-    if last is None or not last.model.startswith(packaged().digest):
+    if last is None or not last.model.startswith(model_fingerprint(packaged())):
         return True
     return last_profile is None or str(last_import) > str(last_profile)
 

@@ -133,6 +133,8 @@ def infer_topics(text: sparse.csr_matrix, titles: list[str], *, seed: int = 0) -
     else:
         latent = normalize(text.toarray())
     if n <= 20_000:
+        # never more clusters than distinct texts ("Paper 1", "Paper 2" are one point)
+        k = min(k, len(np.unique(latent.round(6), axis=0)))
         model = KMeans(n_clusters=k, random_state=seed, n_init=3)
     else:
         model = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=4096, n_init=3)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -119,6 +120,8 @@ class Authorship(Base):
     upstream_author_id: Mapped[str | None] = mapped_column(String(64), index=True)
     raw_affiliations: Mapped[list[str] | None] = mapped_column(JSON)
     is_corresponding: Mapped[bool | None] = mapped_column(Boolean)
+    # printed as one string, so which word is the family name was guessed (authors/order.py)
+    order_guessed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     work: Mapped[Work] = relationship(back_populates="authorships")
     institutions: Mapped[list[Institution]] = relationship(secondary="authorship_institutions")
