@@ -22,3 +22,41 @@ def test_migrate_is_idempotent_and_sets_pragmas(engine):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_0008_marks_names_that_openalex_printed_as_one_string(settings, test_data):
+    """Stored authorships learn afterwards whether their name order was guessed: those of
+    works first imported from OpenAlex with several words and no comma."""
+    from pathlib import Path
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from peergraph.db import create_db_engine
+    from peergraph.db.engine import alembic_config
+    from peergraph.ingest.formats import ImportTarget
+    from peergraph.ingest.loader import import_file
+
+    engine = create_db_engine(settings)
+    migrate(engine)
+    openalex = Path(test_data) / "openalex.jsonl"
+    import_file(engine, ImportTarget(openalex, "openalex-jsonl"))
+    with engine.begin() as conn:
+        expected = (
+            conn.execute(text("SELECT id FROM authorships WHERE order_guessed ORDER BY id"))
+            .scalars()
+            .all()
+        )
+    command.downgrade(alembic_config(engine), "0007")
+    with engine.begin() as conn:
+        columns = [row[1] for row in conn.exec_driver_sql("PRAGMA table_info(authorships)")]
+    assert "order_guessed" not in columns
+    migrate(engine)
+    with engine.connect() as conn:
+        marked = (
+            conn.execute(text("SELECT id FROM authorships WHERE order_guessed ORDER BY id"))
+            .scalars()
+            .all()
+        )
+    assert expected and marked == expected
+    engine.dispose()
