@@ -62,6 +62,7 @@ def split_native(given: str | None, family: str | None) -> tuple[str | None, str
     return given, family
 
 
+@lru_cache(maxsize=200_000)
 def given_tokens(given: str | None) -> tuple[str, ...]:
     """``"Radford M."`` → ("radford", "m"); ``"J.-P."`` → ("j", "p"); folded, no dots.
 
@@ -83,6 +84,7 @@ def given_tokens(given: str | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=200_000)
 def family_key(family: str | None) -> str:
     """The main family name, folded: particles skipped, first remaining word, no hyphens.
 
