@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from tests.e2e.conftest import start_server
+from tests.servers import start_server
 
 HOSTILE = ("hostile.csl.json", "hostile.bib", "hostile.openalex.jsonl")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import start_server
+from tests.servers import start_server
 
 
 @pytest.fixture

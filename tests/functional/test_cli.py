@@ -80,3 +80,58 @@ def test_good_file_still_imports_when_another_argument_is_bad(tmp_path, test_dat
     assert result.exit_code == 1  # one argument failed
     stats = json.loads(invoke(tmp_path, "stats", "--json").stdout)
     assert stats["tables"]["works"] == 2
+
+
+def test_commands_refuse_an_out_of_date_store_and_migrate_brings_it_up(tmp_path, test_data):
+    from alembic import command
+
+    from peergraph.db import create_db_engine
+    from peergraph.db.engine import alembic_config, current_revision, head_revision
+    from peergraph.settings import Settings
+
+    assert invoke(tmp_path, "import", "-q", str(test_data / "sample.csl.json")).exit_code == 0
+    engine = create_db_engine(Settings.for_data_dir(tmp_path))
+    command.downgrade(alembic_config(engine), "-1")
+    older = current_revision(engine)
+    assert older != head_revision()
+
+    refused = invoke(tmp_path, "stats")
+    assert refused.exit_code == 2
+    assert f"at revision {older}" in refused.output and "peergraph migrate" in refused.output
+    assert current_revision(engine) == older  # nothing migrated behind the operator's back
+    assert invoke(tmp_path, "migrate", "--check").exit_code == 1
+
+    done = invoke(tmp_path, "migrate")
+    assert done.exit_code == 0 and head_revision() in done.output
+    assert invoke(tmp_path, "migrate", "--check").exit_code == 0
+    stats = invoke(tmp_path, "stats", "--json")
+    assert stats.exit_code == 0 and json.loads(stats.stdout)["tables"]["works"] == 4
+    engine.dispose()
+
+
+def test_a_second_migration_waits_for_the_first(tmp_path):
+    """Two processes starting together take turns: one holding the migration lock keeps a
+    `peergraph migrate` waiting until it lets go."""
+    import contextlib
+    import subprocess
+    import sys
+
+    from peergraph.db import create_db_engine
+    from peergraph.db.engine import current_revision, head_revision, migration_lock
+    from peergraph.settings import Settings
+
+    engine = create_db_engine(Settings.for_data_dir(tmp_path))
+    with migration_lock(engine):
+        second = subprocess.Popen(
+            [sys.executable, "-m", "peergraph", "--data-dir", str(tmp_path), "migrate"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            second.wait(timeout=8)
+        assert second.poll() is None, "the second migration did not wait for the lock"
+        assert current_revision(engine) is None
+    output, _ = second.communicate(timeout=120)
+    assert second.returncode == 0, output
+    assert current_revision(engine) == head_revision()
+    engine.dispose()

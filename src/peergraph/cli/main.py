@@ -69,11 +69,22 @@ def root(
         raise typer.Exit(2) from exc
 
 
-def _engine() -> Engine:
-    from peergraph.db import create_db_engine, migrate
+def _engine(*, migrate_first: bool = False) -> Engine:
+    """The store's engine, its schema checked (``db.ensure_schema``): a new store is
+    created, an out-of-date one refused with what to do. ``migrate_first`` (``migrate``
+    and ``serve`` at start-up) brings it to the newest schema under the migration lock."""
+    from peergraph.db import SchemaOutOfDate, create_db_engine, ensure_schema, migrate
 
     engine = create_db_engine(state.settings)
-    migrate(engine)
+    if migrate_first:
+        migrate(engine)
+        return engine
+    try:
+        ensure_schema(engine)
+    except SchemaOutOfDate as exc:
+        engine.dispose()
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
     return engine
 
 
@@ -100,6 +111,14 @@ def import_command(
         bool,
         typer.Option(
             "--force", help="Re-read files already imported (de-duplication makes it a no-op)."
+        ),
+    ] = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Queue the import for the worker (`peergraph worker`, or `serve`'s own) "
+            "and return at once; `peergraph jobs` shows it.",
         ),
     ] = False,
 ) -> None:
@@ -130,6 +149,18 @@ def import_command(
             err.print(f"error: {exc}")
             failed = True
     engine = _engine()
+    if queue:
+        from peergraph.jobs import queue as job_queue
+
+        if failed:
+            raise typer.Exit(1)
+        job = job_queue.enqueue(
+            engine,
+            "import",
+            {"paths": [str(p.resolve()) for p in paths], "format": fmt, "force": force},
+        )
+        out.print(f"queued import job #{job} ({len(targets)} file(s)); `peergraph jobs` shows it")
+        return
     settings = state.settings
     limits = ImportLimits(settings.max_record_bytes, settings.max_json_depth)
     for target in targets:
@@ -298,9 +329,18 @@ def serve(
             help="Build the semantic index in the background while serving (one CPU thread).",
         ),
     ] = True,
+    run_worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Run queued jobs (imports, rebuilds) in this process; --no-worker when "
+            "`peergraph worker` processes do it.",
+        ),
+    ] = True,
 ) -> None:
     """Serve the web pages and the JSON API (OpenAPI at /api/openapi.json). Keyword search
-    works at once; the semantic index fills in the background (status on /search)."""
+    works at once; the semantic index fills in the background (status on /search); queued
+    jobs run in a worker thread unless --no-worker."""
     import uvicorn
 
     from peergraph.web.app import create_app
@@ -308,8 +348,8 @@ def serve(
     settings = state.settings
     if host not in ("0.0.0.0", "::", *settings.allowed_hosts) and "*" not in settings.allowed_hosts:
         settings = dataclasses.replace(settings, allowed_hosts=(*settings.allowed_hosts, host))
-    _engine().dispose()  # migrate before serving
-    application = create_app(settings, background=True, embed=embed)
+    _engine(migrate_first=True).dispose()  # start-up migrates, under the migration lock
+    application = create_app(settings, background=True, embed=embed, worker=run_worker)
     err.print(f"peergraph serving {settings.database_url} on http://{host}:{port}/")
     if host in ("0.0.0.0", "::") and "*" not in settings.allowed_hosts:
         err.print(
@@ -338,6 +378,9 @@ def rebuild(
             "since the last rebuild (needed after editing the store by hand).",
         ),
     ] = False,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Queue the rebuild for the worker and return.")
+    ] = False,
 ) -> None:
     """Build author records from authorships, then profiles (topics, collaborators,
     affiliation, trust). After the first run only the name blocks that imports changed
@@ -349,6 +392,12 @@ def rebuild(
     from peergraph.profiles.services import rebuild as rebuild_all
 
     engine = _engine()
+    if queue:
+        from peergraph.jobs import queue as job_queue
+
+        job = job_queue.enqueue(engine, "rebuild", {"full": full})
+        out.print(f"queued rebuild job #{job}; `peergraph jobs` shows it")
+        return
     if if_stale and not is_stale(engine):
         err.print("profiles are up to date with the imports; nothing to do")
         return
@@ -702,13 +751,112 @@ def eval_beir(
         out.print(f"  index build {result.index_seconds:.2f} s")
 
 
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply pending migrations (the other commands do this automatically)."""
-    from peergraph.db.engine import current_revision
+@app.command()
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run the queued jobs, then exit (for cron or tests).")
+    ] = False,
+    poll: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between looks at an empty queue.")
+    ] = 2.0,
+    stale_after: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            help="Seconds without a heartbeat after which a running job counts as abandoned "
+            "(its worker was killed) and is taken again.",
+        ),
+    ] = 60.0,
+) -> None:
+    """Run long jobs from the queue: imports and rebuilds queued with --queue, embedding.
+    Run several for more throughput; two never take the same job, and a job whose worker
+    was killed is resumed by the next. `serve` runs one itself unless --no-worker."""
+    import logging
+
+    from peergraph.jobs.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    engine = _engine()
+    runner = Worker(engine, poll_seconds=poll, stale_after=stale_after)
+    err.print(f"worker {runner.name} on {state.settings.database_url}")
+    try:
+        ran = runner.run(once=once)
+    except KeyboardInterrupt:
+        runner.stop()
+        err.print("worker stopped; a job it was running is taken again by the next worker")
+        raise typer.Exit(130) from None
+    err.print(f"worker {runner.name}: {ran} job(s) run")
+
+
+@app.command()
+def jobs(
+    job_id: Annotated[int | None, typer.Argument(help="One job's details.")] = None,
+) -> None:
+    """The job queue: recent jobs with state, progress and outcome."""
+    from peergraph.jobs import queue as job_queue
 
     engine = _engine()
+    if job_id is not None:
+        job = job_queue.get(engine, job_id)
+        if job is None:
+            err.print(f"error: no job #{job_id}")
+            raise typer.Exit(1)
+        for key, value in job._mapping.items():
+            out.print(f"{key:>13}: {value}")
+        return
+    rows = job_queue.recent(engine)
+    if not rows:
+        out.print("no jobs yet; `peergraph import --queue FILE` queues one")
+        return
+    table = Table("id", "kind", "state", "progress", "attempts", "worker", "outcome")
+    for job in rows:
+        progress = f"{job.done:,}/{job.total:,} {job.unit or ''}".strip() if job.total else ""
+        table.add_row(
+            str(job.id),
+            job.kind,
+            job.state,
+            progress,
+            str(job.attempts),
+            job.worker or "",
+            (job.message or "")[:80],
+        )
+    out.print(table)
+
+
+@app.command()
+def migrate(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Only say whether the store is at the newest schema (exit 1 if not)."
+        ),
+    ] = False,
+) -> None:
+    """Bring the store's schema to this version's (back the store up first). Other
+    commands never migrate an existing store: they stop and point here. `serve` migrates
+    at start-up; concurrent runs take turns under a lock."""
+    from peergraph.db import create_db_engine
+    from peergraph.db.engine import current_revision, head_revision
+
+    head = head_revision()
+    if check:
+        engine = create_db_engine(state.settings)
+        current = current_revision(engine)
+        engine.dispose()
+        if current != head:
+            out.print(f"schema at revision {current or 'none'}; this version needs {head}")
+            raise typer.Exit(1)
+        out.print(f"schema at revision {head}, the newest")
+        return
+    engine = _engine(migrate_first=True)
     out.print(f"schema at revision {current_revision(engine)}")
+    engine.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations: the same as `peergraph migrate`."""
+    migrate(check=False)
 
 
 def main() -> None:

@@ -28,7 +28,9 @@ def utcnow() -> datetime:
 def load_all_models() -> None:
     """Import every domain's models so ``Base.metadata`` is complete (Alembic, tests)."""
     import peergraph.authors.models
+    import peergraph.db.generation
     import peergraph.ingest.models
+    import peergraph.jobs.models
     import peergraph.profiles.models
     import peergraph.search.models
     import peergraph.works.models  # noqa: F401

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from peergraph.settings import Settings
@@ -62,11 +65,83 @@ def include_object(
     return not (type_ == "table" and name is not None and name.startswith(FTS_TABLES))
 
 
+class SchemaOutOfDate(RuntimeError):
+    """The store's schema is older (or newer) than this version of peergraph."""
+
+
+# any fixed 64-bit number: PostgreSQL advisory-lock key for "migrating the schema"
+MIGRATION_LOCK_KEY = 0x70656572_6D696772  # "peermigr"
+
+
+@contextmanager
+def migration_lock(engine: Engine) -> Iterator[None]:
+    """Held while migrating, so processes starting together migrate one after the other:
+    a lock file beside a SQLite store (flock; every process sharing a SQLite file is on
+    one machine), a session advisory lock on PostgreSQL."""
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        import fcntl
+
+        with open(f"{database}.migrate-lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` (idempotent; cheap when already current)."""
+    """Bring the schema up to ``revision`` under ``migration_lock`` (idempotent; cheap
+    when already current). Run by ``peergraph migrate``, by ``serve`` at start-up, and
+    by any command that finds no store yet; never otherwise."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    with migration_lock(engine):
+        command.upgrade(alembic_config(engine), revision)
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest migration this version ships."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def ensure_schema(engine: Engine) -> str:
+    """What a command checks before it touches the store: a store at the newest schema
+    is used as it is, a new (empty) one is created; one at another revision is refused
+    with what to do (``SchemaOutOfDate``), since migrating a store in use is the
+    operator's decision (``peergraph migrate``), not a side effect of any command.
+    Returns the revision."""
+    head = head_revision()
+    current = current_revision(engine)
+    if current == head:
+        return head
+    if current is None and not inspect(engine).get_table_names():
+        migrate(engine)
+        return head
+    raise SchemaOutOfDate(
+        f"the store's schema is at revision {current or 'none'} and this version of "
+        f"peergraph needs {head}: back the store up, then run `peergraph migrate`"
+    )
 
 
 def current_revision(engine: Engine) -> str | None:

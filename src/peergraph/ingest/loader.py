@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, func, insert, select, text, update
 
+from peergraph.db import generation
 from peergraph.db.base import utcnow
 from peergraph.db.errors import ENVIRONMENT_ERRORS, describe
 from peergraph.ingest.formats import ImportTarget, iter_parsed
@@ -232,6 +233,8 @@ def _commit_batch(
 def _write(engine: Engine, writer: BatchWriter, run_id: int, batch: list[Parsed]) -> Any:
     with engine.begin() as conn:
         result = writer.write(conn, batch)
+        if result.imported or result.merged:
+            generation.advance(conn, "works")
         conn.execute(
             update(imports_t)
             .where(imports_t.c.id == run_id)

@@ -34,6 +34,7 @@ from peergraph.authors.model import PairModel, packaged
 from peergraph.authors.models import AuthorRecord, AuthorshipLink, Rebuild
 from peergraph.authors.order import packaged as name_order
 from peergraph.authors.services import LoadedCorpus, Written, load_corpus, name_rows, write_records
+from peergraph.db import generation
 from peergraph.db.base import utcnow
 from peergraph.profiles import trust
 from peergraph.profiles.models import Collaboration, Profile, RecordTopic, TrustEvidence
@@ -197,6 +198,8 @@ class Run:
             blocks = int(
                 conn.execute(select(func.count(func.distinct(records_t.c.block_key)))).scalar_one()
             )
+        if mode == "full" or written.touched or profiles:
+            generation.advance(conn, "records")  # other processes drop what they memoised
         conn.execute(
             insert(rebuilds_t).values(
                 mode=mode,

@@ -18,12 +18,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from peergraph.db import generation
 from peergraph.search.embeddings import Encoder, EncoderUnavailable, MiniLMOnnxEncoder
 from peergraph.search.lexical import LexicalHolder
 from peergraph.search.repair import Health, check_and_repair
 from peergraph.search.semantic import CHUNK, DEFAULT_ENCODER, coverage, embed_pending
 
 log = logging.getLogger(__name__)
+CHECK_SECONDS = 2.0  # how often the job looks at the stored works generation
 
 
 class SearchIndexJob(threading.Thread):
@@ -89,8 +91,8 @@ class SearchIndexJob(threading.Thread):
         if not self.embed:
             with self._lock:
                 self.state, self.message = "off", "background embedding is off (--no-embed)"
-            while not self._halt.wait(self.poll_seconds):
-                self._refresh_lexical()
+            while not self._halt.is_set():
+                self._idle()
             return
         try:
             encoder = self._encoder or MiniLMOnnxEncoder(threads=1)
@@ -98,8 +100,8 @@ class SearchIndexJob(threading.Thread):
             with self._lock:
                 self.state, self.message = "unavailable", f"search by meaning is off: {exc}"
             log.warning("background embedding is off: %s", exc)
-            while not self._halt.wait(self.poll_seconds):
-                self._refresh_lexical()
+            while not self._halt.is_set():
+                self._idle()
             return
         while not self._halt.is_set():
             self._refresh_lexical()
@@ -116,14 +118,33 @@ class SearchIndexJob(threading.Thread):
                 with self._lock:
                     self.state, self.message = "idle", None
                     self.done = self.todo = 0
-            self._halt.wait(self.poll_seconds)
+            self._idle()
+
+    def _idle(self) -> None:
+        """Wait ``poll_seconds`` for the next embedding pass, looking at the stored works
+        generation every CHECK_SECONDS: the in-memory BM25 index is rebuilt as soon as any
+        process imports (searches meanwhile go to FTS5), and the pass starts early when
+        works arrived."""
+        works = self._works_generation()
+        deadline = time.monotonic() + self.poll_seconds
+        while not self._halt.wait(max(0.0, min(CHECK_SECONDS, deadline - time.monotonic()))):
+            self._refresh_lexical()
+            if time.monotonic() >= deadline or self._works_generation() != works:
+                return
+
+    def _works_generation(self) -> int:
+        try:
+            return generation.current(self.engine)["works"]
+        except Exception:  # a locked or damaged store: try again at the next look
+            return -1
 
     def _refresh_lexical(self, *, force: bool = False) -> None:
-        """Rebuild the in-memory BM25 index when the works changed (checked every poll)."""
+        """Rebuild the in-memory BM25 index when the works generation moved (looked at
+        every CHECK_SECONDS; reading it is one small query)."""
         if self.lexical is None:
             return
         now = time.monotonic()
-        if not force and now - self._lexical_checked < self.poll_seconds:
+        if not force and now - self._lexical_checked < CHECK_SECONDS:
             return
         self._lexical_checked = now
         try:

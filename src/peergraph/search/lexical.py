@@ -32,6 +32,7 @@ import numpy as np
 from scipy import sparse
 from sqlalchemy import Engine, text
 
+from peergraph.db import generation
 from peergraph.search.keyword import TITLE_WEIGHT, query_terms
 
 K1, B = 1.2, 0.75
@@ -64,19 +65,18 @@ class Tokenizer:
 
 @dataclass(frozen=True)
 class Stamp:
-    """What the index was built from; a different stamp means the works changed."""
+    """What the index was built from: the works generation (db/generation.py; every
+    import batch that adds or changes works advances it) and how many works there were."""
 
+    generation: int
     count: int
-    max_id: int
-    updated: str
 
 
 def current_stamp(engine: Engine) -> Stamp:
     with engine.connect() as conn:
-        count, max_id, updated = conn.execute(
-            text("SELECT count(*), coalesce(max(id), 0), coalesce(max(updated_at), '') FROM works")
-        ).one()
-    return Stamp(int(count), int(max_id), str(updated))
+        works = generation.read(conn)["works"]
+        count = conn.execute(text("SELECT count(*) FROM works")).scalar_one()
+    return Stamp(works, int(count))
 
 
 class LexicalIndex:
@@ -201,10 +201,20 @@ class LexicalHolder:
         self.build_seconds: float | None = None
         self._lock = threading.Lock()
 
+    def fresh(self) -> LexicalIndex | None:
+        """The index when it reflects the stored works (its works generation is the
+        stored one), else None: FTS5, always current and ranked the same way, answers
+        until the background job has rebuilt it. One small query per search."""
+        index = self.index
+        if index is None:
+            return None
+        works = generation.current(self.engine)["works"]
+        return index if index.stamp.generation == works else None
+
     def refresh(self) -> bool:
         """Build the index when missing or stale; True when a new one was built."""
-        stamp = current_stamp(self.engine)
-        if self.index is not None and self.index.stamp == stamp:
+        works = generation.current(self.engine)["works"]
+        if self.index is not None and self.index.stamp.generation == works:
             return False
         with self._lock:
             started = time.perf_counter()

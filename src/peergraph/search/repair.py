@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, delete, func, text
 
+from peergraph.db import generation
 from peergraph.search.models import WorkEmbedding
 
 DDL = {
@@ -100,5 +101,6 @@ def check_and_repair(engine: Engine, *, repair: bool = True) -> Health:
                         WorkEmbedding.model == model, func.length(WorkEmbedding.vector) == length
                     )
                 )
+                generation.advance(conn, "vectors")
             health.repaired.append(f"{count:,} {model} vectors dropped (they will be re-embedded)")
     return health

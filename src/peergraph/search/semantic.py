@@ -18,13 +18,14 @@ from typing import Any, TypeVar, cast
 import numpy as np
 from sqlalchemy import Engine, func, insert, select
 
+from peergraph.db import generation
 from peergraph.search.embeddings import Encoder, load_encoder
 from peergraph.search.models import WorkEmbedding
 from peergraph.works.models import Work
 
 CHUNK = 256
-REFRESH_SECONDS = 2.0
-MEMO_SECONDS, MEMO_SIZE = 300.0, 4096
+REFRESH_SECONDS = 1.0  # how often a process looks at the stored generations
+MEMO_SIZE = 4096
 T = TypeVar("T")
 DEFAULT_ENCODER = "minilm-q8"
 
@@ -95,6 +96,7 @@ def embed_pending(
                     for (work_id, _, _), vector in zip(rows, vectors, strict=True)
                 ],
             )
+            generation.advance(conn, "vectors")
         done += len(rows)
         if progress is not None:
             progress(done, todo)
@@ -115,7 +117,8 @@ class SemanticIndex:
         self._encoder: Encoder | None = None
         self._ids = np.zeros(0, dtype=np.int64)
         self._matrix = np.zeros((0, 0), dtype=np.float32)
-        self._rows_seen = 0
+        self._seen: tuple[int, int] | None = None  # (vectors, works) generations loaded
+        self._records = -1  # records generation the memo was computed under
         self._checked = -REFRESH_SECONDS
         self._memo: dict[Hashable, tuple[float, Any]] = {}
         self.damaged = 0
@@ -132,14 +135,15 @@ class SemanticIndex:
         return self._encoder
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """``compute()``'s result, kept until the vectors reload or MEMO_SECONDS pass (the
-        records it may depend on are rebuilt by other processes). For results derived from
-        the vectors that pages show again and again, e.g. a profile's similar researchers."""
+        """``compute()``'s result, kept until the vectors reload or a rebuild (in any
+        process) rewrites the records: both advance a data generation (db/generation.py).
+        For results derived from the vectors and the records that pages show again and
+        again, e.g. a profile's similar researchers."""
         now = time.monotonic()
         with self._lock:
             self._refresh()
             hit = self._memo.get(key)
-            if hit is not None and now - hit[0] < MEMO_SECONDS:
+            if hit is not None:
                 return cast(T, hit[1])
         value = compute()
         with self._lock:
@@ -149,19 +153,20 @@ class SemanticIndex:
         return value
 
     def _refresh(self, *, force: bool = False) -> None:
-        """Reload when the stored vectors changed; checked at most every REFRESH_SECONDS
-        (counting 145k rows costs ~20 ms, more than the search itself)."""
+        """Reload when the stored vectors or works changed, and forget the memo when the
+        records did: the data generations say so (one query of three rows), looked at
+        at most every REFRESH_SECONDS."""
         now = time.monotonic()
         if not force and now - self._checked < REFRESH_SECONDS:
             return
         self._checked = now
         with self.engine.connect() as conn:
-            count = conn.execute(
-                select(func.count())
-                .select_from(WorkEmbedding)
-                .where(WorkEmbedding.model == self.model)
-            ).scalar_one()
-            if count == self._rows_seen:
+            generations = generation.read(conn)
+            if generations["records"] != self._records:
+                self._memo.clear()
+                self._records = generations["records"]
+            seen = (generations["vectors"], generations["works"])
+            if seen == self._seen:
                 return
             rows = conn.execute(
                 select(
@@ -180,7 +185,7 @@ class SemanticIndex:
         width = Counter(len(r[1]) for r in rows).most_common(1)[0][0] if rows else 0
         good = [r for r in rows if len(r[1]) == width]
         self.damaged = len(rows) - len(good)
-        self._rows_seen = count
+        self._seen = seen
         self._memo.clear()
         self._ids = np.array([r[0] for r in good], dtype=np.int64)
         self._matrix = (

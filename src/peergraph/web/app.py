@@ -14,22 +14,26 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from peergraph import __version__
 from peergraph.db import create_db_engine, session_factory
 from peergraph.ingest.services import public_path
+from peergraph.jobs.worker import WorkerThread
 from peergraph.links import safe_link
 from peergraph.search.background import SearchIndexJob
 from peergraph.search.lexical import LexicalHolder
 from peergraph.search.semantic import SemanticIndex
 from peergraph.settings import Settings
-from peergraph.web import api, api_researchers, errors, researchers, search, views
+from peergraph.web import api, api_researchers, errors, health, researchers, search, views
 from peergraph.web.security import SecurityHeaders
 from peergraph.works.services import identifier_url
 
 WEB_DIR = Path(__file__).parent
 
 
-def create_app(settings: Settings, *, background: bool = False, embed: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings, *, background: bool = False, embed: bool = True, worker: bool = False
+) -> FastAPI:
     """The web app; with ``background`` (``peergraph serve``) it also runs the search
     maintenance job (search/background.py: index checks, the in-memory BM25 index and,
-    with ``embed``, the semantic index) from start-up to shutdown."""
+    with ``embed``, the semantic index) from start-up to shutdown, and with ``worker``
+    a job-queue worker thread (jobs/worker.py: the single-process mode)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -38,7 +42,12 @@ def create_app(settings: Settings, *, background: bool = False, embed: bool = Tr
                 app.state.engine, lexical=app.state.lexical, embed=embed
             )
             app.state.index_job.start()
+        if worker:
+            app.state.worker = WorkerThread(app.state.engine)
+            app.state.worker.start()
         yield
+        if app.state.worker is not None:
+            app.state.worker.stop()
         if app.state.index_job is not None:
             app.state.index_job.stop()
 
@@ -58,6 +67,7 @@ def create_app(settings: Settings, *, background: bool = False, embed: bool = Tr
     app.state.sessionmaker = session_factory(engine)
     app.state.semantic = SemanticIndex(engine)  # vectors and encoder load on first use
     app.state.index_job = None
+    app.state.worker = None
     app.state.lexical = LexicalHolder(engine)  # built by the background job, if running
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
@@ -67,6 +77,7 @@ def create_app(settings: Settings, *, background: bool = False, embed: bool = Tr
     app.state.templates = templates
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_dir()), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(api_researchers.router)
     app.include_router(views.router)

@@ -159,7 +159,7 @@ def api_search(
             per_page=per_page,
             filters=filters,
             semantic=request.app.state.semantic,
-            lexical=request.app.state.lexical.index,
+            lexical=request.app.state.lexical.fresh(),
         )
     except search.SearchError as exc:
         raise HTTPException(400, str(exc)) from exc
@@ -203,7 +203,7 @@ def search_page(
                 page=page,
                 filters=filters,
                 semantic=state.semantic,
-                lexical=state.lexical.index,
+                lexical=state.lexical.fresh(),
             )
         except search.SearchError as exc:
             problem = str(exc)

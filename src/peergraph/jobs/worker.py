@@ -1,0 +1,177 @@
+"""``peergraph worker``: takes jobs from the queue (jobs/queue.py) and runs them.
+
+One job at a time per worker; run as many workers as there are cores to spare. While a
+job runs, a heartbeat thread stamps it every ``HEARTBEAT_SECONDS`` with its progress; a
+worker killed mid-job stops stamping, and after ``stale_after`` seconds the next worker
+takes the job again and it resumes (each kind is safe to repeat, see queue.py).
+
+``peergraph serve`` runs one worker in a thread (single-process mode, the embedded
+default), so the README's one command still does everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from peergraph.jobs import queue
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 5.0
+
+
+class Progress:
+    """What the running job reports; the heartbeat thread writes it to the job's row."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total: int | None = None
+        self.unit: str | None = None
+
+    def __call__(self, done: int, total: int | None = None, unit: str | None = None) -> None:
+        self.done = done
+        if total is not None:
+            self.total = total
+        if unit is not None:
+            self.unit = unit
+
+
+def run_import(engine: Engine, args: dict[str, Any], progress: Progress) -> str:
+    from peergraph.ingest.formats import expand_paths
+    from peergraph.ingest.loader import import_file
+
+    targets = expand_paths([Path(p) for p in args["paths"]], args.get("format"))
+    totals = {"imported": 0, "merged": 0, "skipped": 0}
+    for number, target in enumerate(targets):
+        progress(number, len(targets), "files")
+        summary = import_file(engine, target, force=bool(args.get("force")))
+        for key in totals:
+            totals[key] += getattr(summary, key)
+    progress(len(targets), len(targets), "files")
+    return (
+        f"{len(targets)} file(s): imported {totals['imported']:,}, merged "
+        f"{totals['merged']:,}, skipped {totals['skipped']:,}"
+    )
+
+
+def run_rebuild(engine: Engine, args: dict[str, Any], progress: Progress) -> str:
+    from peergraph.profiles.services import rebuild
+
+    report = rebuild(engine, full=bool(args.get("full")), steps=lambda d, t: progress(d, t, "rows"))
+    return (
+        f"{report.mode} rebuild: {report.records:,} records, {report.new_records:,} new, "
+        f"{report.retired_records:,} retired"
+    )
+
+
+def run_embed(engine: Engine, args: dict[str, Any], progress: Progress) -> str:
+    from peergraph.search.embeddings import load_encoder
+    from peergraph.search.semantic import embed_pending
+
+    added = embed_pending(engine, load_encoder(), progress=lambda d, t: progress(d, t, "works"))
+    return f"embedded {added:,} works"
+
+
+RUNNERS: dict[str, Callable[[Engine, dict[str, Any], Progress], str]] = {
+    "import": run_import,
+    "rebuild": run_rebuild,
+    "embed": run_embed,
+}
+
+
+class Worker:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        name: str | None = None,
+        poll_seconds: float = 2.0,
+        stale_after: float = queue.STALE_AFTER,
+    ) -> None:
+        self.engine = engine
+        self.name = name or queue.worker_name()
+        self.poll_seconds = poll_seconds
+        self.stale_after = stale_after
+        self.halt = threading.Event()
+
+    def run(self, *, once: bool = False) -> int:
+        """Take and run jobs until stopped (or, ``once``, until the queue is empty).
+        Returns how many jobs ran."""
+        ran = 0
+        while not self.halt.is_set():
+            job = queue.claim(self.engine, self.name, stale_after=self.stale_after)
+            if job is None:
+                if once:
+                    break
+                self.halt.wait(self.poll_seconds)
+                continue
+            self.run_job(job)
+            ran += 1
+        return ran
+
+    def run_job(self, job: Any) -> None:
+        progress = Progress()
+        stop_beating = threading.Event()
+
+        def heartbeat() -> None:
+            while not stop_beating.wait(HEARTBEAT_SECONDS):
+                try:
+                    queue.beat(
+                        self.engine,
+                        job.id,
+                        self.name,
+                        done=progress.done,
+                        total=progress.total,
+                        unit=progress.unit,
+                    )
+                except Exception:  # a busy store: the next beat will do
+                    log.warning("job %s: heartbeat failed", job.id, exc_info=True)
+
+        beating = threading.Thread(target=heartbeat, name=f"job-{job.id}-heartbeat", daemon=True)
+        beating.start()
+        log.info("job %s (%s) started, attempt %s", job.id, job.kind, job.attempts)
+        try:
+            message = RUNNERS[job.kind](self.engine, dict(job.args or {}), progress)
+            state = "done"
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"[:2000]
+            state = "failed"
+            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+        finally:
+            stop_beating.set()
+            beating.join()
+        queue.beat(
+            self.engine,
+            job.id,
+            self.name,
+            done=progress.done,
+            total=progress.total,
+            unit=progress.unit,
+        )
+        queue.finish(self.engine, job.id, self.name, state, message)
+        log.info("job %s %s: %s", job.id, state, message)
+
+    def stop(self) -> None:
+        self.halt.set()
+
+
+class WorkerThread(threading.Thread):
+    """A worker inside ``peergraph serve`` (single-process mode)."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(name="peergraph-worker", daemon=True)
+        self.worker = Worker(engine)
+
+    def run(self) -> None:
+        self.worker.run()
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        self.worker.stop()
+        if self.is_alive():
+            self.join(timeout)

@@ -1,0 +1,107 @@
+"""Several processes share one store: what one process imports and rebuilds, a running
+server shows within seconds and without a restart (data generations,
+db/generation.py; docs/architecture.md)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+from sqlalchemy import text
+
+from peergraph.db import create_db_engine, migrate
+from peergraph.db.generation import current
+from peergraph.ingest.formats import ImportTarget
+from peergraph.ingest.loader import import_file
+from peergraph.profiles.services import rebuild
+from peergraph.settings import Settings
+from tests.servers import start_server
+
+
+def get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def wait_for(check, seconds: float) -> float:
+    """Seconds until ``check()`` held; fails after ``seconds``."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < seconds, f"not within {seconds} s"
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def test_a_running_server_shows_another_process_import_and_rebuild_within_5_s(tmp_path, test_data):
+    engine = create_db_engine(Settings.for_data_dir(tmp_path))
+    migrate(engine)
+    import_file(engine, ImportTarget(test_data / "profiles.csl.json", "csl-json"))
+    rebuild(engine)
+    process, url = start_server(tmp_path, "--no-embed")
+    try:
+        status = f"{url}/api/search/status"
+        # the server's in-memory keyword index is built: the stale case is the real one
+        wait_for(lambda: get(status)["keyword_in_memory_works"], 30)
+        assert get(f"{url}/healthz") == {"status": "ok"}
+        assert get(f"{url}/readyz")["ready"]
+        search = f"{url}/api/search?mode=keyword&q=quokka"
+        assert get(search)["total"] == 0
+        before = current(engine)
+
+        new = tmp_path / "new.csl.json"
+        new.write_text(
+            json.dumps(
+                [
+                    {
+                        "id": "quokka",
+                        "type": "article-journal",
+                        "title": "Quokka lattices for zygomorphic inference",
+                        "author": [{"given": "Xiaoqing", "family": "Quan"}],
+                        "issued": {"date-parts": [[2024]]},
+                    }
+                ]
+            ),
+            encoding="utf-8",
+        )
+        import_file(engine, ImportTarget(new, "csl-json"))  # this process, not the server
+        rebuild(engine)
+        after = current(engine)
+        assert after["works"] > before["works"] and after["records"] > before["records"]
+
+        seen = wait_for(lambda: get(search)["total"] == 1, 5)
+        people = f"{url}/api/search?mode=keyword&q=xiaoqing%20quan"
+        wait_for(lambda: any("Quan" in r["name"] for r in get(people)["researchers"]), 5)
+        with engine.connect() as conn:
+            works = conn.execute(text("SELECT count(*) FROM works")).scalar_one()
+        # and the background job rebuilds its in-memory index from the new generation
+        wait_for(lambda: get(status)["keyword_in_memory_works"] == works, 30)
+        assert get(search)["total"] == 1
+        assert seen <= 5
+        ready = get(f"{url}/readyz")
+        assert ready["ready"] and ready["generations"] == current(engine)
+        assert ready["keyword_index_generation"] == after["works"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        engine.dispose()
+
+
+def test_readyz_says_what_is_missing(settings):
+    from alembic import command
+    from fastapi.testclient import TestClient
+
+    from peergraph.db.engine import alembic_config
+    from peergraph.web.app import create_app
+
+    engine = create_db_engine(settings)
+    migrate(engine)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["problems"] == []
+        command.downgrade(alembic_config(engine), "-1")
+        stale = client.get("/readyz")
+        assert stale.status_code == 503
+        assert "schema at revision" in stale.json()["problems"][0]
+    engine.dispose()

@@ -1,0 +1,76 @@
+"""The job queue and the worker (jobs/): state, progress, exclusive claims, take-over."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from peergraph.authors.models import AuthorRecord
+from peergraph.db import create_db_engine
+from peergraph.db.base import utcnow
+from peergraph.jobs import queue
+from peergraph.jobs.worker import Worker
+from peergraph.works.models import Work
+
+
+def test_a_worker_runs_queued_imports_and_rebuilds_in_order(engine, test_data):
+    first = queue.enqueue(engine, "import", {"paths": [str(test_data / "profiles.csl.json")]})
+    second = queue.enqueue(engine, "rebuild", {"full": False})
+    assert Worker(engine, name="w1").run(once=True) == 2
+    imported, rebuilt = queue.get(engine, first), queue.get(engine, second)
+    assert (imported.state, rebuilt.state) == ("done", "done")
+    assert imported.message.startswith("1 file(s): imported ")
+    assert (imported.done, imported.total, imported.unit) == (1, 1, "files")
+    assert rebuilt.message.startswith("full rebuild: ")
+    assert imported.worker == "w1" and imported.attempts == 1 and imported.finished_at
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Work)).scalar_one() > 0
+        assert conn.execute(select(func.count()).select_from(AuthorRecord)).scalar_one() > 0
+
+
+def test_a_job_that_fails_says_why_and_the_worker_goes_on(engine, test_data, tmp_path):
+    bad = queue.enqueue(engine, "import", {"paths": [str(tmp_path / "missing.json")]})
+    good = queue.enqueue(engine, "import", {"paths": [str(test_data / "sample.csl.json")]})
+    assert Worker(engine).run(once=True) == 2
+    failed = queue.get(engine, bad)
+    assert failed.state == "failed" and "missing.json" in failed.message
+    assert queue.get(engine, good).state == "done"
+
+
+def test_two_workers_never_take_the_same_job(settings):
+    engine = create_db_engine(settings)
+    from peergraph.db import migrate
+
+    migrate(engine)
+    ids = {queue.enqueue(engine, "rebuild") for _ in range(40)}
+    taken: dict[str, list[int]] = {"a": [], "b": []}
+
+    def take(name: str) -> None:
+        own = create_db_engine(settings)  # a connection pool of its own, like a process
+        while (job := queue.claim(own, name)) is not None:
+            taken[name].append(job.id)
+        own.dispose()
+
+    threads = [threading.Thread(target=take, args=(name,)) for name in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not set(taken["a"]) & set(taken["b"])
+    assert set(taken["a"]) | set(taken["b"]) == ids
+    assert all(queue.get(engine, i).attempts == 1 for i in ids)
+    engine.dispose()
+
+
+def test_a_silent_workers_job_is_taken_over(engine):
+    job = queue.enqueue(engine, "rebuild")
+    assert queue.claim(engine, "killed").id == job
+    assert queue.claim(engine, "other") is None  # running, and its worker is alive
+    with engine.begin() as conn:
+        conn.execute(update(queue.jobs_t).values(heartbeat_at=utcnow() - timedelta(seconds=120)))
+    taken = queue.claim(engine, "other", stale_after=60)
+    assert taken is not None and taken.id == job and taken.attempts == 2
+    assert not queue.beat(engine, job, "killed")  # the old worker learns it lost the job
+    assert queue.beat(engine, job, "other", done=1, total=2, unit="rows")
