@@ -74,3 +74,37 @@ def test_a_silent_workers_job_is_taken_over(engine):
     assert taken is not None and taken.id == job and taken.attempts == 2
     assert not queue.beat(engine, job, "killed")  # the old worker learns it lost the job
     assert queue.beat(engine, job, "other", done=1, total=2, unit="rows")
+
+
+def test_two_embedding_runs_at_once_keep_one_vector_per_work(settings, test_data):
+    from peergraph.db import migrate
+    from peergraph.ingest.formats import ImportTarget
+    from peergraph.ingest.loader import import_file
+    from peergraph.search.embeddings import load_encoder
+    from peergraph.search.semantic import coverage, embed_pending
+
+    engine = create_db_engine(settings)
+    migrate(engine)
+    import_file(engine, ImportTarget(test_data / "profiles.csl.json", "csl-json"))
+    encoder = load_encoder()
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def embed() -> None:
+        own = create_db_engine(settings)
+        start.wait()
+        try:
+            embed_pending(own, encoder)
+        except BaseException as exc:
+            errors.append(exc)
+        own.dispose()
+
+    threads = [threading.Thread(target=embed) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    done = coverage(engine)
+    assert done.complete and done.embedded == done.total
+    engine.dispose()

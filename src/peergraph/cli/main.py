@@ -337,6 +337,10 @@ def serve(
             "`peergraph worker` processes do it.",
         ),
     ] = True,
+    log_format: Annotated[
+        str,
+        typer.Option("--log-format", help="json (one object per line, with request ids) or text."),
+    ] = "json",
 ) -> None:
     """Serve the web pages and the JSON API (OpenAPI at /api/openapi.json). Keyword search
     works at once; the semantic index fills in the background (status on /search); queued
@@ -344,6 +348,7 @@ def serve(
     import uvicorn
 
     from peergraph.web.app import create_app
+    from peergraph.web.observe import configure_logging
 
     settings = state.settings
     if host not in ("0.0.0.0", "::", *settings.allowed_hosts) and "*" not in settings.allowed_hosts:
@@ -356,7 +361,12 @@ def serve(
             "answering to the host names " + ", ".join(settings.allowed_hosts) + " only: set"
             " PEERGRAPH_ALLOWED_HOSTS to the names visitors use (docs/security.md)"
         )
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    if log_format not in ("json", "text"):
+        err.print(f"error: --log-format {log_format!r}: choose json or text")
+        raise typer.Exit(2)
+    configure_logging(log_format)
+    # log_config=None: uvicorn's own lines go through the same (JSON) handler
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()
@@ -767,15 +777,20 @@ def worker(
             "(its worker was killed) and is taken again.",
         ),
     ] = 60.0,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="json (one object per line) or text.")
+    ] = "json",
 ) -> None:
     """Run long jobs from the queue: imports and rebuilds queued with --queue, embedding.
     Run several for more throughput; two never take the same job, and a job whose worker
     was killed is resumed by the next. `serve` runs one itself unless --no-worker."""
-    import logging
-
     from peergraph.jobs.worker import Worker
+    from peergraph.web.observe import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if log_format not in ("json", "text"):
+        err.print(f"error: --log-format {log_format!r}: choose json or text")
+        raise typer.Exit(2)
+    configure_logging(log_format)
     engine = _engine()
     runner = Worker(engine, poll_seconds=poll, stale_after=stale_after)
     err.print(f"worker {runner.name} on {state.settings.database_url}")

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from peergraph.db.base import utcnow
+from peergraph.db.engine import insert_ignore
 from peergraph.ingest.models import ImportIssue, Provenance
 from peergraph.ingest.normalize import dedupe_key, name_key, title_key
 from peergraph.ingest.records import (
@@ -99,13 +99,6 @@ class _Existing:
     row: dict[str, Any]
     identifiers: dict[str, str]
     merged: list[WorkRecord] = field(default_factory=list)
-
-
-def insert_ignore(connection: Connection, table: Table) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:

@@ -119,17 +119,20 @@ class Worker:
         progress = Progress()
         stop_beating = threading.Event()
 
+        def report() -> None:
+            queue.beat(
+                self.engine,
+                job.id,
+                self.name,
+                done=progress.done,
+                total=progress.total,
+                unit=progress.unit,
+            )
+
         def heartbeat() -> None:
             while not stop_beating.wait(HEARTBEAT_SECONDS):
                 try:
-                    queue.beat(
-                        self.engine,
-                        job.id,
-                        self.name,
-                        done=progress.done,
-                        total=progress.total,
-                        unit=progress.unit,
-                    )
+                    report()
                 except Exception:  # a busy store: the next beat will do
                     log.warning("job %s: heartbeat failed", job.id, exc_info=True)
 
@@ -146,14 +149,7 @@ class Worker:
         finally:
             stop_beating.set()
             beating.join()
-        queue.beat(
-            self.engine,
-            job.id,
-            self.name,
-            done=progress.done,
-            total=progress.total,
-            unit=progress.unit,
-        )
+        report()
         queue.finish(self.engine, job.id, self.name, state, message)
         log.info("job %s %s: %s", job.id, state, message)
 

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import numpy as np
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, Table, func, select
 
 from peergraph.db import generation
+from peergraph.db.engine import insert_ignore
 from peergraph.search.embeddings import Encoder, load_encoder
 from peergraph.search.models import WorkEmbedding
 from peergraph.works.models import Work
+
+embeddings_t: Table = WorkEmbedding.__table__  # type: ignore[assignment]
 
 CHUNK = 256
 REFRESH_SECONDS = 1.0  # how often a process looks at the stored generations
@@ -85,8 +88,9 @@ def embed_pending(
             break
         vectors = encoder.encode([work_text(t, a) for _, t, a in rows])
         with engine.begin() as conn:
+            # another process may have embedded some of them meanwhile: keep its vectors
             conn.execute(
-                insert(WorkEmbedding),
+                insert_ignore(conn, embeddings_t),
                 [
                     {
                         "work_id": work_id,

@@ -20,7 +20,16 @@ from peergraph.search.background import SearchIndexJob
 from peergraph.search.lexical import LexicalHolder
 from peergraph.search.semantic import SemanticIndex
 from peergraph.settings import Settings
-from peergraph.web import api, api_researchers, errors, health, researchers, search, views
+from peergraph.web import (
+    api,
+    api_researchers,
+    errors,
+    health,
+    observe,
+    researchers,
+    search,
+    views,
+)
 from peergraph.web.security import SecurityHeaders
 from peergraph.works.services import identifier_url
 
@@ -68,6 +77,7 @@ def create_app(
     app.state.semantic = SemanticIndex(engine)  # vectors and encoder load on first use
     app.state.index_job = None
     app.state.worker = None
+    app.state.metrics = observe.Metrics()
     app.state.lexical = LexicalHolder(engine)  # built by the background job, if running
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
@@ -78,6 +88,7 @@ def create_app(
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_dir()), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.include_router(health.router)
+    app.include_router(observe.router)
     app.include_router(api.router)
     app.include_router(api_researchers.router)
     app.include_router(views.router)
@@ -87,6 +98,7 @@ def create_app(
     # outermost last: the host check runs first, and even its 400 carries the headers
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(observe.RequestContext, metrics=app.state.metrics)  # outermost
     return app
 
 

@@ -1,0 +1,196 @@
+"""Observability: request ids, structured JSON logs and Prometheus metrics.
+
+- Every request gets an id: the caller's ``X-Request-ID`` when it is a plain token (at
+  most 64 letters, digits, ``-``, ``_`` or ``.``), a fresh one otherwise. The response
+  carries it back, and every log line written while the request runs includes it.
+- ``JsonFormatter`` writes one JSON object per log line (time, level, logger, message,
+  request id, and any ``extra`` fields); ``serve`` and ``worker`` log that way. Each
+  request logs one ``request`` line with method, route, status and milliseconds.
+- ``GET /metrics``: Prometheus text format (prometheus-client). Latency histograms per
+  route template (``/researchers/{record_id}``, never the raw path, so the label set
+  stays bounded), and at scrape time the data generations, the in-memory index sizes and
+  the job queue (jobs per state, the running job's progress). Counted per process: with
+  several web processes, scrape each (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+log = logging.getLogger("peergraph.requests")
+# fields every LogRecord has; anything else came in through ``extra=``
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        rid = request_id.get()
+        if rid is not None:
+            out["request_id"] = rid
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+def configure_logging(fmt: str = "json", level: int = logging.INFO) -> None:
+    """Root logging for a long-running process: JSON lines (or plain text) on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(name)s %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class Metrics:
+    """One app's metrics, in a registry of its own (several apps in one test process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "peergraph_http_request_duration_seconds",
+            "Time to answer a request, by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10),
+        )
+        self.generation = Gauge(
+            "peergraph_data_generation",
+            "The stored data generation per kind (db/generation.py).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.index_works = Gauge(
+            "peergraph_index_works",
+            "Works in this process's in-memory indexes.",
+            ["index"],
+            registry=self.registry,
+        )
+        self.index_generation = Gauge(
+            "peergraph_keyword_index_generation",
+            "Works generation of this process's in-memory BM25 index (-1: none yet).",
+            registry=self.registry,
+        )
+        self.jobs = Gauge(
+            "peergraph_jobs", "Jobs in the queue by state.", ["state"], registry=self.registry
+        )
+        self.job_progress = Gauge(
+            "peergraph_running_job_progress",
+            "Done / total of each running job (0..1).",
+            ["job", "kind"],
+            registry=self.registry,
+        )
+
+
+class RequestContext:
+    """ASGI middleware: the request id, the request log line, the latency histogram."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _TOKEN.fullmatch(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            seconds = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "other"  # static files, 404s
+            self.metrics.latency.labels(scope["method"], template, str(status)).observe(seconds)
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": template,
+                    "status": status,
+                    "ms": round(seconds * 1000, 1),
+                },
+            )
+            request_id.reset(token)
+
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of this process",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
+def metrics(request: Request) -> Response:
+    from sqlalchemy import func, select
+
+    from peergraph.db.generation import current
+    from peergraph.jobs.queue import jobs_t
+
+    state = request.app.state
+    collected: Metrics = state.metrics
+    for kind, value in current(state.engine).items():
+        collected.generation.labels(kind).set(value)
+    lexical = state.lexical.index
+    collected.index_works.labels("keyword").set(lexical.loaded if lexical is not None else 0)
+    collected.index_generation.set(lexical.stamp.generation if lexical is not None else -1)
+    collected.index_works.labels("semantic").set(state.semantic.loaded)
+    with state.engine.connect() as conn:
+        counts = dict(
+            conn.execute(select(jobs_t.c.state, func.count()).group_by(jobs_t.c.state)).all()
+        )
+        running = conn.execute(
+            select(jobs_t.c.id, jobs_t.c.kind, jobs_t.c.done, jobs_t.c.total).where(
+                jobs_t.c.state == "running"
+            )
+        ).all()
+    for job_state in ("queued", "running", "done", "failed"):
+        collected.jobs.labels(job_state).set(counts.get(job_state, 0))
+    collected.job_progress.clear()
+    for job_id, kind, done, total in running:
+        collected.job_progress.labels(str(job_id), kind).set(done / total if total else 0.0)
+    return Response(generate_latest(collected.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,56 @@
+"""Request ids, JSON log lines and Prometheus metrics (web/observe.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi.testclient import TestClient
+
+from peergraph.ingest.formats import ImportTarget
+from peergraph.ingest.loader import import_file
+from peergraph.jobs import queue
+from peergraph.web.app import create_app
+from peergraph.web.observe import JsonFormatter
+
+
+def test_request_ids_and_one_json_line_per_request(settings, engine, test_data, caplog):
+    import_file(engine, ImportTarget(test_data / "sample.csl.json", "csl-json"))
+    with TestClient(create_app(settings)) as client, caplog.at_level(logging.INFO):
+        mine = client.get("/api/works", headers={"X-Request-ID": "abc-123"})
+        assert mine.headers["x-request-id"] == "abc-123"
+        hostile = client.get("/api/works", headers={"X-Request-ID": "<script>" + "x" * 100})
+        fresh = hostile.headers["x-request-id"]
+        assert fresh != "<script>" and len(fresh) == 32 and fresh.isalnum()
+    lines = [r for r in caplog.records if r.name == "peergraph.requests"]
+    assert [r.route for r in lines] == ["/api/works", "/api/works"]
+    assert lines[0].status == 200 and lines[0].ms >= 0
+    # the JSON formatter, as `serve` uses it, inside a request's context
+    from peergraph.web.observe import request_id
+
+    token = request_id.set("abc-123")
+    try:
+        line = json.loads(JsonFormatter().format(lines[0]))
+    finally:
+        request_id.reset(token)
+    assert line["msg"] == "request" and line["request_id"] == "abc-123"
+    assert line["route"] == "/api/works" and line["status"] == 200 and line["level"] == "info"
+
+
+def test_metrics_count_routes_generations_and_jobs(settings, engine, test_data):
+    import_file(engine, ImportTarget(test_data / "sample.csl.json", "csl-json"))
+    queue.enqueue(engine, "rebuild")
+    with TestClient(create_app(settings)) as client:
+        client.get("/api/works")
+        client.get("/api/works/999999")
+        page = client.get("/metrics")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
+    text = page.text
+    assert (
+        'peergraph_http_request_duration_seconds_count{method="GET",route="/api/works",'
+        'status="200"} 1.0' in text
+    )
+    assert 'route="/api/works/{work_id}",status="404"' in text  # the template, not the id
+    assert 'peergraph_data_generation{kind="works"} 1.0' in text
+    assert 'peergraph_jobs{state="queued"} 1.0' in text
+    assert 'peergraph_index_works{index="keyword"} 0.0' in text
