@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 
 from sqlalchemy import text
@@ -20,8 +21,12 @@ from tests.servers import start_server
 
 
 def get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
+    """The JSON body, of an error status too (/readyz answers 503 with its reasons)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read())
 
 
 def wait_for(check, seconds: float) -> float:
@@ -43,7 +48,7 @@ def test_a_running_server_shows_another_process_import_and_rebuild_within_5_s(tm
         status = f"{url}/api/search/status"
         # the server's in-memory keyword index is built: the stale case is the real one
         wait_for(lambda: get(status)["keyword_in_memory_works"], 30)
-        assert get(f"{url}/healthz") == {"status": "ok"}
+        assert get(f"{url}/healthz")["status"] == "ok"
         assert get(f"{url}/readyz")["ready"]
         search = f"{url}/api/search?mode=keyword&q=quokka"
         assert get(search)["total"] == 0
@@ -97,7 +102,7 @@ def test_readyz_says_what_is_missing(settings):
     engine = create_db_engine(settings)
     migrate(engine)
     with TestClient(create_app(settings)) as client:
-        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/healthz").json()["status"] == "ok"
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["problems"] == []
         command.downgrade(alembic_config(engine), "-1")
@@ -105,3 +110,57 @@ def test_readyz_says_what_is_missing(settings):
         assert stale.status_code == 503
         assert "schema at revision" in stale.json()["problems"][0]
     engine.dispose()
+
+
+def test_two_web_processes_serve_what_the_queue_imported_within_5_s(tmp_path, test_data):
+    """`serve --workers 2`; an import and a rebuild queued from another process run in
+    the servers' own worker threads; both web processes then answer with the new work."""
+    from peergraph.jobs import queue
+
+    engine = create_db_engine(Settings.for_data_dir(tmp_path))
+    migrate(engine)
+    import_file(engine, ImportTarget(test_data / "profiles.csl.json", "csl-json"))
+    rebuild(engine)
+    process, url = start_server(tmp_path, "--no-embed", "--workers", "2")
+    try:
+        pids: set[int] = set()
+        wait_for(lambda: pids.add(get(f"{url}/healthz")["pid"]) or len(pids) == 2, 30)
+        new = tmp_path / "new.csl.json"
+        new.write_text(
+            json.dumps(
+                [
+                    {
+                        "id": "quokka",
+                        "type": "article-journal",
+                        "title": "Quokka lattices for zygomorphic inference",
+                        "author": [{"given": "Xiaoqing", "family": "Quan"}],
+                        "issued": {"date-parts": [[2024]]},
+                    }
+                ]
+            ),
+            encoding="utf-8",
+        )
+        jobs = [
+            queue.enqueue(engine, "import", {"paths": [str(new)]}),
+            queue.enqueue(engine, "rebuild"),
+        ]
+        wait_for(lambda: all(queue.get(engine, j).state == "done" for j in jobs), 60)
+        ran_by = {queue.get(engine, j).worker for j in jobs}
+        assert all(w and int(w.rsplit(":", 1)[1]) in pids for w in ran_by)
+        search = f"{url}/api/search?mode=keyword&q=quokka"
+        answered: set[int] = set()
+
+        target = current(engine)["works"]
+
+        def both_answer() -> bool:
+            """Each process has seen the new generation; and searches find the work."""
+            ready = get(f"{url}/readyz")
+            if ready["generations"]["works"] == target and get(search)["total"] == 1:
+                answered.add(ready["pid"])
+            return answered == pids
+
+        assert wait_for(both_answer, 5) <= 5
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        engine.dispose()

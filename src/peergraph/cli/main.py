@@ -6,6 +6,7 @@ Commands parse options, call services and print; the rules live in the services.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -341,21 +342,31 @@ def serve(
         str,
         typer.Option("--log-format", help="json (one object per line, with request ids) or text."),
     ] = "json",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Web processes sharing the port (each keeps its own in-memory indexes, "
+            "kept current through the store's data generations).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web pages and the JSON API (OpenAPI at /api/openapi.json). Keyword search
     works at once; the semantic index fills in the background (status on /search); queued
     jobs run in a worker thread unless --no-worker."""
     import uvicorn
 
-    from peergraph.web.app import create_app
+    from peergraph.web.app import create_app, serve_environment
     from peergraph.web.observe import configure_logging
 
     settings = state.settings
     if host not in ("0.0.0.0", "::", *settings.allowed_hosts) and "*" not in settings.allowed_hosts:
         settings = dataclasses.replace(settings, allowed_hosts=(*settings.allowed_hosts, host))
     _engine(migrate_first=True).dispose()  # start-up migrates, under the migration lock
-    application = create_app(settings, background=True, embed=embed, worker=run_worker)
-    err.print(f"peergraph serving {settings.database_url} on http://{host}:{port}/")
+    processes = f" ({workers} processes)" if workers > 1 else ""
+    err.print(f"peergraph serving {settings.database_url} on http://{host}:{port}/{processes}")
     if host in ("0.0.0.0", "::") and "*" not in settings.allowed_hosts:
         err.print(
             "answering to the host names " + ", ".join(settings.allowed_hosts) + " only: set"
@@ -365,6 +376,22 @@ def serve(
         err.print(f"error: --log-format {log_format!r}: choose json or text")
         raise typer.Exit(2)
     configure_logging(log_format)
+    if workers > 1:
+        # each process builds its own app from the environment (web/app.py)
+        os.environ.update(
+            serve_environment(settings, embed=embed, worker=run_worker, log_format=log_format)
+        )
+        uvicorn.run(
+            "peergraph.web.app:app_from_env",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+        return
+    application = create_app(settings, background=True, embed=embed, worker=run_worker)
     # log_config=None: uvicorn's own lines go through the same (JSON) handler
     uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
 

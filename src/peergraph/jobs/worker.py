@@ -105,7 +105,14 @@ class Worker:
         Returns how many jobs ran."""
         ran = 0
         while not self.halt.is_set():
-            job = queue.claim(self.engine, self.name, stale_after=self.stale_after)
+            try:
+                job = queue.claim(self.engine, self.name, stale_after=self.stale_after)
+            except Exception:  # a locked or damaged store must not end the worker
+                if once:
+                    raise
+                log.exception("taking a job failed; trying again in %s s", self.poll_seconds)
+                self.halt.wait(self.poll_seconds)
+                continue
             if job is None:
                 if once:
                     break

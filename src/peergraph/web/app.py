@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from peergraph.web import (
     search,
     views,
 )
+from peergraph.web.observe import configure_logging
 from peergraph.web.security import SecurityHeaders
 from peergraph.works.services import identifier_url
 
@@ -100,6 +102,39 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(observe.RequestContext, metrics=app.state.metrics)  # outermost
     return app
+
+
+SERVE_OPTIONS = "PEERGRAPH_SERVE_OPTIONS"
+
+
+def serve_environment(
+    settings: Settings, *, embed: bool, worker: bool, log_format: str
+) -> dict[str, str]:
+    """What ``serve --workers N`` hands its processes: the settings as the environment
+    variables ``Settings.from_env`` reads, and serve's own flags."""
+    return {
+        "PEERGRAPH_DATA_DIR": str(settings.data_dir),
+        "PEERGRAPH_DATABASE_URL": settings.database_url,
+        "PEERGRAPH_ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
+        "PEERGRAPH_MAX_RECORD_BYTES": str(settings.max_record_bytes),
+        "PEERGRAPH_MAX_JSON_DEPTH": str(settings.max_json_depth),
+        SERVE_OPTIONS: f"embed={int(embed)},worker={int(worker)},log={log_format}",
+    }
+
+
+def app_from_env() -> FastAPI:
+    """The app factory each process of ``serve --workers N`` calls (uvicorn imports it
+    by name): settings from the environment, serve's flags from PEERGRAPH_SERVE_OPTIONS."""
+    options = dict(
+        part.split("=", 1) for part in os.environ.get(SERVE_OPTIONS, "").split(",") if "=" in part
+    )
+    configure_logging(options.get("log", "json"))
+    return create_app(
+        Settings.from_env(),
+        background=True,
+        embed=options.get("embed", "1") == "1",
+        worker=options.get("worker", "1") == "1",
+    )
 
 
 def swagger_ui_dir() -> Path:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,10 +26,12 @@ router = APIRouter(tags=["health"])
 
 class HealthOut(BaseModel):
     status: str = Field(description='"ok"')
+    pid: int = Field(description="the answering process (several serve one port)")
 
 
 class ReadyOut(BaseModel):
     ready: bool
+    pid: int = Field(description="the answering process")
     problems: list[str] = Field(description="why not ready; empty when ready")
     schema_revision: str | None
     generations: dict[str, int] = Field(
@@ -41,7 +44,7 @@ class ReadyOut(BaseModel):
 
 @router.get("/healthz", response_model=HealthOut, summary="Liveness: the process answers")
 def healthz() -> Any:
-    return {"status": "ok"}
+    return {"status": "ok", "pid": os.getpid()}
 
 
 @router.get(
@@ -71,6 +74,7 @@ def readyz(request: Request) -> Any:
             problems.append("keyword index in memory: behind the stored works, rebuilding")
     body = {
         "ready": not problems,
+        "pid": os.getpid(),
         "problems": problems,
         "schema_revision": revision,
         "generations": generations,
