@@ -92,8 +92,8 @@ def test_profile_page_query_count_is_bounded(client, store, settings):
     radford = record_id(store, "Alec Radford")
     statements: list[str] = []
     engine = client.app.state.engine
-    # the semantic index's own reload check (a look at the data generations at most once
-    # a second, and the reload itself) is not per-page work
+    # the semantic index's own reload check (a look at the data generations every
+    # 2 s at most, and the reload itself) is not per-page work
     event.listen(
         engine,
         "before_cursor_execute",

@@ -89,6 +89,12 @@ def _engine(*, migrate_first: bool = False) -> Engine:
     return engine
 
 
+def _check_log_format(value: str) -> None:
+    if value not in ("json", "text"):
+        err.print(f"error: --log-format {value!r}: choose json or text")
+        raise typer.Exit(2)
+
+
 @app.command("import")
 def import_command(
     paths: Annotated[
@@ -361,6 +367,7 @@ def serve(
     from peergraph.web.app import create_app, serve_environment
     from peergraph.web.observe import configure_logging
 
+    _check_log_format(log_format)
     settings = state.settings
     if host not in ("0.0.0.0", "::", *settings.allowed_hosts) and "*" not in settings.allowed_hosts:
         settings = dataclasses.replace(settings, allowed_hosts=(*settings.allowed_hosts, host))
@@ -372,9 +379,6 @@ def serve(
             "answering to the host names " + ", ".join(settings.allowed_hosts) + " only: set"
             " PEERGRAPH_ALLOWED_HOSTS to the names visitors use (docs/security.md)"
         )
-    if log_format not in ("json", "text"):
-        err.print(f"error: --log-format {log_format!r}: choose json or text")
-        raise typer.Exit(2)
     configure_logging(log_format)
     if workers > 1:
         # each process builds its own app from the environment (web/app.py)
@@ -814,9 +818,7 @@ def worker(
     from peergraph.jobs.worker import Worker
     from peergraph.web.observe import configure_logging
 
-    if log_format not in ("json", "text"):
-        err.print(f"error: --log-format {log_format!r}: choose json or text")
-        raise typer.Exit(2)
+    _check_log_format(log_format)
     configure_logging(log_format)
     engine = _engine()
     runner = Worker(engine, poll_seconds=poll, stale_after=stale_after)

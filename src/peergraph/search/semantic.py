@@ -27,7 +27,7 @@ from peergraph.works.models import Work
 embeddings_t: Table = WorkEmbedding.__table__  # type: ignore[assignment]
 
 CHUNK = 256
-REFRESH_SECONDS = 1.0  # how often a process looks at the stored generations
+REFRESH_SECONDS = 2.0  # how often a process looks at the stored generations
 MEMO_SIZE = 4096
 T = TypeVar("T")
 DEFAULT_ENCODER = "minilm-q8"
