@@ -29,6 +29,19 @@ def get(url: str) -> dict:
         return json.loads(error.read())
 
 
+def new_work(path):
+    """A CSL-JSON file with one work no test file has: "quokka" finds only it."""
+    work = {
+        "id": "quokka",
+        "type": "article-journal",
+        "title": "Quokka lattices for zygomorphic inference",
+        "author": [{"given": "Xiaoqing", "family": "Quan"}],
+        "issued": {"date-parts": [[2024]]},
+    }
+    path.write_text(json.dumps([work]), encoding="utf-8")
+    return path
+
+
 def wait_for(check, seconds: float) -> float:
     """Seconds until ``check()`` held; fails after ``seconds``."""
     started = time.monotonic()
@@ -54,21 +67,7 @@ def test_a_running_server_shows_another_process_import_and_rebuild_within_5_s(tm
         assert get(search)["total"] == 0
         before = current(engine)
 
-        new = tmp_path / "new.csl.json"
-        new.write_text(
-            json.dumps(
-                [
-                    {
-                        "id": "quokka",
-                        "type": "article-journal",
-                        "title": "Quokka lattices for zygomorphic inference",
-                        "author": [{"given": "Xiaoqing", "family": "Quan"}],
-                        "issued": {"date-parts": [[2024]]},
-                    }
-                ]
-            ),
-            encoding="utf-8",
-        )
+        new = new_work(tmp_path / "new.csl.json")
         import_file(engine, ImportTarget(new, "csl-json"))  # this process, not the server
         rebuild(engine)
         after = current(engine)
@@ -125,21 +124,7 @@ def test_two_web_processes_serve_what_the_queue_imported_within_5_s(tmp_path, te
     try:
         pids: set[int] = set()
         wait_for(lambda: pids.add(get(f"{url}/healthz")["pid"]) or len(pids) == 2, 30)
-        new = tmp_path / "new.csl.json"
-        new.write_text(
-            json.dumps(
-                [
-                    {
-                        "id": "quokka",
-                        "type": "article-journal",
-                        "title": "Quokka lattices for zygomorphic inference",
-                        "author": [{"given": "Xiaoqing", "family": "Quan"}],
-                        "issued": {"date-parts": [[2024]]},
-                    }
-                ]
-            ),
-            encoding="utf-8",
-        )
+        new = new_work(tmp_path / "new.csl.json")
         jobs = [
             queue.enqueue(engine, "import", {"paths": [str(new)]}),
             queue.enqueue(engine, "rebuild"),
@@ -152,14 +137,15 @@ def test_two_web_processes_serve_what_the_queue_imported_within_5_s(tmp_path, te
 
         target = current(engine)["works"]
 
-        def both_answer() -> bool:
-            """Each process has seen the new generation; and searches find the work."""
+        def both_see_it() -> bool:
+            """Each process reports the new works generation: its searches use it."""
             ready = get(f"{url}/readyz")
-            if ready["generations"]["works"] == target and get(search)["total"] == 1:
+            if ready["generations"]["works"] == target:
                 answered.add(ready["pid"])
             return answered == pids
 
-        assert wait_for(both_answer, 5) <= 5
+        assert wait_for(both_see_it, 5) <= 5
+        assert all(get(search)["total"] == 1 for _ in range(10))  # whichever answers
     finally:
         process.terminate()
         process.wait(timeout=20)
