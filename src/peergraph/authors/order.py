@@ -116,7 +116,8 @@ class NameOrder:
         if not given or not family:
             return given, family
         words = given.split()
-        if given_tokens(family) and len(given_tokens(family)[0]) == 1:
+        family_tokens = given_tokens(family)
+        if family_tokens and len(family_tokens[0]) == 1:
             # "Zhang W." read as given "Zhang", family "W.": the spelt-out word leads
             rest = [*words[1:], family]
             if one_word(words[0]) and all(len(t) == 1 for w in rest for t in given_tokens(w)):
