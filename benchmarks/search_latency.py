@@ -94,7 +94,7 @@ def main() -> None:
     lexical = LexicalIndex.build(engine)
     print(
         f"in-memory BM25 index built in {time.perf_counter() - started:.1f} s "
-        f"({lexical.postings.nnz:,} postings, {len(lexical.vocabulary):,} terms)"
+        f"({len(lexical.data):,} postings, {len(lexical.terms):,} terms)"
     )
 
     def run(mode: str, query: str) -> float:

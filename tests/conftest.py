@@ -11,6 +11,7 @@ import pytest
 
 from peergraph.db import create_db_engine, migrate
 from peergraph.settings import Settings
+from tests.stores import POSTGRES, prepare_store
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO / "tests" / "data"
@@ -37,6 +38,31 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(autouse=True)
+def _store_database(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """On PostgreSQL runs: the test's tmp_path is a store folder with a database of its
+    own (blank with ``@pytest.mark.blank_store``), and every database the test made is
+    dropped after it. A SQLite file left under tmp_path means a test quietly used
+    SQLite instead: that fails the test, except under tmp_path/sqlite, where tests keep
+    the SQLite stores they mean to have (copying between databases)."""
+    if POSTGRES is None:
+        yield
+        return
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    before = len(POSTGRES.created)  # a module's shared store is older, and stays
+    prepare_store(tmp_path, blank=request.node.get_closest_marker("blank_store") is not None)
+    try:
+        yield
+        stray = sorted(
+            str(path.relative_to(tmp_path))
+            for path in tmp_path.rglob("peergraph.sqlite3")
+            if path.relative_to(tmp_path).parts[0] != "sqlite"
+        )
+        assert not stray, f"the test used SQLite on a PostgreSQL run: {stray}"
+    finally:
+        POSTGRES.drop_created(since=before)
+
+
 @pytest.fixture
 def test_data() -> Path:
     return TEST_DATA
@@ -59,7 +85,7 @@ def shared_data() -> Path:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # Starlette's TestClient sends "Host: testserver"
-    store = Settings.for_data_dir(tmp_path / "store")
+    store = Settings.for_data_dir(prepare_store(tmp_path / "store"))
     return dataclasses.replace(store, allowed_hosts=("testserver", *store.allowed_hosts))
 
 

@@ -21,6 +21,7 @@ from peergraph.profiles.services import rebuild
 from peergraph.settings import Settings
 from peergraph.web.app import create_app
 from peergraph.works.models import Work
+from tests.stores import prepare_store
 
 HOSTILE = ("hostile.csl.json", "hostile.bib", "hostile.openalex.jsonl")
 HREF = re.compile(r'href="([^"]*)"', re.IGNORECASE)
@@ -137,7 +138,7 @@ def test_deep_nesting_costs_one_record_not_the_batch(engine, tmp_path, test_data
         "unsupported-entity": 1,
         "wrong-type": 1,
     }
-    other = create_db_engine(Settings.for_data_dir(tmp_path / "baseline"))
+    other = create_db_engine(Settings.for_data_dir(prepare_store(tmp_path / "baseline")))
     migrate(other)
     baseline = import_file(other, ImportTarget(test_data / "openalex.jsonl", "openalex-jsonl"))
     assert (summary.imported, summary.merged) == (baseline.imported, baseline.merged)

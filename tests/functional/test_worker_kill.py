@@ -18,6 +18,7 @@ from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.jobs import queue
 from peergraph.settings import Settings
+from tests.stores import prepare_store
 
 RECORDS = 10_000  # five batches of the loader's 2,000
 
@@ -57,11 +58,11 @@ def test_a_killed_workers_import_is_resumed_by_the_next_worker(shared_data, tmp_
     data = tmp_path / "acl-slice.csl.json"
     data.write_text(json.dumps(works), encoding="utf-8")
 
-    reference = create_db_engine(Settings.for_data_dir(tmp_path / "reference"))
+    reference = create_db_engine(Settings.for_data_dir(prepare_store(tmp_path / "reference")))
     migrate(reference)
     import_file(reference, ImportTarget(data, "csl-json"))
 
-    store = tmp_path / "store"
+    store = prepare_store(tmp_path / "store")
     engine = create_db_engine(Settings.for_data_dir(store))
     migrate(engine)
     job = queue.enqueue(engine, "import", {"paths": [str(data)]})

@@ -16,11 +16,10 @@ from sqlalchemy import Engine, select, text
 
 from peergraph.authors import ownership
 from peergraph.authors.models import AuthorRecord
-from peergraph.db import create_db_engine, migrate
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.profiles.services import rebuild
-from peergraph.settings import Settings
+from tests.stores import store_engine
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
@@ -40,9 +39,7 @@ COMPARED = {
 
 
 def store(path: Path) -> Engine:
-    engine = create_db_engine(Settings.for_data_dir(path))
-    migrate(engine)
-    return engine
+    return store_engine(path)
 
 
 def dump(engine: Engine) -> dict[str, list[tuple]]:

@@ -21,7 +21,8 @@ from peergraph.profiles.services import rebuild
 from peergraph.settings import Settings
 from peergraph.web.app import create_app
 
-pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+# profile quality on the shared corpora, not about the database: run once, on SQLite
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow, pytest.mark.once]
 
 B3_ACL = 0.96  # issue 9: no regression (measured 0.963)
 B3_ORCID = 0.98  # measured 0.993; ORCIDs hidden 0.983

@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from peergraph.authors.models import AuthorRecord
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.search.beir import BeirError, evaluate, evaluate_modes
@@ -80,6 +81,7 @@ def test_semantic_index_is_resumable_and_searchable(engine, test_data):
     assert index.size() == 9
 
 
+@pytest.mark.once  # the encoders, no store
 def test_tuned_encoders_agree_and_are_cached(tmp_path):
     """The int8 rewrite has no NaN guards left and stays within 0.98 cosine of float32."""
     import onnx
@@ -120,6 +122,7 @@ def write_beir(folder, corpus, queries, qrels):
     (folder / "qrels" / "train.tsv").write_text("\n".join(lines) + "\n")
 
 
+@pytest.mark.once  # BEIR evaluations keep their own SQLite index, not the store
 def test_beir_on_a_tiny_collection(tmp_path):
     write_beir(
         tmp_path,
@@ -144,6 +147,7 @@ def test_beir_on_a_tiny_collection(tmp_path):
     assert result.ndcg_at_10 == 1.0 and result.mrr_at_10 == 1.0 and result.recall_at_100 == 1.0
 
 
+@pytest.mark.once
 def test_beir_errors(tmp_path):
     with pytest.raises(BeirError, match="unknown mode"):
         evaluate(tmp_path, mode="fuzzy")
@@ -155,6 +159,7 @@ def test_beir_errors(tmp_path):
 
 @pytest.mark.shared_data
 @pytest.mark.slow
+@pytest.mark.once
 def test_scifact_keyword_semantic_and_hybrid(shared_data):
     """Embeds the 5,183 abstracts once (about 80 s on 2 cores) and scores all modes."""
     keyword, semantic, hybrid = evaluate_modes(
@@ -168,6 +173,7 @@ def test_scifact_keyword_semantic_and_hybrid(shared_data):
     assert hybrid.ndcg_at_10 > max(keyword.ndcg_at_10, semantic.ndcg_at_10)
 
 
+@pytest.mark.sqlite_only  # FTS5's own bm25(); PostgreSQL's text index: the test below
 def test_in_memory_bm25_reproduces_fts5(engine, test_data):
     """The in-memory index gives FTS5's bm25() scores, order and match counts."""
     from sqlalchemy.orm import Session
@@ -216,3 +222,36 @@ def test_in_memory_bm25_reproduces_fts5(engine, test_data):
                 session, "learning networks", mode="keyword", filters=filters, lexical=index
             )
             assert [i for i, _ in fast[0]] == [i for i, _ in slow[0]] and fast[1] == slow[1]
+
+
+def test_the_databases_text_index_finds_what_the_bm25_index_finds(engine, test_data):
+    """The fallback (FTS5 or PostgreSQL's GIN index) matches the same works as the
+    in-memory BM25 index for plain English queries, with filters, and the same
+    researchers by name; only its ranking may differ (ts_rank on PostgreSQL)."""
+    from sqlalchemy.orm import Session
+
+    from peergraph.profiles.services import rebuild
+    from peergraph.search.lexical import LexicalIndex
+    from peergraph.search.services import Filters, resolve_filters
+    from peergraph.search.text import name_words, text_index
+
+    for name, fmt in (("profiles.csl.json", "csl-json"), ("openalex.jsonl", "openalex-jsonl")):
+        import_file(engine, ImportTarget(test_data / name, fmt))
+    rebuild(engine)
+    index = LexicalIndex.build(engine)
+    with Session(engine) as session:
+        backend = text_index(session)
+        for query in ("learning", "neural networks for speech recognition", "graph"):
+            for filters in (None, Filters(year_from=2017), Filters(has_abstract=False)):
+                where = resolve_filters(session, filters) if filters else None
+                found = backend.work_candidates(session, query, 1000, where)
+                expected, total = index.search(query, 1000, where=where.mask if where else None)
+                assert {i for i, _ in found} == {i for i, _ in expected}, (query, filters)
+                assert backend.work_total(session, query, where) == total
+        name = session.scalars(select(AuthorRecord.display_name).limit(1)).one()
+        words = name_words(name) or []
+        hits = backend.record_names(session, [w[:3] for w in words], 50)
+        named = session.scalars(
+            select(AuthorRecord.display_name).where(AuthorRecord.id.in_(hits))
+        ).all()
+        assert name in named

@@ -69,6 +69,7 @@ def read_csl(path: Path) -> dict[str, dict]:
         return {item["id"]: item for item in json.load(handle)}
 
 
+@pytest.mark.once  # 93k works: the smaller corpora below import on both databases
 def test_ml_anthology(engine, shared_data):
     path = shared_data / "mlanthology-ml-venues" / "works.csl.json.gz"
     (summary,) = import_all(engine, path)
@@ -183,6 +184,7 @@ def _checkpoint(db: Path) -> int:
         engine.dispose()
 
 
+@pytest.mark.sqlite_only  # the worker kill test (test_worker_kill.py) covers PostgreSQL
 def test_kill_and_resume_matches_uninterrupted_import(tmp_path, shared_data):
     """SIGKILL the import twice mid-way, rerun, and compare every table with a clean run."""
     path = shared_data / "acl-anthology-2019" / "works.csl.json.gz"

@@ -42,6 +42,15 @@ err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 class State:
     settings: Settings
     debug: bool = False
+    engines: list[Engine]
+
+    def __init__(self) -> None:
+        self.engines = []
+
+    def close(self) -> None:
+        """Close the command's database connections (PostgreSQL's are sockets)."""
+        while self.engines:
+            self.engines.pop().dispose()
 
 
 state = State()
@@ -49,12 +58,14 @@ state = State()
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     data_dir: Annotated[
         Path | None,
         typer.Option(
             "--data-dir",
             envvar="PEERGRAPH_DATA_DIR",
-            help="Folder for the embedded SQLite store (default ./peergraph-data).",
+            help="Folder of the store: the embedded SQLite file, or a peergraph.toml naming a"
+            " PostgreSQL database (default ./peergraph-data).",
         ),
     ] = None,
     debug: Annotated[
@@ -63,6 +74,7 @@ def root(
     ] = False,
 ) -> None:
     state.debug = debug
+    ctx.call_on_close(state.close)
     try:
         state.settings = Settings.from_env(data_dir=data_dir)
     except ValueError as exc:
@@ -77,6 +89,7 @@ def _engine(*, migrate_first: bool = False) -> Engine:
     from peergraph.db import SchemaOutOfDate, create_db_engine, ensure_schema, migrate
 
     engine = create_db_engine(state.settings)
+    state.engines.append(engine)
     if migrate_first:
         migrate(engine)
         return engine
@@ -895,6 +908,58 @@ def migrate(
     engine = _engine(migrate_first=True)
     out.print(f"schema at revision {current_revision(engine)}")
     engine.dispose()
+
+
+@app.command()
+def copy(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="Where to copy to: a database URL (postgresql://user@host:port/db) or a"
+            " store folder (its SQLite file, or the database its peergraph.toml names)."
+        ),
+    ],
+) -> None:
+    """Copy this whole instance into an empty store: SQLite → PostgreSQL or back. Every
+    table, row for row, ids included (so links and redirects keep working), in one
+    transaction: a failed copy leaves the target as it was. Both stores end at the newest
+    schema; the target's search indexes are built by `serve` or `peergraph embed` as usual."""
+    import dataclasses
+    import time
+
+    from peergraph.cli.progress import StepProgress
+    from peergraph.db import create_db_engine
+    from peergraph.db.copy import CopyRefused, copy_instance
+    from peergraph.settings import Settings
+
+    source = _engine()
+    if "://" in target:
+        settings = dataclasses.replace(state.settings, database_url=target)
+    else:
+        settings = Settings.for_data_dir(Path(target).expanduser())
+    if settings.database_url == state.settings.database_url:
+        err.print("error: the target is the store being copied")
+        raise typer.Exit(2)
+    destination = create_db_engine(settings)
+    started = time.perf_counter()
+    try:
+        with StepProgress(err, "copying", unit="rows") as bar:
+
+            def progress(table: str, done: int, total: int) -> None:
+                bar.phase(f"copying {table}")
+                bar.update(done, total)
+
+            report = copy_instance(source, destination, progress=progress)
+    except CopyRefused as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        destination.dispose()
+    out.print(
+        f"copied {report.total:,} rows in {len(report.rows)} tables to"
+        f" {destination.url.render_as_string(hide_password=True)}"
+        f" in {time.perf_counter() - started:.0f} s"
+    )
 
 
 @db_app.command("upgrade")

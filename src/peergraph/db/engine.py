@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
+from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, inspect, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from peergraph.settings import Settings
@@ -30,7 +30,16 @@ def create_db_engine(settings: Settings) -> Engine:
         )
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return create_engine(settings.database_url, pool_pre_ping=True)
+    return create_engine(postgres_url(settings.database_url), pool_pre_ping=True)
+
+
+def postgres_url(url: str) -> URL:
+    """A PostgreSQL URL with the driver peergraph ships (psycopg 3) unless one is named:
+    plain ``postgresql://`` would mean psycopg2, which is not installed."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
@@ -57,13 +66,17 @@ def alembic_config(engine: Engine):
 
 
 FTS_TABLES = ("works_fts", "records_fts")
+TEXT_INDEXES = ("ix_works_text", "ix_author_records_name_text")  # PostgreSQL's (search/text.py)
 
 
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Leave the FTS5 indexes (virtual tables and their shadow tables) to migrations."""
-    return not (type_ == "table" and name is not None and name.startswith(FTS_TABLES))
+    """Leave the text indexes to migrations: SQLite's FTS5 tables (and their shadow
+    tables), PostgreSQL's GIN indexes on expressions, which no model declares."""
+    if type_ == "table" and name is not None and name.startswith(FTS_TABLES):
+        return False
+    return not (type_ == "index" and name in TEXT_INDEXES)
 
 
 class SchemaOutOfDate(RuntimeError):

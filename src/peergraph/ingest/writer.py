@@ -31,6 +31,7 @@ from peergraph.ingest.records import (
     WorkRecord,
 )
 from peergraph.links import safe_link
+from peergraph.search.text import text_index
 from peergraph.works.models import (
     Authorship,
     AuthorshipInstitution,
@@ -332,7 +333,7 @@ class BatchWriter:
         new_ids = [work_id for (work_id,) in inserted.all()]
         for item, work_id in zip(pending, new_ids, strict=True):
             item.id = work_id
-        _index_new_works(conn, min(new_ids), max(new_ids))
+        text_index(conn).add_works(conn, min(new_ids), max(new_ids))
 
         identifier_rows = []
         claimed: set[tuple[str, str]] = set(owners)
@@ -713,17 +714,6 @@ class BatchWriter:
         if changes:
             conn.execute(update(upstream_t).where(upstream_t.c.id == found["id"]).values(**changes))
         return found["id"], False
-
-
-def _index_new_works(conn: Connection, first_id: int, last_id: int) -> None:
-    """Add this batch's new works to the keyword index (SQLite FTS5), same transaction."""
-    if conn.dialect.name != "sqlite":
-        return
-    conn.exec_driver_sql(
-        "INSERT INTO works_fts(rowid, title, abstract)"
-        " SELECT id, title, abstract FROM works WHERE id BETWEEN ? AND ?",
-        (first_id, last_id),
-    )
 
 
 def _fill_or_overwrite(found: Any, row: dict[str, Any], *, overwrite: bool) -> dict[str, Any]:

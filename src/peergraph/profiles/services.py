@@ -39,6 +39,7 @@ from peergraph.db.base import utcnow
 from peergraph.profiles import trust
 from peergraph.profiles.models import Collaboration, Profile, RecordTopic, TrustEvidence
 from peergraph.profiles.topics import infer_topics
+from peergraph.search.text import text_index
 from peergraph.works.models import Topic, WorkTopic
 
 CLOSE_STRENGTH = 0.5  # Σ 1/(n−1) ≥ ½: one three-author paper, two five-author papers, …
@@ -191,8 +192,7 @@ class Run:
         *,
         blocks: int | None = None,
     ) -> RebuildReport:
-        if conn.dialect.name == "sqlite":
-            conn.execute(text("INSERT INTO records_fts(records_fts) VALUES ('rebuild')"))
+        text_index(conn).names_changed(conn)
         records = int(conn.execute(select(func.count()).select_from(records_t)).scalar_one())
         if blocks is None:
             blocks = int(

@@ -12,12 +12,15 @@ separator, diacritics folded, lower case, Porter stemmer), and the same formula 
 (floored at 1e-6), f = TITLE_WEIGHT · tf(title) + tf(abstract), D = the work's token
 count, score = idf · f · (k1 + 1) / (f + k1 · (1 − b + b · D / avgD)), k1 = 1.2, b = 0.75.
 
-The server builds it in its background thread (≈ 15 s for 145k works) and rebuilds it
-when the works change; until it is ready, and in one-shot CLI searches, FTS5 answers.
+The server's background thread builds it (≈ 15 s for 145k works) when the works change,
+as files that every process on the machine maps (search/files.py): one process builds,
+the others map its files. Until it is ready, and in one-shot CLI searches, the database's
+own text index answers (search/text.py: FTS5, the same ranking, on SQLite).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -33,10 +36,17 @@ from scipy import sparse
 from sqlalchemy import Engine, text
 
 from peergraph.db import generation
+from peergraph.search import files
+from peergraph.search.files import IndexFolder
 from peergraph.search.keyword import TITLE_WEIGHT, query_terms
 
 K1, B = 1.2, 0.75
 WORD = re.compile(r"[^\W_]+")  # FTS5 unicode61: letters and digits; "_" separates
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer() -> Tokenizer:
+    return Tokenizer()
 
 
 class Tokenizer:
@@ -79,36 +89,94 @@ def current_stamp(engine: Engine) -> Stamp:
     return Stamp(works, int(count))
 
 
+class Terms:
+    """The vocabulary, sorted, as one UTF-8 blob plus offsets (arrays a file can hold):
+    a term's row in the postings is its position, found by binary search."""
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        self.blob = blob
+        self.offsets = offsets
+
+    @classmethod
+    def from_sorted(cls, terms: list[str]) -> Terms:
+        encoded = [t.encode() for t in terms]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=offsets[1:])
+        return cls(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def _term(self, i: int) -> bytes:
+        return self.blob[self.offsets[i] : self.offsets[i + 1]].tobytes()
+
+    def get(self, term: str) -> int | None:
+        wanted = term.encode()
+        low, high = 0, len(self)
+        while low < high:
+            middle = (low + high) // 2
+            if self._term(middle) < wanted:
+                low = middle + 1
+            else:
+                high = middle
+        return low if low < len(self) and self._term(low) == wanted else None
+
+
+TYPE_WIDTH = 32  # characters kept of a work type (the longest CSL type has 22)
+
+
 class LexicalIndex:
-    def __init__(
-        self,
-        ids: np.ndarray,
-        postings: sparse.csr_matrix,
-        vocabulary: dict[str, int],
-        meta: dict[str, np.ndarray],
-        stamp: Stamp,
-        tokenizer: Tokenizer,
-    ) -> None:
-        self.ids = ids
-        self.postings = postings  # terms × works, BM25 contribution per cell
-        self.vocabulary = vocabulary
-        self.years = meta["years"]
-        self.sources = meta["sources"]
-        self.types = meta["types"]
-        self.has_abstract = meta["has_abstract"]
+    """Postings (terms × works, the BM25 contribution of each cell, CSR arrays), the
+    works' ids and filter columns, and the Terms: every part a plain array, so the index
+    can be written to files and mapped by many processes (search/files.py)."""
+
+    KIND = "lexical"
+
+    def __init__(self, arrays: dict[str, np.ndarray], stamp: Stamp) -> None:
+        self.ids = arrays["ids"]
+        self.indptr = arrays["indptr"]
+        self.indices = arrays["indices"]
+        self.data = arrays["data"]
+        self.terms = Terms(arrays["term_blob"], arrays["term_offsets"])
+        self.years = arrays["years"]
+        self.sources = arrays["sources"]
+        self.types = arrays["types"]
+        self.has_abstract = arrays["has_abstract"]
         self.stamp = stamp
-        self.tokenizer = tokenizer
+        self.tokenizer = _tokenizer()
 
     @property
     def loaded(self) -> int:
         return len(self.ids)
 
     @classmethod
-    def build(
-        cls, engine: Engine, *, progress: Callable[[int, int], None] | None = None
-    ) -> LexicalIndex:
-        tokenizer = Tokenizer()
+    def load(cls, engine: Engine, folder: IndexFolder | None = None) -> LexicalIndex | None:
+        """The index at the stored works generation: mapped from ``folder``'s files, or
+        built (and, with a folder, published there); None while another process builds."""
         stamp = current_stamp(engine)
+        found = files.refresh(
+            folder,
+            cls.KIND,
+            {"works": stamp.generation},
+            build=lambda: cls.build_arrays(engine, stamp),
+        )
+        if found is None:
+            return None
+        arrays, meta = found
+        return cls(arrays, Stamp(meta["generations"]["works"], int(meta["count"])))
+
+    @classmethod
+    def build(cls, engine: Engine) -> LexicalIndex:
+        """An index in this process's memory only."""
+        stamp = current_stamp(engine)
+        arrays, _ = cls.build_arrays(engine, stamp)
+        return cls(arrays, stamp)
+
+    @staticmethod
+    def build_arrays(
+        engine: Engine, stamp: Stamp, *, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        tokenizer = Tokenizer()  # its word cache goes with it: not the shared one
         vocabulary: dict[str, int] = {}
         term_ids, doc_rows, freqs = array("i"), array("i"), array("f")
         ids, lengths, years, sources, has_abstract = (
@@ -138,12 +206,16 @@ class LexicalIndex:
                 lengths.append(len(title_tokens) + len(abstract_tokens))
                 years.append(year or 0)
                 sources.append(source_id or 0)
-                types.append(type_ or "")
+                types.append((type_ or "")[:TYPE_WIDTH])
                 has_abstract.append(1 if abstract else 0)
                 if progress is not None and row_no % 10_000 == 0:
                     progress(row_no, stamp.count)
         n_docs = len(ids)
-        terms = np.frombuffer(term_ids, dtype=np.int32)
+        # rows in sorted term order, so a term's row is its position in Terms
+        ordered = sorted(vocabulary)
+        rank = np.empty(len(vocabulary), dtype=np.int32)
+        rank[[vocabulary[t] for t in ordered]] = np.arange(len(ordered), dtype=np.int32)
+        terms = rank[np.frombuffer(term_ids, dtype=np.int32)] if n_docs else rank[:0]
         docs = np.frombuffer(doc_rows, dtype=np.int32)
         f = np.frombuffer(freqs, dtype=np.float32)
         doc_len = np.frombuffer(lengths, dtype=np.int32).astype(np.float32)
@@ -157,26 +229,31 @@ class LexicalIndex:
             (weights.astype(np.float32), (terms, docs)), shape=(len(vocabulary), n_docs)
         )
         postings.sort_indices()
-        meta: dict[str, np.ndarray] = {
-            "years": np.frombuffer(years, dtype=np.int32).copy(),
-            "sources": np.frombuffer(sources, dtype=np.int64).copy(),
-            "types": np.array(types, dtype=object),
-            "has_abstract": np.frombuffer(has_abstract, dtype=np.int8).astype(bool),
-        }
+        vocab = Terms.from_sorted(ordered)
         if progress is not None:
             progress(n_docs, n_docs)
-        return cls(
-            np.frombuffer(ids, dtype=np.int64).copy(), postings, vocabulary, meta, stamp, tokenizer
-        )
+        arrays = {
+            "ids": np.frombuffer(ids, dtype=np.int64).copy(),
+            "indptr": postings.indptr.astype(np.int64),
+            "indices": postings.indices.astype(np.int32),
+            "data": postings.data.astype(np.float32),
+            "term_blob": vocab.blob,
+            "term_offsets": vocab.offsets,
+            "years": np.frombuffer(years, dtype=np.int32).copy(),
+            "sources": np.frombuffer(sources, dtype=np.int64).copy(),
+            "types": np.array(types, dtype=f"<U{TYPE_WIDTH}"),
+            "has_abstract": np.frombuffer(has_abstract, dtype=np.int8).astype(bool),
+        }
+        return arrays, {"count": n_docs}
 
     def search(
         self, query: str, k: int, *, where: Callable[[Any], np.ndarray] | None = None
     ) -> tuple[list[tuple[int, float]], int]:
         """((work id, BM25) best first, number of matching works)."""
         scores = np.zeros(len(self.ids), dtype=np.float32)
-        indptr, indices, data = self.postings.indptr, self.postings.indices, self.postings.data
+        indptr, indices, data = self.indptr, self.indices, self.data
         for word in query_terms(query):
-            term = self.vocabulary.get(self.tokenizer.word(word))
+            term = self.terms.get(self.tokenizer.word(word))
             if term is None:
                 continue
             start, end = indptr[term], indptr[term + 1]
@@ -195,8 +272,9 @@ class LexicalIndex:
 class LexicalHolder:
     """The server's current LexicalIndex (None until the first build), swapped atomically."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, folder: IndexFolder | None = None) -> None:
         self.engine = engine
+        self.folder = folder
         self.index: LexicalIndex | None = None
         self.build_seconds: float | None = None
         self._lock = threading.Lock()
@@ -212,13 +290,16 @@ class LexicalHolder:
         return index if index.stamp.generation == works else None
 
     def refresh(self) -> bool:
-        """Build the index when missing or stale; True when a new one was built."""
+        """Map (or build) the index when missing or stale; True when it changed. False
+        also while another process builds it: the next look maps its files."""
         works = generation.current(self.engine)["works"]
         if self.index is not None and self.index.stamp.generation == works:
             return False
         with self._lock:
             started = time.perf_counter()
-            built = LexicalIndex.build(self.engine)
+            loaded = LexicalIndex.load(self.engine, self.folder)
+            if loaded is None:
+                return False
             self.build_seconds = time.perf_counter() - started
-            self.index = built
+            self.index = loaded
         return True

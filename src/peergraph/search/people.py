@@ -16,17 +16,17 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from peergraph.authors.models import AuthorRecord
 from peergraph.profiles.queries import records_of_works
 from peergraph.search.keyword import query_terms
+from peergraph.search.text import name_words, text_index
 from peergraph.works.models import Topic, Work, WorkTopic
 from peergraph.works.services import author_counts
 
 K = 10  # topic rank damping: the 1st work counts 1/11, the 10th 1/20, the 100th 1/110
-MAX_NAME_WORDS = 4
 LIMIT = 5
 BEST_OF = 3
 MAX_AUTHORS = 50  # a 3,000-author consortium paper says little about each author
@@ -65,32 +65,11 @@ class TopicHit:
         return "; ".join(parts)
 
 
-def _name_match(query: str) -> str | None:
-    """An FTS5 expression requiring every word of the query as a name prefix."""
-    words = [w for w in query.replace('"', " ").split() if any(c.isalnum() for c in w)]
-    if not words or len(words) > MAX_NAME_WORDS:
-        return None
-    tokens = [t for w in words for t in query_terms(w) or [w.lower()]]
-    cleaned = ["".join(c for c in t if c.isalnum()) for t in tokens]
-    return " AND ".join(f'"{t}"*' for t in cleaned if t) or None
-
-
 def researcher_hits(
     session: Session, query: str, top_work_ids: list[int], *, limit: int = LIMIT
 ) -> list[ResearcherHit]:
-    by_name: list[int] = []
-    match = _name_match(query)
-    if match and session.get_bind().dialect.name == "sqlite":
-        by_name = [
-            int(r[0])
-            for r in session.execute(
-                text(
-                    "SELECT r.id FROM records_fts JOIN author_records r ON r.id = records_fts.rowid"
-                    " WHERE records_fts MATCH :q ORDER BY r.works_count DESC, r.id LIMIT :limit"
-                ),
-                {"q": match, "limit": limit},
-            )
-        ]
+    words = name_words(query)
+    by_name = text_index(session).record_names(session, words, limit) if words else []
     rank = {work_id: n for n, work_id in enumerate(top_work_ids, start=1)}
     ranks: dict[int, list[int]] = defaultdict(list)
     best: dict[int, int] = {}

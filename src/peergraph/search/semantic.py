@@ -8,6 +8,7 @@ when the count changes) and ranks by cosine.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import Counter
@@ -20,7 +21,10 @@ from sqlalchemy import Engine, Table, func, select
 
 from peergraph.db import generation
 from peergraph.db.engine import insert_ignore
+from peergraph.search import files
 from peergraph.search.embeddings import Encoder, load_encoder
+from peergraph.search.files import IndexFolder
+from peergraph.search.lexical import TYPE_WIDTH
 from peergraph.search.models import WorkEmbedding
 from peergraph.works.models import Work
 
@@ -115,9 +119,13 @@ class SemanticIndex:
     boolean mask over the rows instead of a query. Rows whose stored vector has the wrong
     length (a damaged file) are skipped and counted in ``damaged``."""
 
-    def __init__(self, engine: Engine, model: str = DEFAULT_ENCODER) -> None:
+    def __init__(
+        self, engine: Engine, model: str = DEFAULT_ENCODER, *, folder: IndexFolder | None = None
+    ) -> None:
         self.engine = engine
         self.model = model
+        self.folder = folder  # shared index files (search/files.py); None: this process only
+        self.kind = "vectors-" + re.sub(r"[^A-Za-z0-9_.-]", "_", model)
         self._encoder: Encoder | None = None
         self._ids = np.zeros(0, dtype=np.int64)
         self._matrix = np.zeros((0, 0), dtype=np.float32)
@@ -128,7 +136,7 @@ class SemanticIndex:
         self.damaged = 0
         self.years = np.zeros(0, dtype=np.int32)
         self.sources = np.zeros(0, dtype=np.int64)
-        self.types = np.zeros(0, dtype=object)
+        self.types = np.zeros(0, dtype=f"<U{TYPE_WIDTH}")
         self.has_abstract = np.zeros(0, dtype=bool)
         self._lock = threading.Lock()
 
@@ -170,8 +178,30 @@ class SemanticIndex:
                 self._memo.clear()
                 self._records = generations["records"]
             seen = (generations["vectors"], generations["works"])
-            if seen == self._seen:
-                return
+        if seen == self._seen:
+            return
+        found = files.refresh(
+            self.folder,
+            self.kind,
+            {"vectors": seen[0], "works": seen[1]},
+            build=self._build_arrays,
+        )
+        if found is None:  # another process is writing the files: keep these meanwhile
+            self._checked = now - REFRESH_SECONDS + 0.5
+            return
+        arrays, meta = found
+        self.damaged = int(meta["damaged"])
+        self._seen = seen
+        self._memo.clear()
+        self._ids = arrays["ids"]
+        self._matrix = arrays["matrix"]
+        self.years = arrays["years"]
+        self.sources = arrays["sources"]
+        self.types = arrays["types"]
+        self.has_abstract = arrays["has_abstract"]
+
+    def _build_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        with self.engine.connect() as conn:
             rows = conn.execute(
                 select(
                     WorkEmbedding.work_id,
@@ -188,19 +218,20 @@ class SemanticIndex:
         # the usual vector length is the right one; a damaged row is the odd one out
         width = Counter(len(r[1]) for r in rows).most_common(1)[0][0] if rows else 0
         good = [r for r in rows if len(r[1]) == width]
-        self.damaged = len(rows) - len(good)
-        self._seen = seen
-        self._memo.clear()
-        self._ids = np.array([r[0] for r in good], dtype=np.int64)
-        self._matrix = (
+        matrix = (
             np.frombuffer(b"".join(r[1] for r in good), dtype=np.float32).reshape(len(good), -1)
             if good
             else np.zeros((0, 0), dtype=np.float32)
         )
-        self.years = np.array([r[2] or 0 for r in good], dtype=np.int32)
-        self.sources = np.array([r[3] or 0 for r in good], dtype=np.int64)
-        self.types = np.array([r[4] or "" for r in good], dtype=object)
-        self.has_abstract = np.array([bool(r[5]) for r in good], dtype=bool)
+        arrays: dict[str, np.ndarray] = {
+            "ids": np.array([r[0] for r in good], dtype=np.int64),
+            "matrix": matrix,
+            "years": np.array([r[2] or 0 for r in good], dtype=np.int32),
+            "sources": np.array([r[3] or 0 for r in good], dtype=np.int64),
+            "types": np.array([(r[4] or "")[:TYPE_WIDTH] for r in good], dtype=f"<U{TYPE_WIDTH}"),
+            "has_abstract": np.array([bool(r[5]) for r in good], dtype=bool),
+        }
+        return arrays, {"damaged": len(rows) - len(good), "model": self.model}
 
     @property
     def loaded(self) -> int:

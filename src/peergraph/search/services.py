@@ -14,15 +14,16 @@ from typing import Any, Protocol
 
 import numpy as np
 from markupsafe import Markup, escape
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, selectinload
 
 from peergraph.search.embeddings import EncoderUnavailable, zscore_fused
-from peergraph.search.keyword import TITLE_WEIGHT, fts_query, query_terms
+from peergraph.search.keyword import fts_query, query_terms
 from peergraph.search.lexical import WORD, LexicalIndex, Tokenizer
 from peergraph.search.people import ResearcherHit, TopicHit, researcher_hits, topic_hits
 from peergraph.search.semantic import SemanticIndex
+from peergraph.search.text import text_index
 from peergraph.works.models import Authorship, Source, Work
 from peergraph.works.services import Page, author_counts, work_summary
 
@@ -205,33 +206,6 @@ def validate(query: str | None, mode: str) -> str:
     return query
 
 
-def _keyword_candidates(
-    session: Session, match: str, limit: int, where: Resolved | None
-) -> list[tuple[int, float]]:
-    conds, params = where.sql() if where else ("", {})
-    join = " JOIN works w ON w.id = works_fts.rowid" if conds else ""
-    rows = session.execute(
-        text(
-            f"SELECT works_fts.rowid, bm25(works_fts, {TITLE_WEIGHT}, 1) AS score"
-            f" FROM works_fts{join}"
-            f" WHERE works_fts MATCH :q{conds} ORDER BY score LIMIT :limit"
-        ),
-        {"q": match, "limit": limit, **params},
-    ).all()
-    return [(int(r[0]), -float(r[1])) for r in rows]
-
-
-def _keyword_total(session: Session, match: str, where: Resolved | None) -> int:
-    conds, params = where.sql() if where else ("", {})
-    join = " JOIN works w ON w.id = works_fts.rowid" if conds else ""
-    return int(
-        session.execute(
-            text(f"SELECT count(*) FROM works_fts{join} WHERE works_fts MATCH :q{conds}"),
-            {"q": match, **params},
-        ).scalar_one()
-    )
-
-
 def rank_works(
     session: Session,
     query: str,
@@ -244,10 +218,7 @@ def rank_works(
     """The full ranking behind a search: ((work id, score) best first, total matches,
     works in the semantic index, a note for the user or None)."""
     query = validate(query, mode)
-    if session.get_bind().dialect.name != "sqlite":
-        raise SearchError("Keyword search needs the SQLite store in this version.")
     where = resolve_filters(session, filters) if filters and filters.active else None
-    match = fts_query(query) or ""  # validate() guarantees a non-empty expression
     embedded = 0
     dense: list[tuple[int, float]] = []
     note: str | None = None
@@ -275,10 +246,11 @@ def rank_works(
     if lexical is not None:  # the in-memory BM25 (search/lexical.py): same ranking, faster
         candidates, total = lexical.search(query, CANDIDATES, where=where.mask if where else None)
     else:
+        index = text_index(session)
         try:
-            candidates = _keyword_candidates(session, match, CANDIDATES, where)
-            total = _keyword_total(session, match, where) if keyword_only else 0
-        except DatabaseError as exc:  # a missing or damaged works_fts
+            candidates = index.work_candidates(session, query, CANDIDATES, where)
+            total = index.work_total(session, query, where) if keyword_only else 0
+        except DatabaseError as exc:  # a missing or damaged text index
             raise SearchError(
                 "The keyword index is missing or damaged; run `peergraph reindex` to rebuild"
                 " it (the server also does this when it starts)."

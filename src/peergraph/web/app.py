@@ -18,6 +18,7 @@ from peergraph.ingest.services import public_path
 from peergraph.jobs.worker import WorkerThread
 from peergraph.links import safe_link
 from peergraph.search.background import SearchIndexJob
+from peergraph.search.files import IndexFolder
 from peergraph.search.lexical import LexicalHolder
 from peergraph.search.semantic import SemanticIndex
 from peergraph.settings import Settings
@@ -76,11 +77,13 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
-    app.state.semantic = SemanticIndex(engine)  # vectors and encoder load on first use
+    # the indexes' arrays are files every process on this machine maps (search/files.py)
+    folder = IndexFolder(settings.data_dir)
+    app.state.semantic = SemanticIndex(engine, folder=folder)  # loads on first use
     app.state.index_job = None
     app.state.worker = None
     app.state.metrics = observe.Metrics()
-    app.state.lexical = LexicalHolder(engine)  # built by the background job, if running
+    app.state.lexical = LexicalHolder(engine, folder)  # by the background job, if running
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
     templates.env.filters["public_path"] = public_path

@@ -1,0 +1,42 @@
+"""PostgreSQL's text indexes: GIN over tsvector expressions of works and record names.
+
+The SQLite store has FTS5 tables for the same purpose (0003, 0005). On PostgreSQL the
+indexes are on expressions, so PostgreSQL keeps them current on every write and no code
+outside search/text.py ever names them; the expressions are search/text.py's, copied
+here because a migration must not change when that module does.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0011"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+WORK_DOCUMENT = (
+    "(setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A')"
+    " || setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'D'))"
+)
+RECORD_NAME = "to_tsvector('simple'::regconfig, display_name)"
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"CREATE INDEX ix_works_text ON works USING gin ({WORK_DOCUMENT})")
+    op.execute(
+        f"CREATE INDEX ix_author_records_name_text ON author_records USING gin ({RECORD_NAME})"
+    )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("DROP INDEX IF EXISTS ix_author_records_name_text")
+    op.execute("DROP INDEX IF EXISTS ix_works_text")

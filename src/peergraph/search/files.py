@@ -1,0 +1,132 @@
+"""Search indexes as read-only files that every process on a machine maps into memory.
+
+A web process needs the in-memory BM25 index (search/lexical.py) and the work vectors
+(search/semantic.py): about 90 and 220 MB for 145k works. Instead of each process
+building its own copy, one process builds the arrays once per data generation and writes
+them as ``.npy`` files under ``<data dir>/index/``; every process opens them with
+``numpy.load(mmap_mode="r")``. The operating system keeps one copy of the pages in its
+page cache, shared by all the processes that map them, so N web processes cost the index
+memory once (docs/architecture.md, "Shared index files").
+
+Layout: ``index/<kind>-<label>/`` holds one finished index (``label`` names its data
+generations); ``index/<kind>.current`` names the newest. A build writes into a hidden
+temporary folder and renames it into place, then replaces the pointer file, both atomic
+on one file system: a reader sees the old index or the new one, never half of one.
+Folders that are no longer current are removed right away (a process that still maps
+one keeps its pages until it moves on: unlinking never pulls pages from under a mapping).
+
+Only one process builds a given kind at a time: ``building(kind)`` takes an exclusive
+``flock`` without waiting, and a process that does not get it keeps serving what it has
+(the database's own text index answers keyword queries meanwhile) and looks again later.
+Each machine keeps its own files: web processes on several machines each build theirs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FOLDER = "index"
+
+
+class IndexFolder:
+    def __init__(self, data_dir: Path) -> None:
+        self.root = Path(data_dir) / FOLDER
+
+    def current(self, kind: str) -> Path | None:
+        """The newest finished index of ``kind``, or None."""
+        try:
+            name = (self.root / f"{kind}.current").read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        folder = self.root / name
+        return folder if name and (folder / "meta.json").is_file() else None
+
+    @contextmanager
+    def building(self, kind: str) -> Iterator[bool]:
+        """True when this process may build ``kind`` now (nobody else is)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f"{kind}.lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def publish(
+        self, kind: str, label: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]
+    ) -> Path:
+        """Write ``arrays`` (one .npy each) and ``meta`` as the new current ``kind``."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.root / f"{kind}-{label}"
+        temporary = self.root / f".{kind}-{label}.{os.getpid()}.tmp"
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir()
+        for name, array in arrays.items():
+            np.save(temporary / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        (temporary / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(temporary, final)
+        pointer = self.root / f".{kind}.current.{os.getpid()}.tmp"
+        pointer.write_text(final.name, encoding="utf-8")
+        os.replace(pointer, self.root / f"{kind}.current")
+        for old in self.root.glob(f"{kind}-*"):
+            if old != final and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+        return final
+
+
+def open_arrays(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Every array of an index folder, memory-mapped read-only, and its meta.json."""
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    arrays = {
+        path.stem: np.load(path, mmap_mode="r", allow_pickle=False) for path in folder.glob("*.npy")
+    }
+    return arrays, meta
+
+
+def refresh(
+    folder: IndexFolder | None,
+    kind: str,
+    wanted: dict[str, int],
+    *,
+    build: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]],
+) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    """The arrays of ``kind`` at the data generations ``wanted``: mapped from the current
+    files when they are at those generations, else built, published and mapped when no
+    other process is building them; None when another process is (look again later).
+    Without a folder (one-shot commands) the built arrays stay in this process."""
+    if folder is None:
+        return build()
+    label = "-".join(f"{k}{v}" for k, v in sorted(wanted.items()))
+    for attempt in range(2):
+        current = folder.current(kind)
+        if current is not None:
+            arrays, meta = open_arrays(current)
+            if meta.get("generations") == wanted:
+                return arrays, meta
+        if attempt:
+            return None
+        with folder.building(kind) as mine:
+            if not mine:
+                return None
+            current = folder.current(kind)  # built by another process while we asked?
+            if current is not None and open_arrays(current)[1].get("generations") == wanted:
+                continue
+            arrays, meta = build()
+            meta["generations"] = wanted
+            published = folder.publish(kind, label, arrays, meta)
+            return open_arrays(published)
+    return None
