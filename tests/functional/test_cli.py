@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from peergraph.cli.main import app
@@ -109,6 +110,7 @@ def test_commands_refuse_an_out_of_date_store_and_migrate_brings_it_up(tmp_path,
     engine.dispose()
 
 
+@pytest.mark.blank_store
 def test_a_second_migration_waits_for_the_first(tmp_path):
     """Two processes starting together take turns: one holding the migration lock keeps a
     `peergraph migrate` waiting until it lets go."""
@@ -135,3 +137,24 @@ def test_a_second_migration_waits_for_the_first(tmp_path):
     assert second.returncode == 0, output
     assert current_revision(engine) == head_revision()
     engine.dispose()
+
+
+def test_embedding_queued_for_the_worker(tmp_path, test_data):
+    from sqlalchemy import func, select
+
+    from peergraph.db import create_db_engine
+    from peergraph.search.models import WorkEmbedding
+    from peergraph.settings import Settings
+
+    invoke(tmp_path, "import", "-q", str(test_data / "profiles.csl.json"))
+    queued = invoke(tmp_path, "embed", "--queue", "--limit", "5")
+    assert queued.exit_code == 0 and "queued embedding job #1" in queued.output
+    engine = create_db_engine(Settings.for_data_dir(tmp_path))
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(WorkEmbedding)).scalar() == 0
+    assert invoke(tmp_path, "worker", "--once", "--log-format", "text").exit_code == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(WorkEmbedding)).scalar() == 5
+    engine.dispose()
+    listed = invoke(tmp_path, "jobs", "1")
+    assert "done" in listed.output and "embedded 5 works" in listed.output

@@ -43,6 +43,7 @@ def many_works(path, count: int) -> None:
             handle.write(json.dumps(work) + "\n")
 
 
+@pytest.mark.sqlite_only  # the SQLite file hitting a file-size limit
 def test_full_disk_is_one_line_and_the_import_resumes(tmp_path):
     data = tmp_path / "works.jsonl"
     many_works(data, 12_000)
@@ -73,6 +74,7 @@ def test_full_disk_is_one_line_and_the_import_resumes(tmp_path):
         )
 
 
+@pytest.mark.sqlite_only  # a damaged SQLite file
 def test_debug_shows_the_traceback(tmp_path):
     store = tmp_path / "store"
     store.mkdir()

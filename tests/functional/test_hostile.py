@@ -173,10 +173,20 @@ def test_a_record_that_breaks_the_writer_costs_only_itself(engine, tmp_path, tes
     path = tmp_path / "mixed.csl.json"
     path.write_text(json.dumps([*items[:3], poison, *items[3:]]))
     with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TRIGGER poison BEFORE INSERT ON works WHEN NEW.title = 'Poison pill' "
-            "BEGIN SELECT RAISE(ABORT, 'refused by the store'); END"
-        )
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                " RAISE EXCEPTION 'refused by the store'; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER poison BEFORE INSERT ON works FOR EACH ROW"
+                " WHEN (NEW.title = 'Poison pill') EXECUTE FUNCTION poison()"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER poison BEFORE INSERT ON works WHEN NEW.title = 'Poison pill' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the store'); END"
+            )
     summary = import_file(engine, ImportTarget(path, "csl-json"))
     assert summary.status == "completed"
     assert summary.imported == 4

@@ -18,6 +18,7 @@ from peergraph.ingest.loader import import_file
 from peergraph.profiles.services import rebuild
 from peergraph.web.app import create_app
 from peergraph.works.models import Authorship
+from tests.stores import prepare_store
 
 MAX_PROFILE_QUERIES = 15
 
@@ -201,7 +202,7 @@ def test_retired_ids_redirect_with_301(client, store):
 
 def test_cli_rebuild_profile_and_eval(tmp_path, test_data):
     runner = CliRunner()
-    data = ["--data-dir", str(tmp_path / "store")]
+    data = ["--data-dir", str(prepare_store(tmp_path / "store"))]
     assert (
         runner.invoke(cli, [*data, "import", "-q", str(test_data / "profiles.csl.json")]).exit_code
         == 0

@@ -166,27 +166,41 @@ def test_served_app_runs_the_job_and_reports_it(settings, store):
 
 def test_missing_or_damaged_indexes_are_repaired(settings, store):
     assert check_and_repair(store).ok
+    sqlite = store.dialect.name == "sqlite"
     with store.begin() as conn:
-        conn.execute(text("DROP TABLE works_fts"))
-        # deleting a row with the wrong text corrupts an external-content FTS5 index
-        conn.execute(
-            text(
-                "INSERT INTO records_fts(records_fts, rowid, display_name)"
-                " VALUES ('delete', 1, 'nobody at all')"
+        if sqlite:
+            conn.execute(text("DROP TABLE works_fts"))
+            # deleting a row with the wrong text corrupts an external-content FTS5 index
+            conn.execute(
+                text(
+                    "INSERT INTO records_fts(records_fts, rowid, display_name)"
+                    " VALUES ('delete', 1, 'nobody at all')"
+                )
             )
-        )
-    with TestClient(create_app(settings)) as client:
-        broken = client.get("/api/search", params={"q": "gan", "mode": "keyword"})
-        assert (
-            broken.status_code == 400 and "peergraph reindex" in broken.json()["error"]["message"]
-        )
+        else:  # what a failed CREATE INDEX CONCURRENTLY leaves: an invalid index
+            conn.execute(text("DROP INDEX ix_works_text"))
+            conn.execute(
+                text(
+                    "UPDATE pg_index SET indisvalid = false"
+                    " WHERE indexrelid = 'ix_author_records_name_text'::regclass"
+                )
+            )
+    works_index, names_index = (
+        ("works_fts", "records_fts") if sqlite else ("ix_works_text", "ix_author_records_name_text")
+    )
+    if sqlite:  # without FTS5 a keyword search cannot run; PostgreSQL scans instead
+        with TestClient(create_app(settings)) as client:
+            broken = client.get("/api/search", params={"q": "gan", "mode": "keyword"})
+            assert broken.status_code == 400
+            assert "peergraph reindex" in broken.json()["error"]["message"]
     runner = CliRunner()
     data = ["--data-dir", str(settings.data_dir)]
     checked = runner.invoke(cli, [*data, "reindex", "--check"])
-    assert checked.exit_code == 1 and "works_fts is missing" in checked.output
-    assert "records_fts is damaged" in checked.output
+    assert checked.exit_code == 1 and f"{works_index} is missing" in checked.output
+    assert f"{names_index} is {'damaged' if sqlite else 'invalid'}" in checked.output
     fixed = runner.invoke(cli, [*data, "reindex"])
-    assert fixed.exit_code == 0 and "works_fts rebuilt" in fixed.output
+    assert fixed.exit_code == 0 and f"{works_index} rebuilt" in fixed.output
+    assert f"{names_index} rebuilt" in fixed.output
     again = runner.invoke(cli, [*data, "reindex"])
     assert "search indexes are healthy" in again.output
     with TestClient(create_app(settings)) as client:
@@ -200,7 +214,9 @@ def test_damaged_vectors_are_skipped_then_dropped(store):
 
     embed_pending(store, load_encoder())
     with store.begin() as conn:
-        conn.execute(text("UPDATE work_embeddings SET vector = x'0000' WHERE work_id = 1"))
+        conn.execute(
+            text("UPDATE work_embeddings SET vector = :v WHERE work_id = 1"), {"v": b"\0\0"}
+        )
     index = SemanticIndex(store)
     assert index.size() == 7 and index.damaged == 1
     health = check_and_repair(store)

@@ -31,8 +31,8 @@ def contents(engine) -> dict[str, list[tuple]]:
             ).all(),
             "authorships": conn.execute(
                 text(
-                    "SELECT w.dedupe_key, a.position, a.raw_name FROM authorships a"
-                    " JOIN works w ON w.id = a.work_id ORDER BY 1, 2"
+                    "SELECT w.dedupe_key, w.title, a.position, a.raw_name FROM authorships a"
+                    " JOIN works w ON w.id = a.work_id ORDER BY 1, 2, 3, 4"
                 )
             ).all(),
             "imports": conn.execute(

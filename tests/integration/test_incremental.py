@@ -25,9 +25,10 @@ pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
 COMPARED = {
     "author_records": "SELECT id, display_name, sort_name, block_key, orcid, works_count,"
-    " first_year, last_year, round(confidence, 4) FROM author_records ORDER BY id",
-    "authorship_links": "SELECT authorship_id, record_id, method, round(confidence, 4)"
-    " FROM authorship_links ORDER BY authorship_id",
+    " first_year, last_year, round(CAST(confidence AS numeric), 4)"
+    " FROM author_records ORDER BY id",
+    "authorship_links": "SELECT authorship_id, record_id, method,"
+    " round(CAST(confidence AS numeric), 4) FROM authorship_links ORDER BY authorship_id",
     "record_redirects": "SELECT old_id, new_id, reason FROM record_redirects ORDER BY old_id",
     "collaborations": "SELECT record_id, coauthor_id, joint_works, strength"
     " FROM collaborations ORDER BY record_id, coauthor_id",

@@ -30,10 +30,11 @@ def test_keyword_index_follows_imports_and_merges(engine, test_data):
         stemmed = search_works(session, "transfer")  # Porter: transferable → transfer
         assert stemmed.total >= 1
         assert "<mark>" in str(search_works(session, "recurrent networks").hits[0].snippet)
-    with engine.connect() as conn:
-        indexed = conn.execute(text("SELECT count(*) FROM works_fts")).scalar()
-        works = conn.execute(text("SELECT count(*) FROM works")).scalar()
-    assert indexed == works
+    if engine.dialect.name == "sqlite":  # FTS5 is a table the importer fills
+        with engine.connect() as conn:
+            indexed = conn.execute(text("SELECT count(*) FROM works_fts")).scalar()
+            works = conn.execute(text("SELECT count(*) FROM works")).scalar()
+        assert indexed == works
 
 
 @pytest.mark.parametrize(

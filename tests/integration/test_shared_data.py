@@ -89,6 +89,7 @@ def test_ml_anthology(engine, shared_data):
     assert again.status == "already-imported"
 
 
+@pytest.mark.once  # the worker-kill test imports 10,000 ACL records on both databases
 def test_acl_anthology(engine, shared_data):
     path = shared_data / "acl-anthology-2019" / "works.csl.json.gz"
     (summary,) = import_all(engine, path)

@@ -723,6 +723,9 @@ def search(
 @app.command()
 def embed(
     limit: Annotated[int | None, typer.Option(help="Embed at most this many works now.")] = None,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Queue the embedding for the worker and return.")
+    ] = False,
 ) -> None:
     """Build the semantic index: embed every work that has no vector yet. Resumable (stop
     it any time, run it again) and incremental (after an import only new works are done)."""
@@ -733,6 +736,12 @@ def embed(
     from peergraph.search.semantic import coverage, embed_pending
 
     engine = _engine()
+    if queue:
+        from peergraph.jobs import queue as job_queue
+
+        job = job_queue.enqueue(engine, "embed", {"limit": limit} if limit else {})
+        out.print(f"queued embedding job #{job}; `peergraph jobs` shows it")
+        return
     try:
         encoder = load_encoder()
     except EncoderUnavailable as exc:
@@ -825,7 +834,7 @@ def worker(
         str, typer.Option("--log-format", help="json (one object per line) or text.")
     ] = "json",
 ) -> None:
-    """Run long jobs from the queue: imports and rebuilds queued with --queue, embedding.
+    """Run long jobs from the queue: imports, rebuilds and embedding queued with --queue.
     Run several for more throughput; two never take the same job, and a job whose worker
     was killed is resumed by the next. `serve` runs one itself unless --no-worker."""
     from peergraph.jobs.worker import Worker

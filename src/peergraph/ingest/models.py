@@ -74,7 +74,9 @@ class Provenance(Base):
             "record_digest",
             unique=True,
         ),
-        Index("ix_provenance_entity", "entity_type", "entity_id"),
+        # id last: a work's sources, oldest first, are one index range on PostgreSQL too
+        # (SQLite's indexes end in the rowid anyway)
+        Index("ix_provenance_entity", "entity_type", "entity_id", "id"),
         Index("ix_provenance_record_key", "record_key"),
     )
 

@@ -74,7 +74,12 @@ def run_embed(engine: Engine, args: dict[str, Any], progress: Progress) -> str:
     from peergraph.search.embeddings import load_encoder
     from peergraph.search.semantic import embed_pending
 
-    added = embed_pending(engine, load_encoder(), progress=lambda d, t: progress(d, t, "works"))
+    added = embed_pending(
+        engine,
+        load_encoder(),
+        limit=args.get("limit"),
+        progress=lambda d, t: progress(d, t, "works"),
+    )
     return f"embedded {added:,} works"
 
 

@@ -530,7 +530,10 @@ def _latest_affiliations(conn: Connection, scope: Table | None) -> dict[int, lis
             " FROM authorship_links l JOIN authorships a ON a.id = l.authorship_id"
             " JOIN works w ON w.id = a.work_id"
             " JOIN authorship_institutions ai ON ai.authorship_id = a.id"
-            " JOIN institutions i ON i.id = ai.institution_id" + _only(scope, "l.record_id")
+            " JOIN institutions i ON i.id = ai.institution_id"
+            + _only(scope, "l.record_id")
+            # a total order: the same three institutions on every database and every run
+            + " ORDER BY l.record_id, 2 DESC, w.id DESC, i.id"
         )
     ):
         current = latest.get(record_id)
@@ -553,7 +556,8 @@ def _latest_affiliations(conn: Connection, scope: Table | None) -> dict[int, lis
             " JOIN works w ON w.id = a.work_id"
             + _only(scope, "l.record_id")
             + " WHERE a.raw_affiliations IS NOT NULL"
-            " ORDER BY w.year DESC"
+            # undated works last on both databases (PostgreSQL sorts NULL first in DESC)
+            " ORDER BY 2 DESC, w.id DESC, a.id"
         )
     ):
         if record_id in result:

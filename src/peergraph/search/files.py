@@ -109,7 +109,8 @@ def refresh(
     other process is building them; None when another process is (look again later).
     Without a folder (one-shot commands) the built arrays stay in this process."""
     if folder is None:
-        return build()
+        arrays, meta = build()
+        return arrays, {**meta, "generations": wanted}
     label = "-".join(f"{k}{v}" for k, v in sorted(wanted.items()))
     for attempt in range(2):
         current = folder.current(kind)

@@ -62,6 +62,7 @@ def create_app(
             app.state.worker.stop()
         if app.state.index_job is not None:
             app.state.index_job.stop()
+        app.state.engine.dispose()
 
     app = FastAPI(
         lifespan=lifespan,
