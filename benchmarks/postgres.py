@@ -145,7 +145,11 @@ def scifact_scores(folder: Path) -> dict[str, float]:
 
     engine = engine_for(folder)
     with engine.connect() as conn:
-        corpus_id = dict(conn.execute(text("SELECT work_id, record_key FROM provenance")).all())
+        corpus_id = dict(
+            conn.execute(
+                text("SELECT entity_id, record_key FROM provenance WHERE entity_type = 'work'")
+            ).all()
+        )
     qrels = read_qrels(SHARED / "scifact-beir" / "qrels" / "train.tsv")
     with (SHARED / "scifact-beir" / "queries.jsonl").open(encoding="utf-8") as handle:
         queries = {q["_id"]: q["text"] for q in map(json.loads, handle) if q["_id"] in qrels}

@@ -225,6 +225,7 @@ def test_identical_repeats_add_no_provenance(engine, tmp_path, test_data):
 
 
 @pytest.mark.slow
+@pytest.mark.once  # a million identical lines: the importer's repeat check, not the database
 def test_work_page_of_a_record_imported_a_million_times(client, engine, tmp_path, test_data):
     line = (test_data / "openalex.jsonl").read_text().splitlines()[0]
     path = tmp_path / "million.jsonl.gz"

@@ -101,6 +101,7 @@ def test_acl_anthology(engine, shared_data):
         assert conn.execute(text("SELECT count(*) FROM works")).scalar() == 50_253 - summary.merged
 
 
+@pytest.mark.once  # the OpenAlex test file imports on both databases in test_loader
 def test_openalex_samples(engine, shared_data):
     folder = shared_data / "openalex-api-samples"
     with gzip.open(folder / "works.jsonl.gz", "rt") as handle:

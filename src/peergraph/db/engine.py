@@ -66,15 +66,20 @@ def alembic_config(engine: Engine):
 
 
 FTS_TABLES = ("works_fts", "records_fts")
-TEXT_INDEXES = ("ix_works_text", "ix_author_records_name_text")  # PostgreSQL's (search/text.py)
+# PostgreSQL's (search/text.py): a generated tsvector column of works and GIN indexes
+TEXT_COLUMN = "search_document"
+TEXT_INDEXES = ("ix_works_text", "ix_author_records_name_text")
 
 
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
     """Leave the text indexes to migrations: SQLite's FTS5 tables (and their shadow
-    tables), PostgreSQL's GIN indexes on expressions, which no model declares."""
+    tables), PostgreSQL's generated tsvector column and GIN indexes, which no model
+    declares."""
     if type_ == "table" and name is not None and name.startswith(FTS_TABLES):
+        return False
+    if type_ == "column" and name == TEXT_COLUMN:
         return False
     return not (type_ == "index" and name in TEXT_INDEXES)
 

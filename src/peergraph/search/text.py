@@ -12,8 +12,10 @@ index or a table behind one):
 SQLite: FTS5 tables ``works_fts`` (Porter stemmer, ranked by FTS5's BM25, the same
 ranking as the in-memory index in search/lexical.py) and ``records_fts``.
 
-PostgreSQL: GIN indexes on expressions (migration 0011), kept current by PostgreSQL on
-every write, so ``add_works`` and ``names_changed`` have nothing to do. Works are ranked
+PostgreSQL: a generated, stored tsvector column ``works.search_document`` with a GIN
+index, and a GIN index on an expression of record names (migration 0011), all kept
+current by PostgreSQL on every write, so ``add_works`` and ``names_changed`` have nothing
+to do. Works are ranked
 by ``ts_rank`` over the title (weight A) and abstract (weight D at a third of A, as
 TITLE_WEIGHT says) with length normalisation 1. That ranking is not BM25; it answers only
 while a process's in-memory BM25 index is being built and in one-shot CLI searches
@@ -192,21 +194,22 @@ class SqliteText:
         return None
 
 
-# the indexed expressions: queries must repeat them exactly for PostgreSQL to use the index
+# what works.search_document holds (migration 0011 copies it)
 WORK_DOCUMENT = (
     "(setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A')"
     " || setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'D'))"
 )
+# the indexed name expression: queries repeat it exactly, so PostgreSQL uses the index
 RECORD_NAME = "to_tsvector('simple'::regconfig, display_name)"
 # ts_rank's weights are {D, C, B, A}: an abstract word counts a third of a title word
 WORK_WEIGHTS = "'{%.4f, 0.2, 0.4, 1.0}'" % (1 / TITLE_WEIGHT)
 
 
 class PostgresText:
-    """GIN indexes on tsvector expressions over ``works`` and ``author_records``."""
+    """GIN indexes over ``works.search_document`` and an expression of record names."""
 
     INDEXES: ClassVar[dict[str, str]] = {
-        "ix_works_text": f"CREATE INDEX ix_works_text ON works USING gin ({WORK_DOCUMENT})",
+        "ix_works_text": "CREATE INDEX ix_works_text ON works USING gin (search_document)",
         "ix_author_records_name_text": (
             f"CREATE INDEX ix_author_records_name_text ON author_records USING gin ({RECORD_NAME})"
         ),
@@ -223,9 +226,9 @@ class PostgresText:
         conds, params = _filters(where)
         rows = session.execute(
             text(
-                f"SELECT w.id, ts_rank({WORK_WEIGHTS}, {WORK_DOCUMENT}, q, 1) AS score"
+                f"SELECT w.id, ts_rank({WORK_WEIGHTS}, w.search_document, q, 1) AS score"
                 " FROM works w, to_tsquery('english', :q) q"
-                f" WHERE {WORK_DOCUMENT} @@ q{conds} ORDER BY score DESC, w.id LIMIT :limit"
+                f" WHERE w.search_document @@ q{conds} ORDER BY score DESC, w.id LIMIT :limit"
             ),
             {"q": self._tsquery(query), "limit": limit, **params},
         ).all()
@@ -237,7 +240,7 @@ class PostgresText:
             session.execute(
                 text(
                     "SELECT count(*) FROM works w"
-                    f" WHERE {WORK_DOCUMENT} @@ to_tsquery('english', :q){conds}"
+                    f" WHERE w.search_document @@ to_tsquery('english', :q){conds}"
                 ),
                 {"q": self._tsquery(query), **params},
             ).scalar_one()
