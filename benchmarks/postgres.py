@@ -31,9 +31,7 @@ import argparse
 import contextlib
 import gzip
 import json
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_latency import load_queries
-from shared_store import DEFAULT_STORE, REPO, SHARED, percentile
+from shared_store import DEFAULT_STORE, REPO, SHARED, percentile, served
 
 RESULTS = REPO / "benchmarks" / "results"
 TARGETS = {"keyword": 0.020, "hybrid": 0.060}
@@ -235,47 +233,6 @@ def pss_mib(pid: int) -> float:
     return total
 
 
-@contextlib.contextmanager
-def serving(folder: Path, workers: int) -> Iterator[tuple[subprocess.Popen, str]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "peergraph",
-            "serve",
-            "--no-embed",
-            "--no-worker",
-            "--workers",
-            str(workers),
-            "--port",
-            str(port),
-        ],
-        env=dict(os.environ, PEERGRAPH_DATA_DIR=str(folder)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 600
-        ready: set[int] = set()
-        while len(ready) < workers and time.monotonic() < deadline:
-            with (
-                contextlib.suppress(OSError, ValueError),
-                urllib.request.urlopen(base + "/readyz", timeout=5) as response,
-            ):
-                ready.add(json.load(response)["pid"])
-            time.sleep(0.2)
-        if len(ready) < workers:
-            raise RuntimeError(f"only {len(ready)} of {workers} processes became ready")
-        yield server, base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def fetch(base: str, mode: str, query: str) -> float:
     url = base + "/api/search?" + urllib.parse.urlencode({"q": query, "mode": mode})
     began = time.perf_counter()
@@ -312,10 +269,10 @@ def build_index_files(folder: Path) -> None:
 def measure(folder: Path, queries: list[str]) -> dict[str, float]:
     figures: dict[str, float] = {}
     build_index_files(folder)
-    with serving(folder, 1) as (server, base):
+    with served(folder, "--no-worker", workers=1) as (server, base):
         warm_up(base, queries, 1)
         figures["memory_one"] = pss_mib(server.pid)
-    with serving(folder, 2) as (server, base):
+    with served(folder, "--no-worker", workers=2) as (server, base):
         warm_up(base, queries, 2)
         for mode in ("keyword", "hybrid"):
             times = [fetch(base, mode, q) for q in queries]

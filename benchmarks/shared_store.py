@@ -52,30 +52,34 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextlib.contextmanager
-def served(store: Path) -> Iterator[tuple[subprocess.Popen, str]]:
-    """A real ``peergraph serve --no-embed`` on a free loopback port, yielded once it
-    answers and its in-memory keyword index is built; stopped afterwards."""
+def served(store: Path, *args: str, workers: int = 1) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A real ``peergraph serve --no-embed`` (plus ``args``) with ``workers`` processes on a
+    free loopback port, yielded once every process answers /readyz (its in-memory keyword
+    index is at the stored generation); stopped afterwards."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    command = ["serve", "--no-embed", "--workers", str(workers), "--port", str(port), *args]
     server = subprocess.Popen(
-        [sys.executable, "-m", "peergraph", "serve", "--no-embed", "--port", str(port)],
+        [sys.executable, "-m", "peergraph", *command],
         env=dict(os.environ, PEERGRAPH_DATA_DIR=str(store)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(base + "/api/search/status", timeout=5) as response:
-                    if json.load(response)["keyword_in_memory_works"] is not None:
-                        break
-            except OSError:
-                pass
-            time.sleep(0.5)
+        deadline = time.monotonic() + 600
+        ready: set[int] = set()  # the pids that answered ready
+        while len(ready) < workers and time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError, ValueError),
+                urllib.request.urlopen(base + "/readyz", timeout=5) as response,
+            ):
+                ready.add(json.load(response)["pid"])
+            time.sleep(0.2)
+        if len(ready) < workers:
+            raise RuntimeError(f"only {len(ready)} of {workers} processes became ready")
         yield server, base
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=30)

@@ -933,13 +933,11 @@ def copy(
     table, row for row, ids included (so links and redirects keep working), in one
     transaction: a failed copy leaves the target as it was. Both stores end at the newest
     schema; the target's search indexes are built by `serve` or `peergraph embed` as usual."""
-    import dataclasses
     import time
 
     from peergraph.cli.progress import StepProgress
     from peergraph.db import create_db_engine
     from peergraph.db.copy import CopyRefused, copy_instance
-    from peergraph.settings import Settings
 
     source = _engine()
     if "://" in target:
