@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.jobs import queue
+from peergraph.logs import JsonFormatter
 from peergraph.web.app import create_app
-from peergraph.web.observe import JsonFormatter
 
 
 def test_request_ids_and_one_json_line_per_request(settings, engine, test_data, caplog):
@@ -26,7 +26,7 @@ def test_request_ids_and_one_json_line_per_request(settings, engine, test_data, 
     assert [r.route for r in lines] == ["/api/works", "/api/works"]
     assert lines[0].status == 200 and lines[0].ms >= 0
     # the JSON formatter, as `serve` uses it, inside a request's context
-    from peergraph.web.observe import request_id
+    from peergraph.logs import request_id
 
     token = request_id.set("abc-123")
     try:

@@ -377,8 +377,8 @@ def serve(
     jobs run in a worker thread unless --no-worker."""
     import uvicorn
 
+    from peergraph.logs import configure_logging
     from peergraph.web.app import create_app, serve_environment
-    from peergraph.web.observe import configure_logging
 
     _check_log_format(log_format)
     settings = state.settings
@@ -394,20 +394,14 @@ def serve(
         )
     configure_logging(log_format)
     if workers > 1:
-        # each process builds its own app from the environment (web/app.py)
+        # each process builds its own app from the environment (web/app.py); this process
+        # becomes their small parent (web/supervisor.py)
         os.environ.update(
             serve_environment(settings, embed=embed, worker=run_worker, log_format=log_format)
         )
-        uvicorn.run(
-            "peergraph.web.app:app_from_env",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
-        return
+        sys.stderr.flush()
+        supervisor = [sys.executable, "-m", "peergraph.web.supervisor"]
+        os.execv(sys.executable, [*supervisor, host, str(port), str(workers), log_format])
     application = create_app(settings, background=True, embed=embed, worker=run_worker)
     # log_config=None: uvicorn's own lines go through the same (JSON) handler
     uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
@@ -838,7 +832,7 @@ def worker(
     Run several for more throughput; two never take the same job, and a job whose worker
     was killed is resumed by the next. `serve` runs one itself unless --no-worker."""
     from peergraph.jobs.worker import Worker
-    from peergraph.web.observe import configure_logging
+    from peergraph.logs import configure_logging
 
     _check_log_format(log_format)
     configure_logging(log_format)

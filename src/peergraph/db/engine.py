@@ -16,11 +16,18 @@ from peergraph.settings import Settings
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def create_db_engine(settings: Settings) -> Engine:
+PAGE_CACHE_MIB = 64  # SQLite's page cache per connection, for imports and rebuilds
+SERVING_PAGE_CACHE_MIB = 8  # a web process: many connections, mostly small reads
+
+
+def create_db_engine(settings: Settings, *, page_cache_mib: int = PAGE_CACHE_MIB) -> Engine:
     """Build the engine for ``settings.database_url``.
 
     SQLite files get WAL journaling (readers never block the importer), foreign keys on,
-    and ``synchronous=NORMAL`` (durable at checkpoints, safe against process kills).
+    and ``synchronous=NORMAL`` (durable at checkpoints, safe against process kills), and
+    ``page_cache_mib`` of page cache per connection. Every pooled connection keeps its own
+    cache, in the process's private memory: web processes ask for little (the operating
+    system's file cache, which all processes share, holds the hot pages anyway).
     """
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -29,6 +36,11 @@ def create_db_engine(settings: Settings) -> Engine:
             connect_args={"timeout": 30, "check_same_thread": False},
         )
         event.listen(engine, "connect", _configure_sqlite)
+        event.listen(
+            engine,
+            "connect",
+            lambda connection, _record: _set_page_cache(connection, page_cache_mib),
+        )
         return engine
     return create_engine(postgres_url(settings.database_url), pool_pre_ping=True)
 
@@ -48,7 +60,12 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA temp_store=MEMORY")
-    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
+    cursor.close()
+
+
+def _set_page_cache(dbapi_connection, mib: int) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA cache_size={-1024 * int(mib)}")  # negative: KiB
     cursor.close()
 
 

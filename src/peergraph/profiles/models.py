@@ -24,6 +24,9 @@ class RecordTopic(Base):
     works_count: Mapped[int] = mapped_column(Integer)
 
 
+CLOSE_STRENGTH = 0.5  # Σ 1/(n−1) ≥ ½: one three-author paper, two five-author papers, …
+
+
 class Collaboration(Base):
     """Co-authorship between two records (stored in both directions)."""
 

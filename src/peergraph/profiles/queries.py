@@ -15,8 +15,13 @@ from sqlalchemy.orm import Session, selectinload
 from peergraph.authors.models import AuthorRecord, AuthorshipLink, RecordRedirect
 from peergraph.ingest.normalize import fold
 from peergraph.profiles import trust
-from peergraph.profiles.models import Collaboration, Profile, RecordTopic, TrustEvidence
-from peergraph.profiles.services import CLOSE_STRENGTH
+from peergraph.profiles.models import (
+    CLOSE_STRENGTH,
+    Collaboration,
+    Profile,
+    RecordTopic,
+    TrustEvidence,
+)
 from peergraph.works.models import Authorship, AuthorshipInstitution, Topic, Work
 from peergraph.works.services import Page
 

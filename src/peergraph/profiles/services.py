@@ -37,12 +37,17 @@ from peergraph.authors.services import LoadedCorpus, Written, load_corpus, name_
 from peergraph.db import generation
 from peergraph.db.base import utcnow
 from peergraph.profiles import trust
-from peergraph.profiles.models import Collaboration, Profile, RecordTopic, TrustEvidence
+from peergraph.profiles.models import (
+    CLOSE_STRENGTH,
+    Collaboration,
+    Profile,
+    RecordTopic,
+    TrustEvidence,
+)
 from peergraph.profiles.topics import infer_topics
 from peergraph.search.text import text_index
 from peergraph.works.models import Topic, WorkTopic
 
-CLOSE_STRENGTH = 0.5  # Σ 1/(n−1) ≥ ½: one three-author paper, two five-author papers, …
 MAX_AUTHORS_FOR_COLLABORATION = 100
 TOP_TOPICS = 10
 INFERRED_WEIGHT_WITH_SOURCE_TOPICS = 0.3

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from peergraph import native
 from peergraph.db import generation
 from peergraph.search.embeddings import Encoder, EncoderUnavailable, MiniLMOnnxEncoder
 from peergraph.search.lexical import LexicalHolder
@@ -26,6 +27,7 @@ from peergraph.search.semantic import CHUNK, DEFAULT_ENCODER, coverage, embed_pe
 
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 2.0  # how often the job looks at the stored works generation
+TRIM_SECONDS = 10.0  # how often freed heap goes back to the system (peergraph/native.py)
 
 
 class SearchIndexJob(threading.Thread):
@@ -56,6 +58,7 @@ class SearchIndexJob(threading.Thread):
         self.lexical = lexical
         self.embed = embed
         self._lexical_checked = 0.0
+        self._trimmed = 0.0
 
     def stop(self, timeout: float | None = 5.0) -> None:
         self._halt.set()
@@ -129,8 +132,17 @@ class SearchIndexJob(threading.Thread):
         deadline = time.monotonic() + self.poll_seconds
         while not self._halt.wait(max(0.0, min(CHECK_SECONDS, deadline - time.monotonic()))):
             self._refresh_lexical()
+            self._release_memory()
             if time.monotonic() >= deadline or self._works_generation() != works:
                 return
+
+    def _release_memory(self) -> None:
+        """What requests freed goes back to the system every TRIM_SECONDS: several web
+        processes would each keep it privately otherwise (peergraph/native.py)."""
+        now = time.monotonic()
+        if now - self._trimmed >= TRIM_SECONDS:
+            self._trimmed = now
+            native.release_free_memory()
 
     def _works_generation(self) -> int:
         try:

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 from sqlalchemy import Engine, text
 
 from peergraph.db import generation
@@ -225,6 +224,8 @@ class LexicalIndex:
         idf = np.where(idf <= 0, 1e-6, idf).astype(np.float32)
         norm = K1 * (1 - B + B * doc_len[docs] / (avg_len or 1.0))
         weights = idf[terms] * f * (K1 + 1) / (f + norm)
+        from scipy import sparse  # building only: a serving process never loads scipy
+
         postings = sparse.csr_matrix(
             (weights.astype(np.float32), (terms, docs)), shape=(len(vocabulary), n_docs)
         )

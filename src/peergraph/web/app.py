@@ -12,11 +12,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from peergraph import __version__
+from peergraph import __version__, native
 from peergraph.db import create_db_engine, session_factory
+from peergraph.db.engine import SERVING_PAGE_CACHE_MIB
 from peergraph.ingest.services import public_path
 from peergraph.jobs.worker import WorkerThread
 from peergraph.links import safe_link
+from peergraph.logs import configure_logging
 from peergraph.search.background import SearchIndexJob
 from peergraph.search.files import IndexFolder
 from peergraph.search.lexical import LexicalHolder
@@ -32,7 +34,6 @@ from peergraph.web import (
     search,
     views,
 )
-from peergraph.web.observe import configure_logging
 from peergraph.web.security import SecurityHeaders
 from peergraph.works.services import identifier_url
 
@@ -50,16 +51,21 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if background:
+            native.limit_arenas()  # before request threads start (peergraph/native.py)
             app.state.index_job = SearchIndexJob(
                 app.state.engine, lexical=app.state.lexical, embed=embed
             )
             app.state.index_job.start()
-        if worker:
-            app.state.worker = WorkerThread(app.state.engine)
+        # jobs (imports, rebuilds) get an engine of their own, with the larger page cache
+        jobs_engine = create_db_engine(settings) if worker else None
+        if jobs_engine is not None:
+            app.state.worker = WorkerThread(jobs_engine)
             app.state.worker.start()
         yield
         if app.state.worker is not None:
             app.state.worker.stop()
+        if jobs_engine is not None:
+            jobs_engine.dispose()
         if app.state.index_job is not None:
             app.state.index_job.stop()
         app.state.engine.dispose()
@@ -74,7 +80,7 @@ def create_app(
         docs_url=None,  # views.api_docs serves Swagger UI from our own static files
         redoc_url=None,
     )
-    engine = create_db_engine(settings)
+    engine = create_db_engine(settings, page_cache_mib=SERVING_PAGE_CACHE_MIB)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)

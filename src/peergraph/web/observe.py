@@ -4,9 +4,10 @@
   most 64 letters, digits, ``-``, ``_`` or ``.``), a fresh one otherwise. The response
   carries it back, and every log line written while the request runs includes it.
   ``X-Served-By`` names the answering process id (several processes share one port).
-- ``JsonFormatter`` writes one JSON object per log line (time, level, logger, message,
-  request id, and any ``extra`` fields); ``serve`` and ``worker`` log that way. Each
-  request logs one ``request`` line with method, route, status and milliseconds.
+- ``JsonFormatter`` (peergraph/logs.py) writes one JSON object per log line (time,
+  level, logger, message, request id, and any ``extra`` fields); ``serve`` and ``worker``
+  log that way. Each request logs one ``request`` line with method, route, status and
+  milliseconds.
 - ``GET /metrics``: Prometheus text format (prometheus-client). Latency histograms per
   route template (``/researchers/{record_id}``, never the raw path, so the label set
   stays bounded), and at scrape time the data generations, the in-memory index sizes and
@@ -16,15 +17,11 @@
 
 from __future__ import annotations
 
-import contextvars
-import json
 import logging
 import os
 import re
 import time
 import uuid
-from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -37,41 +34,10 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+from peergraph.logs import request_id
+
 _TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 log = logging.getLogger("peergraph.requests")
-# fields every LogRecord has; anything else came in through ``extra=``
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        rid = request_id.get()
-        if rid is not None:
-            out["request_id"] = rid
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                out[key] = value
-        if record.exc_info:
-            out["error"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str, ensure_ascii=False)
-
-
-def configure_logging(fmt: str = "json", level: int = logging.INFO) -> None:
-    """Root logging for a long-running process: JSON lines (or plain text) on stderr."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(name)s %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
 
 
 class Metrics:

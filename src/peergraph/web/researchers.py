@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from peergraph.profiles import queries as profiles
 from peergraph.profiles import trust
-from peergraph.profiles.services import CLOSE_STRENGTH
+from peergraph.profiles.models import CLOSE_STRENGTH
 from peergraph.search.similar import similar_researchers
 from peergraph.web.charts import works_per_year_svg
 from peergraph.web.deps import OptionalId, RecordId, get_session, record_or_redirect
