@@ -99,6 +99,9 @@ def test_tuned_encoders_agree_and_are_cached(tmp_path):
     built = sorted(p.name.split("-v")[0] for p in tmp_path.glob("*.onnx"))
     assert built == ["minilm-f32", "minilm-q8"]
     for path in tmp_path.glob("*.onnx"):
+        # the weights live in a file of their own, which every process maps
+        weights = path.with_name(path.name + ".data")
+        assert path.stat().st_size < 1_000_000 < weights.stat().st_size
         ops = {node.op_type for node in onnx.load(str(path)).graph.node}
         assert "IsNaN" not in ops
         assert ("MatMulInteger" in ops) == path.name.startswith("minilm-q8")
@@ -112,6 +115,9 @@ def test_tuned_encoders_agree_and_are_cached(tmp_path):
     damaged = next(tmp_path.glob("minilm-q8*.onnx"))
     damaged.write_bytes(b"not a model")
     again = MiniLMOnnxEncoder(cache_dir=tmp_path)  # rebuilt from the packaged export
+    assert np.allclose(again.encode(texts), a, atol=1e-5)
+    damaged.with_name(damaged.name + ".data").unlink()  # the weights gone: rebuilt too
+    again = MiniLMOnnxEncoder(cache_dir=tmp_path)
     assert np.allclose(again.encode(texts), a, atol=1e-5)
 
 

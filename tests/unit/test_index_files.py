@@ -33,7 +33,8 @@ def test_a_published_index_is_mapped_read_only_and_replaces_the_old_one(tmp_path
     second = folder.publish("lexical", "works2", {"ids": np.arange(5)}, {"generations": {"w": 2}})
     assert folder.current("lexical") == second and not first.exists()
     arrays, meta = open_arrays(second)
-    assert isinstance(arrays["ids"], np.memmap) and not arrays["ids"].flags.writeable
+    ids = arrays["ids"]  # a view of the mapped file, read-only
+    assert isinstance(ids.base, np.memmap) and not ids.flags.writeable
     assert arrays["ids"].tolist() == [0, 1, 2, 3, 4] and meta["generations"] == {"w": 2}
     assert not list(folder.root.glob(".*.tmp"))  # nothing half-written left behind
 

@@ -68,6 +68,11 @@ class Tokenizer:
             self._cache[word] = stemmed
         return stemmed
 
+    def stems(self, words: set[str]) -> dict[str, str]:
+        """Each (lower-case) word's stem; the cache answers most without a call."""
+        cache = self._cache
+        return {w: cache.get(w) or self.word(w) for w in words}
+
     def __call__(self, text_: str) -> list[str]:
         return [self.word(w) for w in WORD.findall(text_.lower())]
 
@@ -267,7 +272,7 @@ class LexicalIndex:
         k = min(k, len(matches))
         top = matches[np.argpartition(-scores[matches], k - 1)[:k]]
         top = top[np.lexsort((self.ids[top], -scores[top]))]
-        return [(int(self.ids[i]), float(scores[i])) for i in top], len(matches)
+        return list(zip(self.ids[top].tolist(), scores[top].tolist(), strict=True)), len(matches)
 
 
 class LexicalHolder:

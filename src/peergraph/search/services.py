@@ -319,8 +319,11 @@ def snippet(
 ) -> Markup | None:
     """The window of ``words`` words with the most query words, HTML-escaped, matches in
     <mark>; None when no word matches. Words match by their stem (the index's tokens)."""
-    spans = [(m.start(), m.end()) for m in WORD.finditer(text_)]
-    hits = [i for i, (a, b) in enumerate(spans) if tokenizer.word(text_[a:b].lower()) in stems]
+    found = list(WORD.finditer(text_))
+    words_ = [m.group().lower() for m in found]
+    # a word's stem once per distinct word, not once per occurrence
+    matching = {w for w, stem in tokenizer.stems(set(words_)).items() if stem in stems}
+    hits = [i for i, w in enumerate(words_) if w in matching]
     if not hits:
         return None
     best_start, best_count = hits[0], 0
@@ -328,19 +331,17 @@ def snippet(
         count = sum(1 for h in hits if first <= h < first + words)
         if count > best_count:
             best_start, best_count = first, count
-    start = max(0, min(best_start - 3, len(spans) - words))
-    end = min(len(spans), start + words)
-    marked = set(hits)
+    start = max(0, min(best_start - 3, len(found) - words))
+    end = min(len(found), start + words)
     out = ["… " if start > 0 else ""]
-    position = spans[start][0]
-    for i in range(start, end):
-        a, b = spans[i]
-        out.append(str(escape(text_[position:a])))
-        word = str(escape(text_[a:b]))
-        out.append(f"<mark>{word}</mark>" if i in marked else word)
-        position = b
-    if end < len(spans):
-        out.append(" …")
+    position = found[start].start()
+    for i in hits:  # the text between marked words is escaped in one piece
+        if start <= i < end:
+            a, b = found[i].span()
+            out.append(f"{escape(text_[position:a])}<mark>{escape(text_[a:b])}</mark>")
+            position = b
+    if end < len(found):
+        out.append(f"{escape(text_[position : found[end - 1].end()])} …")
     else:
         out.append(str(escape(text_[position:])))
     return Markup("".join(out))
