@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from peergraph.cli.main import app as cli
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
+from peergraph.jobs import queue
+from peergraph.jobs.worker import SKIPPED, Worker
 from peergraph.profiles.services import rebuild
 from peergraph.search.background import SearchIndexJob
 from peergraph.search.embeddings import load_encoder
@@ -127,41 +129,62 @@ def test_similar_sections_explain_an_empty_index(settings, store):
         assert client.get(f"/api/works/{work['id']}/similar").json()["items"] == []
 
 
-def test_background_job_fills_the_index_and_follows_imports(store, test_data):
+def test_embedding_is_a_worker_job_queued_at_start_and_after_each_import(store, test_data):
+    """The web process's background job queues embedding and maps the keyword index; a
+    worker embeds, and queues the embedding again after each import it runs."""
     lexical = LexicalHolder(store)
-    job = SearchIndexJob(store, poll_seconds=0.2, lexical=lexical)
+    job = SearchIndexJob(store, lexical=lexical)
     job.start()
     try:
         deadline = time.monotonic() + 60
-        while not coverage(store).complete and time.monotonic() < deadline:
-            time.sleep(0.2)
+        while queue.latest(store, "embed") is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert queue.latest(store, "embed").state == "queued"
+        assert not coverage(store).complete  # a web process does not embed
+        assert Worker(store).run(once=True) == 1
         assert coverage(store).complete
-        import_file(store, ImportTarget(test_data / "arxiv.jsonl", "arxiv-jsonl"))
-        assert not coverage(store).complete
-        while not coverage(store).complete and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert coverage(store).complete and job.added_total == 9
+        assert queue.latest(store, "embed").message == "embedded 8 works"
+        queue.enqueue(store, "import", {"paths": [str(test_data / "arxiv.jsonl")]})
+        assert Worker(store).run(once=True) == 2  # the import, then the embedding it queued
+        assert coverage(store).complete and coverage(store).total == 9
         while (lexical.index is None or lexical.index.loaded < 9) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert lexical.index is not None and lexical.index.loaded == 9  # rebuilt after import
-        assert job.status()["state"] in ("idle", "embedding")
+        assert Worker(store, embed=False).run(once=True) == 0  # nothing else was queued
     finally:
         job.stop()
     assert not job.is_alive()
 
 
 def test_served_app_runs_the_job_and_reports_it(settings, store):
-    with TestClient(create_app(settings, background=True)) as client:
+    with TestClient(create_app(settings, background=True, worker=True)) as client:
         deadline = time.monotonic() + 60
         while not coverage(store).complete and time.monotonic() < deadline:
             time.sleep(0.2)
         page = client.get("/search")
         assert "Semantic index: 100 % of 8 works." in page.text
+        status = client.get("/api/search/status").json()
+        assert status["semantic_job"] == "done" and status["semantic_index_works"] == 8
         assert client.app.state.lexical.index.loaded == 8  # type: ignore[attr-defined]
         body = client.get("/api/search", params={"q": "markov", "mode": "keyword"}).json()
         assert body["total"] == 2 and "<mark>" in body["items"][0]["snippet"]
         job = client.app.state.index_job  # type: ignore[attr-defined]
     assert not job.is_alive()  # stopped with the app
+
+
+def test_search_page_tells_where_the_embedding_job_stands(settings, store):
+    with TestClient(create_app(settings)) as client:
+        assert "(run <code>peergraph embed</code> to finish it)" in client.get("/search").text
+        job = queue.ensure(store, "embed")
+        assert queue.ensure(store, "embed") == job  # asked twice, queued once
+        assert "embedding is queued for a worker" in client.get("/search").text
+        taken = queue.claim(store, "test:1")
+        assert taken is not None and taken.id == job
+        queue.beat(store, job, "test:1", done=3, total=8, unit="works")
+        assert client.get("/api/search/status").json()["semantic_job"] == "embedding"
+        assert "embedding in the background" in client.get("/search").text
+        queue.finish(store, job, "test:1", "done", f"{SKIPPED}search by meaning is off: no model")
+        assert "search by meaning is off: no model" in client.get("/search").text
 
 
 def test_missing_or_damaged_indexes_are_repaired(settings, store):

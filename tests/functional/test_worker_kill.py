@@ -66,7 +66,7 @@ def test_a_killed_workers_import_is_resumed_by_the_next_worker(shared_data, tmp_
     engine = create_db_engine(Settings.for_data_dir(store))
     migrate(engine)
     job = queue.enqueue(engine, "import", {"paths": [str(data)]})
-    first = worker(store)
+    first = worker(store, "--no-embed")  # the import alone; embedding is another job
     try:
         deadline = time.monotonic() + 120
         while True:  # until the first batch is committed, then kill it hard
@@ -85,7 +85,7 @@ def test_a_killed_workers_import_is_resumed_by_the_next_worker(shared_data, tmp_
     assert killed.state == "running" and killed.attempts == 1
     assert 0 < checkpoint < RECORDS
 
-    second = worker(store, "--once", "--stale-after", "1")
+    second = worker(store, "--once", "--stale-after", "1", "--no-embed")
     assert second.wait(timeout=300) == 0
     resumed = queue.get(engine, job)
     assert resumed.state == "done" and resumed.attempts == 2, resumed.message

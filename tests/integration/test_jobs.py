@@ -18,9 +18,13 @@ from peergraph.works.models import Work
 def test_a_worker_runs_queued_imports_and_rebuilds_in_order(engine, test_data):
     first = queue.enqueue(engine, "import", {"paths": [str(test_data / "profiles.csl.json")]})
     second = queue.enqueue(engine, "rebuild", {"full": False})
-    assert Worker(engine, name="w1").run(once=True) == 2
+    # the import queues the embedding of its works, which runs after the rebuild
+    assert Worker(engine, name="w1").run(once=True) == 3
     imported, rebuilt = queue.get(engine, first), queue.get(engine, second)
     assert (imported.state, rebuilt.state) == ("done", "done")
+    embedded = queue.latest(engine, "embed")
+    assert embedded.id > second and embedded.state == "done"
+    assert embedded.message.startswith("embedded ")
     assert imported.message.startswith("1 file(s): imported ")
     assert (imported.done, imported.total, imported.unit) == (1, 1, "files")
     assert rebuilt.message.startswith("full rebuild: ")
@@ -33,7 +37,7 @@ def test_a_worker_runs_queued_imports_and_rebuilds_in_order(engine, test_data):
 def test_a_job_that_fails_says_why_and_the_worker_goes_on(engine, test_data, tmp_path):
     bad = queue.enqueue(engine, "import", {"paths": [str(tmp_path / "missing.json")]})
     good = queue.enqueue(engine, "import", {"paths": [str(test_data / "sample.csl.json")]})
-    assert Worker(engine).run(once=True) == 2
+    assert Worker(engine, embed=False).run(once=True) == 2
     failed = queue.get(engine, bad)
     assert failed.state == "failed" and "missing.json" in failed.message
     assert queue.get(engine, good).state == "done"

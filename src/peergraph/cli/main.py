@@ -346,7 +346,8 @@ def serve(
         bool,
         typer.Option(
             "--embed/--no-embed",
-            help="Build the semantic index in the background while serving (one CPU thread).",
+            help="Queue the embedding of works without a vector at start-up and after each "
+            "import; a worker runs it (serve's own, or `peergraph worker`).",
         ),
     ] = True,
     run_worker: Annotated[
@@ -373,8 +374,8 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the web pages and the JSON API (OpenAPI at /api/openapi.json). Keyword search
-    works at once; the semantic index fills in the background (status on /search); queued
-    jobs run in a worker thread unless --no-worker."""
+    works at once; the semantic index fills in the background as a queued job (status on
+    /search); queued jobs run in a worker thread unless --no-worker."""
     import uvicorn
 
     from peergraph.logs import configure_logging
@@ -827,6 +828,13 @@ def worker(
     log_format: Annotated[
         str, typer.Option("--log-format", help="json (one object per line) or text.")
     ] = "json",
+    embed: Annotated[
+        bool,
+        typer.Option(
+            "--embed/--no-embed",
+            help="After each import, queue the embedding of its works (search by meaning).",
+        ),
+    ] = True,
 ) -> None:
     """Run long jobs from the queue: imports, rebuilds and embedding queued with --queue.
     Run several for more throughput; two never take the same job, and a job whose worker
@@ -837,7 +845,7 @@ def worker(
     _check_log_format(log_format)
     configure_logging(log_format)
     engine = _engine()
-    runner = Worker(engine, poll_seconds=poll, stale_after=stale_after)
+    runner = Worker(engine, poll_seconds=poll, stale_after=stale_after, embed=embed)
     err.print(f"worker {runner.name} on {state.settings.database_url}")
     try:
         ran = runner.run(once=once)

@@ -119,6 +119,28 @@ def finish(engine: Engine, job_id: int, worker: str, state: str, message: str | 
         )
 
 
+def ensure(engine: Engine, kind: str, args: dict[str, Any] | None = None) -> int:
+    """The queued job of ``kind``, or a new one: asked for twice, it is queued once. (Two
+    processes asking at the same moment may both queue it; the second run then finds
+    nothing to do.)"""
+    with engine.connect() as conn:
+        queued = conn.execute(
+            select(jobs_t.c.id)
+            .where(jobs_t.c.kind == kind, jobs_t.c.state == "queued")
+            .order_by(jobs_t.c.id)
+            .limit(1)
+        ).scalar()
+    return queued if queued is not None else enqueue(engine, kind, args)
+
+
+def latest(engine: Engine, kind: str) -> Row[Any] | None:
+    """The newest job of ``kind``, whatever its state."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(jobs_t).where(jobs_t.c.kind == kind).order_by(jobs_t.c.id.desc()).limit(1)
+        ).first()
+
+
 def recent(engine: Engine, limit: int = 50) -> list[Row[Any]]:
     with engine.connect() as conn:
         return list(conn.execute(select(jobs_t).order_by(jobs_t.c.id.desc()).limit(limit)))

@@ -71,16 +71,27 @@ def run_rebuild(engine: Engine, args: dict[str, Any], progress: Progress) -> str
 
 
 def run_embed(engine: Engine, args: dict[str, Any], progress: Progress) -> str:
-    from peergraph.search.embeddings import load_encoder
-    from peergraph.search.semantic import embed_pending
+    """Vectors for the works without one. Without the model packages the job ends with
+    the reason (the search page shows it) instead of failing after every import."""
+    from peergraph.search.embeddings import EncoderUnavailable, load_encoder
+    from peergraph.search.semantic import coverage, embed_pending
 
+    if coverage(engine).complete:
+        return "nothing to embed"
+    try:
+        encoder = load_encoder(threads=args.get("threads"))
+    except EncoderUnavailable as exc:
+        return f"{SKIPPED}search by meaning is off: {exc}"
     added = embed_pending(
         engine,
-        load_encoder(),
+        encoder,
         limit=args.get("limit"),
         progress=lambda d, t: progress(d, t, "works"),
     )
     return f"embedded {added:,} works"
+
+
+SKIPPED = "skipped: "
 
 
 RUNNERS: dict[str, Callable[[Engine, dict[str, Any], Progress], str]] = {
@@ -98,8 +109,12 @@ class Worker:
         name: str | None = None,
         poll_seconds: float = 2.0,
         stale_after: float = queue.STALE_AFTER,
+        embed: bool = True,
+        encoder_threads: int | None = None,
     ) -> None:
         self.engine = engine
+        self.embed = embed  # queue embedding after each import
+        self.encoder_threads = encoder_threads  # None: every core
         self.name = name or queue.worker_name()
         self.poll_seconds = poll_seconds
         self.stale_after = stale_after
@@ -152,7 +167,10 @@ class Worker:
         beating.start()
         log.info("job %s (%s) started, attempt %s", job.id, job.kind, job.attempts)
         try:
-            message = RUNNERS[job.kind](self.engine, dict(job.args or {}), progress)
+            args = dict(job.args or {})
+            if job.kind == "embed" and self.encoder_threads:
+                args.setdefault("threads", self.encoder_threads)
+            message = RUNNERS[job.kind](self.engine, args, progress)
             state = "done"
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"[:2000]
@@ -164,6 +182,8 @@ class Worker:
         report()
         queue.finish(self.engine, job.id, self.name, state, message)
         log.info("job %s %s: %s", job.id, state, message)
+        if state == "done" and job.kind == "import" and self.embed:
+            queue.ensure(self.engine, "embed")  # the new works' vectors, by a worker too
 
     def stop(self) -> None:
         self.halt.set()
@@ -172,9 +192,10 @@ class Worker:
 class WorkerThread(threading.Thread):
     """A worker inside ``peergraph serve`` (single-process mode)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, embed: bool = True) -> None:
         super().__init__(name="peergraph-worker", daemon=True)
-        self.worker = Worker(engine)
+        # embedding on one core: the other is the web requests' (docs/search.md)
+        self.worker = Worker(engine, embed=embed, encoder_threads=1)
 
     def run(self) -> None:
         self.worker.run()

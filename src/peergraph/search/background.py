@@ -1,12 +1,16 @@
 """The search indexes kept up to date in the background of a running server.
 
-``peergraph serve`` starts a ``SearchIndexJob``: a daemon thread that first checks the
-keyword and name indexes (rebuilding a missing or damaged one) and builds the in-memory
-BM25 index (search/lexical.py, rebuilt when the works change), then embeds works without
-a vector, a chunk per transaction (the same resumable ``embed_pending`` as
-``peergraph embed``), then sleeps and looks again, so works from later imports join the
-index without a restart. It runs the encoder on one thread, leaving the other cores to
-requests, and reports its state for the search page's status line.
+``peergraph serve`` starts a ``SearchIndexJob`` in each web process: a daemon thread that
+first checks the keyword and name indexes (rebuilding a missing or damaged one) and maps
+(or builds) the BM25 index files (search/lexical.py), then looks at the stored works
+generation every CHECK_SECONDS and maps the new files when the works changed, and every
+TRIM_SECONDS hands freed heap back to the system (peergraph/native.py).
+
+Embedding is not done here: it is a job (jobs/worker.py), run by a worker — the
+``serve`` process's worker thread in the single-process default, ``peergraph worker``
+processes otherwise — so several web processes never encode the same works. At start-up
+this job queues one when works lack a vector (with ``embed``), and every import job
+queues one when it ends. The search page reads that job's progress from the queue.
 """
 
 from __future__ import annotations
@@ -14,16 +18,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 from sqlalchemy import Engine
 
 from peergraph import native
-from peergraph.db import generation
-from peergraph.search.embeddings import Encoder, EncoderUnavailable, MiniLMOnnxEncoder
+from peergraph.jobs import queue
 from peergraph.search.lexical import LexicalHolder
 from peergraph.search.repair import Health, check_and_repair
-from peergraph.search.semantic import CHUNK, DEFAULT_ENCODER, coverage, embed_pending
+from peergraph.search.semantic import DEFAULT_ENCODER, coverage
 
 log = logging.getLogger(__name__)
 CHECK_SECONDS = 2.0  # how often the job looks at the stored works generation
@@ -35,8 +37,6 @@ class SearchIndexJob(threading.Thread):
         self,
         engine: Engine,
         *,
-        encoder: Encoder | None = None,
-        poll_seconds: float = 30.0,
         model: str = DEFAULT_ENCODER,
         lexical: LexicalHolder | None = None,
         embed: bool = True,
@@ -44,16 +44,7 @@ class SearchIndexJob(threading.Thread):
         super().__init__(name="peergraph-search-index", daemon=True)
         self.engine = engine
         self.model = model
-        self.poll_seconds = poll_seconds
-        self._encoder = encoder
         self._halt = threading.Event()
-        self._lock = threading.Lock()
-        self.state = "starting"  # starting | embedding | idle | off | unavailable | failed
-        self.message: str | None = None
-        self.done = 0
-        self.todo = 0
-        self.started_at = 0.0
-        self.added_total = 0
         self.health: Health | None = None
         self.lexical = lexical
         self.embed = embed
@@ -65,24 +56,6 @@ class SearchIndexJob(threading.Thread):
         if self.is_alive():
             self.join(timeout)
 
-    def status(self) -> dict[str, Any]:
-        with self._lock:
-            elapsed = time.monotonic() - self.started_at if self.started_at else 0.0
-            rate = self.done / elapsed if self.state == "embedding" and elapsed > 1 else None
-            eta = None
-            if rate and self.todo > self.done:
-                minutes = (self.todo - self.done) / rate / 60
-                eta = f"{minutes:.0f} min" if minutes >= 1 else "under a minute"
-            return {
-                "state": self.state,
-                "message": self.message,
-                "done": self.done,
-                "todo": self.todo,
-                "rate": rate,
-                "eta": eta,
-                "added": self.added_total,
-            }
-
     def run(self) -> None:
         try:
             self.health = check_and_repair(self.engine)
@@ -90,51 +63,16 @@ class SearchIndexJob(threading.Thread):
                 log.warning("search index repaired: %s", line)
         except Exception:
             log.exception("checking the search indexes failed")
-        self._refresh_lexical(force=True)
-        if not self.embed:
-            with self._lock:
-                self.state, self.message = "off", "background embedding is off (--no-embed)"
-            while not self._halt.is_set():
-                self._idle()
-            return
-        try:
-            encoder = self._encoder or MiniLMOnnxEncoder(threads=1)
-        except EncoderUnavailable as exc:
-            with self._lock:
-                self.state, self.message = "unavailable", f"search by meaning is off: {exc}"
-            log.warning("background embedding is off: %s", exc)
-            while not self._halt.is_set():
-                self._idle()
-            return
-        while not self._halt.is_set():
-            self._refresh_lexical()
+        if self.embed:
             try:
-                added = embed_pending(self.engine, encoder, limit=CHUNK)
-                if added:
-                    self._advance(added)
-                    continue
-            except Exception as exc:  # a locked or damaged store must not kill the server
-                log.exception("background embedding failed; retrying in %s s", self.poll_seconds)
-                with self._lock:
-                    self.state, self.message = "failed", f"background embedding failed: {exc}"
-            else:
-                with self._lock:
-                    self.state, self.message = "idle", None
-                    self.done = self.todo = 0
-            self._idle()
-
-    def _idle(self) -> None:
-        """Wait ``poll_seconds`` for the next embedding pass, looking at the stored works
-        generation every CHECK_SECONDS: the in-memory BM25 index is rebuilt as soon as any
-        process imports (searches meanwhile go to FTS5), and the pass starts early when
-        works arrived."""
-        works = self._works_generation()
-        deadline = time.monotonic() + self.poll_seconds
-        while not self._halt.wait(max(0.0, min(CHECK_SECONDS, deadline - time.monotonic()))):
+                if not coverage(self.engine, self.model).complete:
+                    queue.ensure(self.engine, "embed")
+            except Exception:  # a locked or damaged store must not kill the server
+                log.exception("queueing the embedding job failed")
+        self._refresh_lexical(force=True)
+        while not self._halt.wait(CHECK_SECONDS):
             self._refresh_lexical()
             self._release_memory()
-            if time.monotonic() >= deadline or self._works_generation() != works:
-                return
 
     def _release_memory(self) -> None:
         """What requests freed goes back to the system every TRIM_SECONDS: several web
@@ -143,12 +81,6 @@ class SearchIndexJob(threading.Thread):
         if now - self._trimmed >= TRIM_SECONDS:
             self._trimmed = now
             native.release_free_memory()
-
-    def _works_generation(self) -> int:
-        try:
-            return generation.current(self.engine)["works"]
-        except Exception:  # a locked or damaged store: try again at the next look
-            return -1
 
     def _refresh_lexical(self, *, force: bool = False) -> None:
         """Rebuild the in-memory BM25 index when the works generation moved (looked at
@@ -167,13 +99,3 @@ class SearchIndexJob(threading.Thread):
                 )
         except Exception:
             log.exception("building the in-memory keyword index failed; FTS5 answers meanwhile")
-
-    def _advance(self, added: int) -> None:
-        """One chunk done: count it and, on the first chunk, learn how much is left."""
-        with self._lock:
-            self.added_total += added
-            if self.state != "embedding":
-                state = coverage(self.engine, self.model)
-                self.state, self.started_at, self.message = "embedding", time.monotonic(), None
-                self.done, self.todo = 0, state.total - state.embedded + added
-            self.done += added

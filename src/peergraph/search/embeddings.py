@@ -220,16 +220,17 @@ class MiniLMOnnxEncoder:
         return out
 
 
-ENCODERS: dict[str, Callable[[], Encoder]] = {
-    "minilm-q8": MiniLMOnnxEncoder,
-    "minilm-f32": lambda: MiniLMOnnxEncoder(quantize=False),
+ENCODERS: dict[str, Callable[[int | None], Encoder]] = {
+    "minilm-q8": lambda threads: MiniLMOnnxEncoder(threads=threads),
+    "minilm-f32": lambda threads: MiniLMOnnxEncoder(quantize=False, threads=threads),
 }
 
 
-def load_encoder(name: str = "minilm-q8") -> Encoder:
+def load_encoder(name: str = "minilm-q8", *, threads: int | None = None) -> Encoder:
+    """The named encoder; ``threads``: CPU threads per run (default: every core)."""
     if name not in ENCODERS:
         raise EncoderUnavailable(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
-    return ENCODERS[name]()
+    return ENCODERS[name](threads)
 
 
 def rrf(
