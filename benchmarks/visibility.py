@@ -76,17 +76,20 @@ def both_processes(pids: set[int], urls: list[str], good: Callable[[bytes], bool
 
 @contextlib.contextmanager
 def running(store: Path, *args: str) -> Iterator[subprocess.Popen]:
+    """``peergraph ARGS`` on ``store``; its log goes to ``store/<command>.log``."""
+    log = (store / f"{args[0]}.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "peergraph", *args],
         env=dict(os.environ, PEERGRAPH_DATA_DIR=str(store)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     try:
         yield process
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log.close()
 
 
 def lag_after(engine, job_ids: list[int], check: Callable[[], bool]) -> float:  # type: ignore[no-untyped-def]
@@ -197,7 +200,12 @@ def measure(store: Path, rounds: int) -> dict[str, list[float]]:
                 pids.add(served(base + "/healthz")[0])
             time.sleep(0.1)
         for n in range(rounds):
-            lags = one_round(engine, base, pids, n)
+            try:
+                lags = one_round(engine, base, pids, n)
+            except Exception:
+                for name in ("serve", "worker"):  # what the processes said, then the error
+                    print(f"--- {name}.log (end)", (store / f"{name}.log").read_text()[-4000:])
+                raise
             for what, seconds in lags.items():
                 results[what].append(seconds)
             print(f"  round {n + 1}: " + ", ".join(f"{k} {v:.2f} s" for k, v in lags.items()))

@@ -58,6 +58,20 @@ def test_refresh_builds_once_then_maps_and_rebuilds_for_a_new_generation(tmp_pat
     assert meta["generations"] == {"works": 2}
 
 
+def test_files_removed_by_a_newer_build_are_never_half_read(tmp_path):
+    """Another process's publish removes the old folder, possibly while this one is
+    between reading the pointer and opening the files: no error, no half index."""
+    folder = IndexFolder(tmp_path)
+    first = folder.publish("k", "w1", {"ids": np.arange(3), "x": np.ones(3)}, {})
+    second = folder.publish("k", "w2", {"ids": np.arange(4), "x": np.ones(4)}, {})
+    (second / "x.npy").unlink()  # the remover is half-way through this folder
+    with pytest.raises(FileNotFoundError):
+        files.open_arrays(second)  # never the arrays that happen to be left
+    (folder.root / "k.current").write_text(first.name)  # a pointer read before the removal
+    rebuilt = files.refresh(folder, "k", {"works": 5}, build=lambda: ({"ids": np.arange(5)}, {}))
+    assert rebuilt is not None and rebuilt[0]["ids"].tolist() == [0, 1, 2, 3, 4]
+
+
 def test_while_another_process_builds_nobody_else_does(tmp_path):
     folder = IndexFolder(tmp_path)
     folder.root.mkdir()

@@ -76,7 +76,8 @@ class IndexFolder:
         temporary.mkdir()
         for name, array in arrays.items():
             np.save(temporary / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
-        (temporary / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+        listed = {**meta, "arrays": sorted(arrays)}  # what a reader must find, all of it
+        (temporary / "meta.json").write_text(json.dumps(listed), encoding="utf-8")
         shutil.rmtree(final, ignore_errors=True)
         os.rename(temporary, final)
         pointer = self.root / f".{kind}.current.{os.getpid()}.tmp"
@@ -94,12 +95,18 @@ def open_arrays(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     Plain ndarray views of the maps (the map stays open while a view lives): numpy's
     ``memmap`` subclass costs a Python call per element read or slice taken, which was a
     fifth of a keyword search's time."""
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    meta = read_meta(folder)
+    names = meta.get("arrays") or [path.stem for path in folder.glob("*.npy")]
     arrays = {
-        path.stem: np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
-        for path in folder.glob("*.npy")
+        name: np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False))
+        for name in names
     }
     return arrays, meta
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    """An index folder's meta.json; FileNotFoundError when the folder is gone."""
+    return json.loads((folder / "meta.json").read_text(encoding="utf-8"))
 
 
 def refresh(
@@ -117,22 +124,35 @@ def refresh(
         arrays, meta = build()
         return arrays, {**meta, "generations": wanted}
     label = "-".join(f"{k}{v}" for k, v in sorted(wanted.items()))
-    for attempt in range(2):
-        current = folder.current(kind)
-        if current is not None:
-            arrays, meta = open_arrays(current)
-            if meta.get("generations") == wanted:
-                return arrays, meta
-        if attempt:
+    found = _mapped_current(folder, kind, wanted)
+    if found is not None:
+        return found
+    with folder.building(kind) as mine:
+        if not mine:
             return None
-        with folder.building(kind) as mine:
-            if not mine:
+        found = _mapped_current(folder, kind, wanted)  # built by another process meanwhile?
+        if found is not None:
+            return found
+        arrays, meta = build()
+        meta["generations"] = wanted
+        return open_arrays(folder.publish(kind, label, arrays, meta))
+
+
+def _mapped_current(
+    folder: IndexFolder, kind: str, wanted: dict[str, int]
+) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+    """The current files of ``kind``, mapped, when they are at ``wanted``. A process that
+    publishes newer files removes the old folder, possibly between our reading the
+    pointer and opening the files: then the pointer is read again (files already mapped
+    stay valid; the system frees them when the last map goes)."""
+    for _ in range(5):
+        current = folder.current(kind)
+        if current is None:
+            return None
+        try:
+            if read_meta(current).get("generations") != wanted:
                 return None
-            current = folder.current(kind)  # built by another process while we asked?
-            if current is not None and open_arrays(current)[1].get("generations") == wanted:
-                continue
-            arrays, meta = build()
-            meta["generations"] = wanted
-            published = folder.publish(kind, label, arrays, meta)
-            return open_arrays(published)
+            return open_arrays(current)
+        except FileNotFoundError:
+            continue
     return None
