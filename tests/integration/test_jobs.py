@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 
@@ -10,21 +11,30 @@ from sqlalchemy import func, select, update
 from peergraph.authors.models import AuthorRecord
 from peergraph.db import create_db_engine
 from peergraph.db.base import utcnow
+from peergraph.db.generation import current
 from peergraph.jobs import queue
 from peergraph.jobs.worker import Worker
+from peergraph.search.files import IndexFolder
 from peergraph.works.models import Work
 
 
-def test_a_worker_runs_queued_imports_and_rebuilds_in_order(engine, test_data):
+def test_a_worker_runs_queued_imports_and_rebuilds_in_order(engine, test_data, tmp_path):
     first = queue.enqueue(engine, "import", {"paths": [str(test_data / "profiles.csl.json")]})
     second = queue.enqueue(engine, "rebuild", {"full": False})
+    folder = IndexFolder(tmp_path / "files")
     # the import queues the embedding of its works, which runs after the rebuild
-    assert Worker(engine, name="w1").run(once=True) == 3
+    assert Worker(engine, name="w1", index_folder=folder).run(once=True) == 3
     imported, rebuilt = queue.get(engine, first), queue.get(engine, second)
     assert (imported.state, rebuilt.state) == ("done", "done")
     embedded = queue.latest(engine, "embed")
     assert embedded.id > second and embedded.state == "done"
     assert embedded.message.startswith("embedded ")
+    # the worker wrote the index files the web processes map: at the stored generations
+    now = current(engine)
+    lexical = json.loads((folder.current("lexical") / "meta.json").read_text())
+    assert lexical["generations"] == {"works": now["works"]}
+    vectors = json.loads((folder.current("vectors-minilm-q8") / "meta.json").read_text())
+    assert vectors["generations"] == {"vectors": now["vectors"], "works": now["works"]}
     assert imported.message.startswith("1 file(s): imported ")
     assert (imported.done, imported.total, imported.unit) == (1, 1, "files")
     assert rebuilt.message.startswith("full rebuild: ")

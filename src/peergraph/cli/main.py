@@ -841,11 +841,18 @@ def worker(
     was killed is resumed by the next. `serve` runs one itself unless --no-worker."""
     from peergraph.jobs.worker import Worker
     from peergraph.logs import configure_logging
+    from peergraph.search.files import IndexFolder
 
     _check_log_format(log_format)
     configure_logging(log_format)
     engine = _engine()
-    runner = Worker(engine, poll_seconds=poll, stale_after=stale_after, embed=embed)
+    runner = Worker(
+        engine,
+        poll_seconds=poll,
+        stale_after=stale_after,
+        embed=embed,
+        index_folder=IndexFolder(state.settings.data_dir),
+    )
     err.print(f"worker {runner.name} on {state.settings.database_url}")
     try:
         ran = runner.run(once=once)
