@@ -54,3 +54,25 @@ def test_metrics_count_routes_generations_and_jobs(settings, engine, test_data):
     assert 'peergraph_data_generation{kind="works"} 1.0' in text
     assert 'peergraph_jobs{state="queued"} 1.0' in text
     assert 'peergraph_index_works{index="keyword"} 0.0' in text
+
+
+def test_an_unexpected_error_is_logged_and_answered_in_the_error_shape(settings, caplog):
+    app = create_app(settings)
+
+    @app.get("/api/boom")
+    @app.get("/boom")
+    def boom() -> None:  # a route of this test's own, failing the way a bug would
+        raise RuntimeError("kaput")
+
+    with TestClient(app, base_url="http://localhost") as client:
+        caplog.set_level(logging.ERROR)
+        api = client.get("/api/boom", headers={"X-Request-ID": "trace-500"})
+        assert api.status_code == 500
+        assert api.json()["error"]["code"] == "internal"
+        assert "trace-500" in api.json()["error"]["message"]
+        assert api.headers["x-request-id"] == "trace-500"
+        assert api.headers["x-served-by"] and "content-security-policy" in api.headers
+        page = client.get("/boom")
+        assert page.status_code == 500 and "<h1>Something went wrong</h1>" in page.text
+    failed = [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    assert len(failed) == 2 and "kaput" in str(failed[0].exc_info[1])

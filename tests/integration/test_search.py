@@ -14,6 +14,7 @@ from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.search.beir import BeirError, evaluate, evaluate_modes
 from peergraph.search.services import SearchError, search_works
+from peergraph.works.models import Work
 
 
 def test_keyword_index_follows_imports_and_merges(engine, test_data):
@@ -262,3 +263,46 @@ def test_the_databases_text_index_finds_what_the_bm25_index_finds(engine, test_d
             select(AuthorRecord.display_name).where(AuthorRecord.id.in_(hits))
         ).all()
         assert name in named
+
+
+def test_the_databases_text_index_folds_accents(engine, tmp_path):
+    """Both databases find "José Núñez" for "jose nunez" and "Résumé …" for "resume",
+    and the accented spellings as well (FTS5's remove_diacritics; unaccent on
+    PostgreSQL, migration 0013)."""
+    from sqlalchemy.orm import Session
+
+    from peergraph.profiles.services import rebuild
+    from peergraph.search.text import text_index
+
+    works = [
+        {
+            "id": "accents",
+            "type": "article-journal",
+            "title": "Résumé parsing with naïve Bayes",
+            "author": [{"given": "José", "family": "Núñez"}],
+            "issued": {"date-parts": [[2021]]},
+        },
+        {
+            "id": "plain",
+            "type": "article-journal",
+            "title": "Graph colouring heuristics",
+            "author": [{"given": "Ana", "family": "Silva"}],
+            "issued": {"date-parts": [[2020]]},
+        },
+    ]
+    path = tmp_path / "accents.csl.json"
+    path.write_text(json.dumps(works), encoding="utf-8")
+    import_file(engine, ImportTarget(path, "csl-json"))
+    rebuild(engine)
+    with Session(engine) as session:
+        backend = text_index(session)
+        wanted = session.scalars(select(Work.id).where(Work.title.startswith("Résumé"))).one()
+        person = session.scalars(
+            select(AuthorRecord.id).where(AuthorRecord.display_name.contains("Núñez"))
+        ).one()
+        for query in ("resume naive", "résumé naïve", "RESUME"):
+            found = backend.work_candidates(session, query, 10, None)
+            assert [i for i, _ in found] == [wanted], query
+            assert backend.work_total(session, query, None) == 1
+        for words in (["jose", "nunez"], ["josé"], ["nun"]):
+            assert backend.record_names(session, words, 10) == [person], words

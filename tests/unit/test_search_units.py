@@ -82,3 +82,13 @@ def test_zscore_fusion_by_hand():
     assert zscore_fusion([lexical, dense]) == ["b", "a", "c", "d"]
     assert zscore_fusion([lexical, []]) == ["a", "b", "c"]
     assert zscore_fusion([[("x", 1.0)], [("x", 5.0)]]) == ["x"]  # one candidate: sd 0 is safe
+
+
+def test_the_stem_cache_stays_bounded():
+    from peergraph.search.lexical import CACHED_WORDS, Tokenizer
+
+    tokenizer = Tokenizer()
+    for n in range(CACHED_WORDS + 10):
+        tokenizer.word(f"walking{n}")
+    assert 0 < len(tokenizer._cache) <= CACHED_WORDS
+    assert tokenizer.word("walking") == "walk"

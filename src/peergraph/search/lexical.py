@@ -48,8 +48,12 @@ def _tokenizer() -> Tokenizer:
     return Tokenizer()
 
 
+CACHED_WORDS = 200_000  # a long-running server sees the corpus's whole vocabulary
+
+
 class Tokenizer:
-    """FTS5's ``porter unicode61 remove_diacritics 2``, with a cache per distinct word."""
+    """FTS5's ``porter unicode61 remove_diacritics 2``, with a cache per distinct word
+    (emptied when it reaches CACHED_WORDS, so a server's memory stays bounded)."""
 
     def __init__(self) -> None:
         import Stemmer
@@ -65,6 +69,8 @@ class Tokenizer:
             size = len(folded.encode())
             # FTS5's porter wrapper leaves tokens under 3 or over 64 bytes unstemmed
             stemmed = folded if size < 3 or size > 64 else self._stem(folded)
+            if len(self._cache) >= CACHED_WORDS:
+                self._cache.clear()
             self._cache[word] = stemmed
         return stemmed
 

@@ -66,16 +66,24 @@ class TopicHit:
 
 
 def researcher_hits(
-    session: Session, query: str, top_work_ids: list[int], *, limit: int = LIMIT
+    session: Session,
+    query: str,
+    top_work_ids: list[int],
+    *,
+    limit: int = LIMIT,
+    sizes: dict[int, int] | None = None,
 ) -> list[ResearcherHit]:
+    """Researchers by name, then by their works among ``top_work_ids`` (``sizes``: the
+    works' author counts, when the caller has them)."""
     words = name_words(query)
     by_name = text_index(session).record_names(session, words, limit) if words else []
     rank = {work_id: n for n, work_id in enumerate(top_work_ids, start=1)}
     ranks: dict[int, list[int]] = defaultdict(list)
     best: dict[int, int] = {}
     if rank:
-        sizes = author_counts(session, list(rank))
-        small = [work_id for work_id, authors in sizes.items() if authors <= MAX_AUTHORS]
+        if sizes is None or not rank.keys() <= sizes.keys():
+            sizes = author_counts(session, list(rank))
+        small = [work_id for work_id in rank if sizes[work_id] <= MAX_AUTHORS]
         for record_id, work_id in records_of_works(session, small):
             ranks[record_id].append(rank[work_id])
             if record_id not in best or rank[work_id] < rank[best[record_id]]:

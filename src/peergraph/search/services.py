@@ -291,14 +291,16 @@ def search_works(
             select(Work).where(Work.id.in_(ids)).options(selectinload(Work.source))
         )
     }
-    names, counts = _first_authors(session, ids)
+    top = [work_id for work_id, _ in ranked[:PEOPLE_WINDOW]]
+    show_people = people and page == 1
+    # the author counts of the page's works and of the people window's, in one query
+    counts = author_counts(session, list(dict.fromkeys([*ids, *(top if show_people else [])])))
+    names = _first_authors(session, ids)
     hits = [
         WorkHit(works[i], score, best_passage(works[i], query), names[i], counts[i])
         for i, score in window
         if i in works
     ]
-    top = [work_id for work_id, _ in ranked[:PEOPLE_WINDOW]]
-    show_people = people and page == 1
     return SearchResult(
         hits,
         page,
@@ -309,7 +311,7 @@ def search_works(
         embedded=embedded,
         note=note,
         filters=filters or Filters(),
-        researchers=researcher_hits(session, query, top) if show_people else [],
+        researchers=researcher_hits(session, query, top, sizes=counts) if show_people else [],
         topics=topic_hits(session, query, top) if show_people else [],
     )
 
@@ -364,18 +366,17 @@ def _tokenizer() -> Tokenizer:
     return Tokenizer()
 
 
-def _first_authors(session: Session, ids: list[int]) -> tuple[dict[int, list[str]], dict[int, int]]:
-    """The first LISTED_AUTHORS names and the author count of each work — without loading
-    the thousands of authorships a consortium paper has."""
+def _first_authors(session: Session, ids: list[int]) -> dict[int, list[str]]:
+    """The first LISTED_AUTHORS names of each work — without loading the thousands of
+    authorships a consortium paper has."""
     names: dict[int, list[str]] = {i: [] for i in ids}
-    counts = author_counts(session, ids)
     for work_id, name in session.execute(
         select(Authorship.work_id, Authorship.raw_name)
         .where(Authorship.work_id.in_(ids), Authorship.position < LISTED_AUTHORS)
         .order_by(Authorship.work_id, Authorship.position)
     ):
         names[work_id].append(name)
-    return names, counts
+    return names
 
 
 def _opening(work: Work, words: int = 40) -> str:

@@ -194,13 +194,15 @@ class SqliteText:
         return None
 
 
-# what works.search_document holds (migration 0011 copies it)
+# what works.search_document holds (migration 0013 copies it); peergraph_fold (0013) is
+# unaccent(), as FTS5's remove_diacritics, where the extension could be created
 WORK_DOCUMENT = (
-    "(setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A')"
-    " || setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'D'))"
+    "(setweight(to_tsvector('english'::regconfig, peergraph_fold(coalesce(title, ''))), 'A')"
+    " || setweight(to_tsvector('english'::regconfig,"
+    " peergraph_fold(coalesce(abstract, ''))), 'D'))"
 )
 # the indexed name expression: queries repeat it exactly, so PostgreSQL uses the index
-RECORD_NAME = "to_tsvector('simple'::regconfig, display_name)"
+RECORD_NAME = "to_tsvector('simple'::regconfig, peergraph_fold(display_name))"
 # ts_rank's weights are {D, C, B, A}: an abstract word counts a third of a title word
 WORK_WEIGHTS = "'{%.4f, 0.2, 0.4, 1.0}'" % (1 / TITLE_WEIGHT)
 
@@ -227,7 +229,7 @@ class PostgresText:
         rows = session.execute(
             text(
                 f"SELECT w.id, ts_rank({WORK_WEIGHTS}, w.search_document, q, 1) AS score"
-                " FROM works w, to_tsquery('english', :q) q"
+                " FROM works w, to_tsquery('english', peergraph_fold(:q)) q"
                 f" WHERE w.search_document @@ q{conds} ORDER BY score DESC, w.id LIMIT :limit"
             ),
             {"q": self._tsquery(query), "limit": limit, **params},
@@ -240,7 +242,8 @@ class PostgresText:
             session.execute(
                 text(
                     "SELECT count(*) FROM works w"
-                    f" WHERE w.search_document @@ to_tsquery('english', :q){conds}"
+                    " WHERE w.search_document @@ to_tsquery('english', peergraph_fold(:q))"
+                    f"{conds}"
                 ),
                 {"q": self._tsquery(query), **params},
             ).scalar_one()
@@ -253,7 +256,7 @@ class PostgresText:
             for r in session.execute(
                 text(
                     "SELECT id FROM author_records"
-                    f" WHERE {RECORD_NAME} @@ to_tsquery('simple', :q)"
+                    f" WHERE {RECORD_NAME} @@ to_tsquery('simple', peergraph_fold(:q))"
                     " ORDER BY works_count DESC, id LIMIT :limit"
                 ),
                 {"q": match, "limit": limit},

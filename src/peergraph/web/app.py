@@ -109,8 +109,9 @@ def create_app(
     errors.install(app)
     # outermost last: the host check runs first, and even its 400 carries the headers
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(observe.RequestContext, metrics=app.state.metrics)  # outermost
+    # a 500 that RequestContext answers still gets the security headers
+    app.add_middleware(observe.RequestContext, metrics=app.state.metrics)
+    app.add_middleware(SecurityHeaders)  # outermost
     return app
 
 

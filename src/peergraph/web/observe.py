@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -35,6 +36,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from peergraph.logs import request_id
+from peergraph.web.errors import error_body
 
 _TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 log = logging.getLogger("peergraph.requests")
@@ -96,13 +98,15 @@ class RequestContext:
         rid = given if _TOKEN.fullmatch(given) else uuid.uuid4().hex
         token = request_id.set(rid)
         served_by = self.served_by
-        started = time.perf_counter()
+        began = time.perf_counter()
         status = 500
 
+        started = False
+
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", rid.encode()),
@@ -112,8 +116,16 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, sending)
+        except Exception:
+            # logged with the request id, answered in the API's error shape (or a plain
+            # page), with the same headers as any reply
+            status = 500
+            log.exception("unhandled error", extra={"path": scope["path"]})
+            if started:
+                raise
+            await _server_error(scope, sending, rid)
         finally:
-            seconds = time.perf_counter() - started
+            seconds = time.perf_counter() - began
             route = scope.get("route")
             template = getattr(route, "path", None) or "other"  # static files, 404s
             self.metrics.latency.labels(scope["method"], template, str(status)).observe(seconds)
@@ -128,6 +140,23 @@ class RequestContext:
                 },
             )
             request_id.reset(token)
+
+
+async def _server_error(scope: Scope, send: Send, rid: str) -> None:
+    message = f"Something went wrong on our side; it is logged under request id {rid}."
+    if scope["path"].startswith("/api/"):
+        body = json.dumps(error_body(500, message, "internal")).encode()
+        kind = b"application/json"
+    else:
+        body = (
+            '<!doctype html><html lang="en"><meta charset="utf-8"><title>Error · peergraph'
+            f"</title><h1>Something went wrong</h1><p>{message}</p>"
+            '<p><a href="/">Home</a></p></html>'
+        ).encode()
+        kind = b"text/html; charset=utf-8"
+    headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 router = APIRouter(tags=["health"])
