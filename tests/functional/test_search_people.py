@@ -161,10 +161,12 @@ def test_served_app_runs_the_job_and_reports_it(settings, store):
         deadline = time.monotonic() + 60
         while not coverage(store).complete and time.monotonic() < deadline:
             time.sleep(0.2)
-        page = client.get("/search")
+        page = client.get("/search")  # the job may still be writing the index files
         assert "Semantic index: 100 % of 8 works." in page.text
-        status = client.get("/api/search/status").json()
-        assert status["semantic_job"] == "done" and status["semantic_index_works"] == 8
+        while client.get("/api/search/status").json()["semantic_job"] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert client.get("/api/search/status").json()["semantic_index_works"] == 8
         assert client.app.state.lexical.index.loaded == 8  # type: ignore[attr-defined]
         body = client.get("/api/search", params={"q": "markov", "mode": "keyword"}).json()
         assert body["total"] == 2 and "<mark>" in body["items"][0]["snippet"]
