@@ -43,19 +43,14 @@ from datetime import UTC
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.servers import answer
+
 from postgres import cluster
 from shared_store import REPO
 
 CORPUS = REPO / "tests" / "data" / "profiles.csl.json"
 WORDS = ["quokka", "numbat", "bilby", "potoroo", "dibbler", "quoll", "dunnart", "kowari"]
-
-
-def served(url: str) -> tuple[int, int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return int(response.headers["X-Served-By"]), response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return int(error.headers["X-Served-By"]), error.code, error.read()
 
 
 def both_processes(pids: set[int], urls: list[str], good: Callable[[bytes], bool]) -> bool:
@@ -65,7 +60,7 @@ def both_processes(pids: set[int], urls: list[str], good: Callable[[bytes], bool
     with ThreadPoolExecutor(4) as pool:
         while time.monotonic() < deadline:
             for url in urls:
-                for pid, status, body in pool.map(served, [url] * 4):
+                for pid, status, body in pool.map(answer, [url] * 4):
                     if status == 200 and good(body):
                         seen[url].add(pid)
             if all(s == pids for s in seen.values()):
@@ -197,7 +192,7 @@ def measure(store: Path, rounds: int) -> dict[str, list[float]]:
         deadline = time.monotonic() + 120
         while len(pids) < 2 and time.monotonic() < deadline:
             with contextlib.suppress(OSError):
-                pids.add(served(base + "/healthz")[0])
+                pids.add(answer(base + "/healthz")[0])
             time.sleep(0.1)
         for n in range(rounds):
             try:

@@ -7,7 +7,19 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+
+def answer(url: str) -> tuple[int, int, bytes]:
+    """(answering process id, status, body) of one GET: every reply names its process
+    (X-Served-By), so a test can tell several processes on one port apart."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.headers["X-Served-By"]), response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return int(error.headers["X-Served-By"]), error.code, error.read()
 
 
 def free_port() -> int:

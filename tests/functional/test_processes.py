@@ -18,7 +18,7 @@ from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.profiles.services import rebuild
 from peergraph.settings import Settings
-from tests.servers import start_server
+from tests.servers import answer, start_server
 
 
 def get(url: str) -> dict:
@@ -111,15 +111,6 @@ def test_readyz_says_what_is_missing(settings):
     engine.dispose()
 
 
-def served(url: str) -> tuple[int, int, bytes]:
-    """(answering process id, status, body) of one GET."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return int(response.headers["X-Served-By"]), response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return int(error.headers["X-Served-By"]), error.code, error.read()
-
-
 def test_two_web_processes_serve_what_the_queue_imported(tmp_path, test_data):
     """`serve --workers 2`; an import and a rebuild queued from another process run in
     the servers' own worker threads; both web processes then find the new work in search
@@ -155,10 +146,10 @@ def test_two_web_processes_serve_what_the_queue_imported(tmp_path, test_data):
 
         def both_serve_it() -> bool:
             with ThreadPoolExecutor(4) as pool:
-                for pid, status, body in pool.map(served, [search] * 4):
+                for pid, status, body in pool.map(answer, [search] * 4):
                     if status == 200 and [w["id"] for w in json.loads(body)["items"]] == [work_id]:
                         found.add(pid)
-                for pid, status, body in pool.map(served, [f"{url}/works/{work_id}"] * 4):
+                for pid, status, body in pool.map(answer, [f"{url}/works/{work_id}"] * 4):
                     if status == 200 and b"Quokka lattices" in body:
                         shown.add(pid)
             return found == shown == pids
