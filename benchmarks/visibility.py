@@ -168,7 +168,6 @@ def one_round(engine, base: str, pids: set[int], n: int) -> dict[str, float]:  #
 
 
 def measure(store: Path, rounds: int) -> dict[str, list[float]]:
-
     from peergraph.db import create_db_engine, migrate
     from peergraph.ingest.formats import ImportTarget
     from peergraph.ingest.loader import import_file

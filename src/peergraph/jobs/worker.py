@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from peergraph.db.base import utcnow
 from peergraph.jobs import queue
 from peergraph.search.files import IndexFolder
 
@@ -93,6 +94,29 @@ def run_embed(engine: Engine, args: dict[str, Any], progress: Progress) -> str:
 
 
 SKIPPED = "skipped: "
+
+
+def embedding_status(engine: Engine) -> dict[str, Any] | None:
+    """The newest embed job as the status line tells it: its state ("embedding" while it
+    runs), a message, and while it runs its rate (works/s) and time left."""
+    job = queue.latest(engine, "embed")
+    if job is None:
+        return None
+    if job.state == "running":
+        elapsed = (utcnow() - job.started_at).total_seconds() if job.started_at else 0.0
+        rate = job.done / elapsed if elapsed > 1 and job.done else None
+        eta = None
+        if rate and job.total and job.total > job.done:
+            minutes = (job.total - job.done) / rate / 60
+            eta = f"{minutes:.0f} min" if minutes >= 1 else "under a minute"
+        return {"state": "embedding", "message": None, "rate": rate, "eta": eta}
+    message = {
+        "queued": "embedding is queued for a worker (peergraph worker, or serve's own)",
+        "failed": f"embedding failed: {job.message}",
+    }.get(job.state)
+    if job.state == "done" and (job.message or "").startswith(SKIPPED):
+        message = job.message[len(SKIPPED) :]
+    return {"state": job.state, "message": message, "rate": None, "eta": None}
 
 
 RUNNERS: dict[str, Callable[[Engine, dict[str, Any], Progress], str]] = {

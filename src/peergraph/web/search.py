@@ -9,9 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from peergraph.db.base import utcnow
-from peergraph.jobs import queue
-from peergraph.jobs.worker import SKIPPED
+from peergraph.jobs.worker import embedding_status
 from peergraph.profiles.queries import get_record
 from peergraph.search import services as search
 from peergraph.search import similar
@@ -272,30 +270,7 @@ def api_index_status(request: Request) -> Any:
 def index_status(state: Any) -> dict[str, Any]:
     """The semantic index's coverage and where the newest embedding job stands (jobs run
     in a worker; the queue is what every process sees)."""
-    return {"coverage": semantic_coverage(state.engine), "job": embedding_job(state.engine)}
-
-
-def embedding_job(engine: Any) -> dict[str, Any] | None:
-    """The newest embed job as the status line tells it: its state ("embedding" while it
-    runs), a message, and while it runs its rate (works/s) and time left."""
-    job = queue.latest(engine, "embed")
-    if job is None:
-        return None
-    if job.state == "running":
-        elapsed = (utcnow() - job.started_at).total_seconds() if job.started_at else 0.0
-        rate = job.done / elapsed if elapsed > 1 and job.done else None
-        eta = None
-        if rate and job.total and job.total > job.done:
-            minutes = (job.total - job.done) / rate / 60
-            eta = f"{minutes:.0f} min" if minutes >= 1 else "under a minute"
-        return {"state": "embedding", "message": None, "rate": rate, "eta": eta}
-    message = {
-        "queued": "embedding is queued for a worker (peergraph worker, or serve's own)",
-        "failed": f"embedding failed: {job.message}",
-    }.get(job.state)
-    if job.state == "done" and (job.message or "").startswith(SKIPPED):
-        message = job.message[len(SKIPPED) :]
-    return {"state": job.state, "message": message, "rate": None, "eta": None}
+    return {"coverage": semantic_coverage(state.engine), "job": embedding_status(state.engine)}
 
 
 class SimilarWorkOut(WorkHitOut):
