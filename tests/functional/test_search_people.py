@@ -8,19 +8,24 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from peergraph.cli.main import app as cli
-from peergraph.ingest.formats import ImportTarget
+from peergraph.db import generation
+from peergraph.ingest.formats import ImportTarget, expand_paths
 from peergraph.ingest.loader import import_file
 from peergraph.jobs import queue
 from peergraph.jobs.worker import SKIPPED, Worker
 from peergraph.profiles.services import rebuild
 from peergraph.search.background import SearchIndexJob
 from peergraph.search.embeddings import load_encoder
+from peergraph.search.facts import FactsHolder, SearchFacts
+from peergraph.search.files import IndexFolder
 from peergraph.search.lexical import LexicalHolder
 from peergraph.search.repair import check_and_repair
 from peergraph.search.semantic import coverage, embed_pending
+from peergraph.search.services import search_works
 from peergraph.web.app import create_app
 
 
@@ -129,6 +134,51 @@ def test_similar_sections_explain_an_empty_index(settings, store):
         assert client.get(f"/api/works/{work['id']}/similar").json()["items"] == []
 
 
+def people_and_topics(result):
+    return (
+        [(h.work.id, h.authors, h.authors_count) for h in result.hits],
+        [
+            (r.record.id, r.by_name, r.matching_works, r.example, r.score)
+            for r in result.researchers
+        ],
+        [(t.topic.id, t.by_name, t.matching_works, round(t.score, 9)) for t in result.topics],
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["learning", "markov chain monte carlo", "Radford", "MISCELLANEOUS", "miscellaneous 3", "gans"],
+)
+def test_search_facts_answer_as_the_database_does(store, query):
+    """Researchers, topics and author counts from the mapped search facts are the ones the
+    database gives (search/facts.py)."""
+    facts = SearchFacts.load(store)  # no folder: built in this process
+    assert facts is not None
+    with Session(store) as session:
+        asked = search_works(session, query, mode="keyword")
+        mapped = search_works(session, query, mode="keyword", facts=facts)
+    assert people_and_topics(mapped) == people_and_topics(asked)
+    assert asked.researchers or asked.topics  # the comparison compares something
+
+
+def test_search_facts_go_stale_with_an_import_and_a_rebuild(store, test_data, tmp_path):
+    holder = FactsHolder(store, IndexFolder(tmp_path))
+    assert holder.refresh() and holder.fresh(generation.current(store)) is not None
+    assert not holder.refresh()  # mapped at the stored generations already
+    facts = holder.facts
+    assert facts.author_counts([facts.work_ids[0].item(), 999_999])[999_999] == 0
+    (target,) = expand_paths([test_data / "arxiv.jsonl"])
+    import_file(store, target)
+    assert holder.fresh(generation.current(store)) is None  # search asks the database
+    assert holder.refresh() and len(holder.facts.work_ids) == 9
+    rebuild(store)
+    assert holder.fresh(generation.current(store)) is None
+    assert holder.refresh()
+    current = generation.current(store)
+    label = f"facts-records{current['records']}-works{current['works']}"
+    assert [p.name for p in (tmp_path / "index").glob("facts-*")] == [label]  # old ones go
+
+
 def test_embedding_is_a_worker_job_queued_at_start_and_after_each_import(store, test_data):
     """The web process's background job queues embedding and maps the keyword index; a
     worker embeds, and queues the embedding again after each import it runs."""
@@ -168,6 +218,7 @@ def test_served_app_runs_the_job_and_reports_it(settings, store):
             time.sleep(0.2)
         assert client.get("/api/search/status").json()["semantic_index_works"] == 8
         assert client.app.state.lexical.index.loaded == 8  # type: ignore[attr-defined]
+        assert client.app.state.facts.fresh(generation.current(store))  # type: ignore[attr-defined]
         body = client.get("/api/search", params={"q": "markov", "mode": "keyword"}).json()
         assert body["total"] == 2 and "<mark>" in body["items"][0]["snippet"]
         job = client.app.state.index_job  # type: ignore[attr-defined]

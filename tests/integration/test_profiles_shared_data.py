@@ -18,6 +18,8 @@ from peergraph.db import create_db_engine, migrate
 from peergraph.ingest.formats import expand_paths
 from peergraph.ingest.loader import import_file
 from peergraph.profiles.services import rebuild
+from peergraph.search.facts import SearchFacts
+from peergraph.search.services import search_works
 from peergraph.settings import Settings
 from peergraph.web.app import create_app
 
@@ -221,3 +223,46 @@ def test_collaboration_counts_are_newman_weighted(ml_store):
         ).all()
     assert all(0 < s <= j + 1e-9 for j, s in strengths)  # each joint work adds at most 1
     assert Counter(j for j, _ in strengths)[1] > 0
+
+
+SEARCHES = [
+    "generative adversarial networks",
+    "reinforcement learning from human feedback",
+    "Bengio",
+    "variational inference",
+    "graph neural networks",
+    "attention is all you need",
+    "kernel methods",
+    "Bayesian optimization",
+    "Hinton",
+    "convolutional",
+    "machine translation",
+    "learning",
+]
+
+
+def test_search_facts_answer_as_the_database_does_on_the_ml_corpus(ml_store):
+    """Researchers, topics and author counts from the mapped search facts (search/facts.py)
+    equal the database's on a real corpus of 93k works."""
+    _settings, engine = ml_store
+    facts = SearchFacts.load(engine)
+    assert facts is not None
+    compared = 0
+    with Session(engine) as session:
+        for query in SEARCHES:
+            asked = search_works(session, query, mode="keyword")
+            mapped = search_works(session, query, mode="keyword", facts=facts)
+            for part in ("researchers", "topics"):
+                plain = [vars(hit) for hit in getattr(asked, part)]
+                fast = [vars(hit) for hit in getattr(mapped, part)]
+                assert len(fast) == len(plain), query
+                for a, b in zip(plain, fast, strict=True):
+                    assert a.keys() == b.keys()
+                    for key in a:
+                        if isinstance(a[key], float):
+                            assert b[key] == pytest.approx(a[key], abs=1e-9), (query, key)
+                        else:
+                            assert b[key] == a[key], (query, key)
+                compared += len(plain)
+            assert [h.authors_count for h in mapped.hits] == [h.authors_count for h in asked.hits]
+    assert compared >= 50

@@ -216,18 +216,23 @@ class Worker:
     def publish_indexes(self, kind: str) -> None:
         """Write the search index files the job's changes call for before it counts as
         done, so web processes only map them (the BM25 files take about 36 s at 145k
-        works, the vectors 5 s): an import changes both, embedding the vectors. Skipped
+        works, the vectors 5 s): an import changes all three kinds, a rebuild the search
+        facts (search/facts.py), embedding the vectors. Skipped
         when a web process is writing them already; a failure leaves the job's data in
         place and the web processes build the files themselves."""
-        if self.index_folder is None or kind not in ("import", "embed"):
+        if self.index_folder is None or kind not in ("import", "embed", "rebuild"):
             return
+        from peergraph.search.facts import SearchFacts
         from peergraph.search.lexical import LexicalIndex
         from peergraph.search.semantic import SemanticIndex
 
         try:
             if kind == "import":
                 LexicalIndex.load(self.engine, self.index_folder)
-            SemanticIndex(self.engine, folder=self.index_folder).size()
+            if kind in ("import", "rebuild"):
+                SearchFacts.load(self.engine, self.index_folder)
+            if kind in ("import", "embed"):
+                SemanticIndex(self.engine, folder=self.index_folder).size()
         except Exception:
             log.exception("writing the search index files failed; web processes will")
 

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from peergraph import native
 from peergraph.jobs import queue
+from peergraph.search.facts import FactsHolder
 from peergraph.search.lexical import LexicalHolder
 from peergraph.search.repair import Health, check_and_repair
 from peergraph.search.semantic import DEFAULT_ENCODER, coverage
@@ -39,6 +40,7 @@ class SearchIndexJob(threading.Thread):
         *,
         model: str = DEFAULT_ENCODER,
         lexical: LexicalHolder | None = None,
+        facts: FactsHolder | None = None,
         embed: bool = True,
     ) -> None:
         super().__init__(name="peergraph-search-index", daemon=True)
@@ -47,6 +49,7 @@ class SearchIndexJob(threading.Thread):
         self._halt = threading.Event()
         self.health: Health | None = None
         self.lexical = lexical
+        self.facts = facts
         self.embed = embed
         self._lexical_checked = 0.0
         self._trimmed = 0.0
@@ -83,19 +86,24 @@ class SearchIndexJob(threading.Thread):
             native.release_free_memory()
 
     def _refresh_lexical(self, *, force: bool = False) -> None:
-        """Rebuild the in-memory BM25 index when the works generation moved (looked at
-        every CHECK_SECONDS; reading it is one small query)."""
-        if self.lexical is None:
-            return
+        """Map (or build) the BM25 index and the search facts when the data generations
+        they come from moved (looked at every CHECK_SECONDS; reading them is one small
+        query)."""
         now = time.monotonic()
         if not force and now - self._lexical_checked < CHECK_SECONDS:
             return
         self._lexical_checked = now
-        try:
-            if self.lexical.refresh():
-                log.info(
-                    "keyword index in memory: %s works",
-                    self.lexical.index and self.lexical.index.loaded,
-                )
-        except Exception:
-            log.exception("building the in-memory keyword index failed; FTS5 answers meanwhile")
+        if self.lexical is not None:
+            try:
+                if self.lexical.refresh():
+                    log.info(
+                        "keyword index in memory: %s works",
+                        self.lexical.index and self.lexical.index.loaded,
+                    )
+            except Exception:
+                log.exception("building the in-memory keyword index failed; FTS5 answers")
+        if self.facts is not None:
+            try:
+                self.facts.refresh()
+            except Exception:
+                log.exception("building the search facts failed; the database answers")

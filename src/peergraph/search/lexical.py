@@ -291,14 +291,15 @@ class LexicalHolder:
         self.build_seconds: float | None = None
         self._lock = threading.Lock()
 
-    def fresh(self) -> LexicalIndex | None:
+    def fresh(self, current: dict[str, int] | None = None) -> LexicalIndex | None:
         """The index when it reflects the stored works (its works generation is the
-        stored one), else None: FTS5, always current and ranked the same way, answers
-        until the background job has rebuilt it. One small query per search."""
+        stored one, or the one in ``current``), else None: FTS5, always current and
+        ranked the same way, answers until the background job has rebuilt it. One small
+        query per search."""
         index = self.index
         if index is None:
             return None
-        works = generation.current(self.engine)["works"]
+        works = (current or generation.current(self.engine))["works"]
         return index if index.stamp.generation == works else None
 
     def refresh(self) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from peergraph.authors.models import AuthorRecord
 from peergraph.profiles.queries import records_of_works
+from peergraph.search.facts import SearchFacts
 from peergraph.search.keyword import query_terms
 from peergraph.search.text import name_words, text_index
 from peergraph.works.models import Topic, Work, WorkTopic
@@ -72,9 +73,11 @@ def researcher_hits(
     *,
     limit: int = LIMIT,
     sizes: dict[int, int] | None = None,
+    facts: SearchFacts | None = None,
 ) -> list[ResearcherHit]:
     """Researchers by name, then by their works among ``top_work_ids`` (``sizes``: the
-    works' author counts, when the caller has them)."""
+    works' author counts, when the caller has them; ``facts``: the works' records without
+    asking the database)."""
     words = name_words(query)
     by_name = text_index(session).record_names(session, words, limit) if words else []
     rank = {work_id: n for n, work_id in enumerate(top_work_ids, start=1)}
@@ -82,9 +85,10 @@ def researcher_hits(
     best: dict[int, int] = {}
     if rank:
         if sizes is None or not rank.keys() <= sizes.keys():
-            sizes = author_counts(session, list(rank))
+            sizes = facts.author_counts(list(rank)) if facts else author_counts(session, list(rank))
         small = [work_id for work_id in rank if sizes[work_id] <= MAX_AUTHORS]
-        for record_id, work_id in records_of_works(session, small):
+        linked = facts.records_of_works(small) if facts else records_of_works(session, small)
+        for record_id, work_id in linked:
             ranks[record_id].append(rank[work_id])
             if record_id not in best or rank[work_id] < rank[best[record_id]]:
                 best[record_id] = work_id
@@ -117,11 +121,19 @@ def researcher_hits(
 
 
 def topic_hits(
-    session: Session, query: str, top_work_ids: list[int], *, limit: int = LIMIT
+    session: Session,
+    query: str,
+    top_work_ids: list[int],
+    *,
+    limit: int = LIMIT,
+    facts: SearchFacts | None = None,
 ) -> list[TopicHit]:
+    """Topics by name (a short query), then by their works among ``top_work_ids``."""
     by_name: list[int] = []
     phrase = " ".join(query.split())
-    if len(phrase) <= 60 and query_terms(phrase):
+    if len(phrase) <= 60 and query_terms(phrase) and facts is not None:
+        by_name = facts.topics_named(phrase, limit)
+    elif len(phrase) <= 60 and query_terms(phrase):
         by_name = list(
             session.scalars(
                 select(Topic.id)
@@ -134,9 +146,16 @@ def topic_hits(
     score: dict[int, float] = defaultdict(float)
     count: dict[int, int] = defaultdict(int)
     if rank:
-        for topic_id, work_id in session.execute(
-            select(WorkTopic.topic_id, WorkTopic.work_id).where(WorkTopic.work_id.in_(list(rank)))
-        ):
+        tagged = (
+            facts.topics_of_works(list(rank))
+            if facts
+            else session.execute(
+                select(WorkTopic.topic_id, WorkTopic.work_id).where(
+                    WorkTopic.work_id.in_(list(rank))
+                )
+            ).all()
+        )
+        for topic_id, work_id in tagged:
             score[topic_id] += 1.0 / (K + rank[work_id])
             count[topic_id] += 1
     by_work = [t for t in sorted(score, key=lambda t: (-score[t], t)) if count[t] >= 2]

@@ -9,6 +9,7 @@ semantic side, so both engines rank the same filtered set.
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,9 +17,10 @@ import numpy as np
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.exc import DatabaseError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from peergraph.search.embeddings import EncoderUnavailable, zscore_fused
+from peergraph.search.facts import SearchFacts
 from peergraph.search.keyword import fts_query, query_terms
 from peergraph.search.lexical import WORD, LexicalIndex, Tokenizer
 from peergraph.search.people import ResearcherHit, TopicHit, researcher_hits, topic_hits
@@ -271,12 +273,14 @@ def search_works(
     filters: Filters | None = None,
     semantic: SemanticIndex | None = None,
     lexical: LexicalIndex | None = None,
+    facts: SearchFacts | None = None,
     people: bool = True,
 ) -> SearchResult:
     """Works for ``query``: BM25 (keyword), cosine of MiniLM embeddings (semantic), or both
     fused by summing z-normalised scores (hybrid; docs/search.md). Hybrid falls back to
     keyword ranking, and says so, while the semantic index is empty. With ``people`` the
-    result also carries researchers and topics (first page only)."""
+    result also carries researchers and topics (first page only), drawn from ``facts``
+    (search/facts.py) when given, else from the database."""
     if page > MAX_PAGE:
         raise SearchError(f"Pages stop at {MAX_PAGE}; refine the query instead.")
     query = validate(query, mode)
@@ -288,16 +292,18 @@ def search_works(
     works = {
         w.id: w
         for w in session.scalars(
-            select(Work).where(Work.id.in_(ids)).options(selectinload(Work.source))
+            select(Work).where(Work.id.in_(ids)).options(joinedload(Work.source))
         )
     }
     top = [work_id for work_id, _ in ranked[:PEOPLE_WINDOW]]
     show_people = people and page == 1
-    # the author counts of the page's works and of the people window's, in one query
-    counts = author_counts(session, list(dict.fromkeys([*ids, *(top if show_people else [])])))
+    # the author counts of the page's works and of the people window's, in one look-up
+    counted = list(dict.fromkeys([*ids, *(top if show_people else [])]))
+    counts = facts.author_counts(counted) if facts else author_counts(session, counted)
     names = _first_authors(session, ids)
+    stems = query_stems(query)
     hits = [
-        WorkHit(works[i], score, best_passage(works[i], query), names[i], counts[i])
+        WorkHit(works[i], score, best_passage(works[i], stems), names[i], counts[i])
         for i, score in window
         if i in works
     ]
@@ -311,8 +317,10 @@ def search_works(
         embedded=embedded,
         note=note,
         filters=filters or Filters(),
-        researchers=researcher_hits(session, query, top, sizes=counts) if show_people else [],
-        topics=topic_hits(session, query, top) if show_people else [],
+        researchers=(
+            researcher_hits(session, query, top, sizes=counts, facts=facts) if show_people else []
+        ),
+        topics=topic_hits(session, query, top, facts=facts) if show_people else [],
     )
 
 
@@ -321,38 +329,51 @@ def snippet(
 ) -> Markup | None:
     """The window of ``words`` words with the most query words, HTML-escaped, matches in
     <mark>; None when no word matches. Words match by their stem (the index's tokens)."""
-    found = list(WORD.finditer(text_))
-    words_ = [m.group().lower() for m in found]
+    source = text_.lower()
+    if len(source) == len(text_):  # the usual case: spans in it are spans in the text
+        words_ = WORD.findall(source)
+    else:  # a letter whose lower case is longer ("İ"): lower-case word by word
+        source = text_
+        words_ = [m.group().lower() for m in WORD.finditer(text_)]
     # a word's stem once per distinct word, not once per occurrence
     matching = {w for w, stem in tokenizer.stems(set(words_)).items() if stem in stems}
-    hits = [i for i, w in enumerate(words_) if w in matching]
-    if not hits:
+    if not matching:
         return None
-    best_start, best_count = hits[0], 0
-    for first in hits:  # windows that start at a hit: the best one has the most hits
-        count = sum(1 for h in hits if first <= h < first + words)
-        if count > best_count:
-            best_start, best_count = first, count
-    start = max(0, min(best_start - 3, len(found) - words))
-    end = min(len(found), start + words)
+    hits = [i for i, w in enumerate(words_) if w in matching]
+    best_start, best_count, last = hits[0], 0, 0
+    for n, first in enumerate(hits):  # windows that start at a hit: the most hits wins
+        while last < len(hits) and hits[last] < first + words:
+            last += 1
+        if last - n > best_count:
+            best_start, best_count = first, last - n
+    start = max(0, min(best_start - 3, len(words_) - words))
+    end = min(len(words_), start + words)
+    # the spans of the window's words only (the text past it is never scanned)
+    spans = [m.span() for m in itertools.islice(WORD.finditer(source), end)]
     out = ["… " if start > 0 else ""]
-    position = found[start].start()
+    position = spans[start][0]
     for i in hits:  # the text between marked words is escaped in one piece
         if start <= i < end:
-            a, b = found[i].span()
+            a, b = spans[i]
             out.append(f"{escape(text_[position:a])}<mark>{escape(text_[a:b])}</mark>")
             position = b
-    if end < len(found):
-        out.append(f"{escape(text_[position : found[end - 1].end()])} …")
+    if end < len(words_):
+        out.append(f"{escape(text_[position : spans[end - 1][1]])} …")
     else:
         out.append(str(escape(text_[position:])))
     return Markup("".join(out))
 
 
-def best_passage(work: Work, query: str) -> Markup:
-    """Abstract passage with the query's words, else the title marked, else the opening."""
+def query_stems(query: str) -> set[str]:
+    """The index tokens of the query's words: what a passage marks."""
     tokenizer = _tokenizer()
-    stems = {tokenizer.word(t) for t in query_terms(query)}
+    return {tokenizer.word(t) for t in query_terms(query)}
+
+
+def best_passage(work: Work, stems: set[str]) -> Markup:
+    """Abstract passage with the query's words (``stems``: query_stems), else the title
+    marked, else the opening."""
+    tokenizer = _tokenizer()
     for field_ in (work.abstract, work.title):
         if field_:
             found = snippet(field_, stems, tokenizer)

@@ -20,6 +20,7 @@ from peergraph.jobs.worker import WorkerThread
 from peergraph.links import safe_link
 from peergraph.logs import configure_logging
 from peergraph.search.background import SearchIndexJob
+from peergraph.search.facts import FactsHolder
 from peergraph.search.files import IndexFolder
 from peergraph.search.lexical import LexicalHolder
 from peergraph.search.semantic import SemanticIndex
@@ -53,7 +54,7 @@ def create_app(
         if background:
             native.limit_arenas()  # before request threads start (peergraph/native.py)
             app.state.index_job = SearchIndexJob(
-                app.state.engine, lexical=app.state.lexical, embed=embed
+                app.state.engine, lexical=app.state.lexical, facts=app.state.facts, embed=embed
             )
             app.state.index_job.start()
         # jobs (imports, rebuilds) get an engine of their own, with the larger page cache
@@ -91,6 +92,7 @@ def create_app(
     app.state.worker = None
     app.state.metrics = observe.Metrics()
     app.state.lexical = LexicalHolder(engine, folder)  # by the background job, if running
+    app.state.facts = FactsHolder(engine, folder)  # likewise
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
     templates.env.filters["public_path"] = public_path

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from peergraph.db import generation
 from peergraph.jobs.worker import embedding_status
 from peergraph.profiles.queries import get_record
 from peergraph.search import services as search
@@ -63,6 +64,17 @@ class SearchOut(Paged):
     researchers: list[ResearcherHitOut] = Field(description="first page only")
     topics: list[TopicHitOut] = Field(description="first page only")
     items: list[WorkHitOut]
+
+
+def current_indexes(state: Any) -> dict[str, Any]:
+    """The server's search indexes, the in-memory ones only when they match the stored
+    data (one read of the data generations for all of them)."""
+    current = generation.current(state.engine)
+    return {
+        "semantic": state.semantic,
+        "lexical": state.lexical.fresh(current),
+        "facts": state.facts.fresh(current),
+    }
 
 
 def _filters(
@@ -159,8 +171,7 @@ def api_search(
             page=page,
             per_page=per_page,
             filters=filters,
-            semantic=request.app.state.semantic,
-            lexical=request.app.state.lexical.fresh(),
+            **current_indexes(request.app.state),
         )
     except search.SearchError as exc:
         raise HTTPException(400, str(exc)) from exc
@@ -203,8 +214,7 @@ def search_page(
                 mode=mode,
                 page=page,
                 filters=filters,
-                semantic=state.semantic,
-                lexical=state.lexical.fresh(),
+                **current_indexes(state),
             )
         except search.SearchError as exc:
             problem = str(exc)
