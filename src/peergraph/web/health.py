@@ -72,6 +72,8 @@ def readyz(request: Request) -> Any:
             problems.append("keyword index in memory: still building")
         elif index.stamp.generation != generations["works"]:
             problems.append("keyword index in memory: behind the stored works, rebuilding")
+        if state.facts.fresh(generations) is None:
+            problems.append("search facts: being mapped or built at the stored generations")
     body = {
         "ready": not problems,
         "pid": os.getpid(),

@@ -66,10 +66,11 @@ class SearchOut(Paged):
     items: list[WorkHitOut]
 
 
-def current_indexes(state: Any) -> dict[str, Any]:
+def current_indexes(state: Any, session: Session) -> dict[str, Any]:
     """The server's search indexes, the in-memory ones only when they match the stored
-    data (one read of the data generations for all of them)."""
-    current = generation.current(state.engine)
+    data (one read of the data generations for all of them, on the request's own
+    connection and in its transaction)."""
+    current = generation.read(session.connection())
     return {
         "semantic": state.semantic,
         "lexical": state.lexical.fresh(current),
@@ -171,7 +172,7 @@ def api_search(
             page=page,
             per_page=per_page,
             filters=filters,
-            **current_indexes(request.app.state),
+            **current_indexes(request.app.state, session),
         )
     except search.SearchError as exc:
         raise HTTPException(400, str(exc)) from exc
@@ -214,7 +215,7 @@ def search_page(
                 mode=mode,
                 page=page,
                 filters=filters,
-                **current_indexes(state),
+                **current_indexes(state, session),
             )
         except search.SearchError as exc:
             problem = str(exc)
