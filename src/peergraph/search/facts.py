@@ -123,14 +123,15 @@ class SearchFacts:
         counts.update(zip(ids.tolist(), self.authors[rows].tolist(), strict=True))
         return counts
 
-    def records_of_works(self, work_ids: list[int]) -> list[tuple[int, int]]:
-        """(record id, work id) for every linked authorship of these works: like
-        profiles.queries.records_of_works."""
+    def record_pairs(self, work_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(record ids, work ids): one pair for every linked authorship of these works,
+        like profiles.queries.records_of_works."""
         return _gather(*self._rows(work_ids), self.record_ptr, self.record_of)
 
     def topics_of_works(self, work_ids: list[int]) -> list[tuple[int, int]]:
         """(topic id, work id) for every topic of these works."""
-        return _gather(*self._rows(work_ids), self.topic_ptr, self.topic_of)
+        topics, works = _gather(*self._rows(work_ids), self.topic_ptr, self.topic_of)
+        return list(zip(topics.tolist(), works.tolist(), strict=True))
 
     def topics_named(self, phrase: str, limit: int) -> list[int]:
         """Ids of the first ``limit`` topics (by taxonomy, then name) whose name contains
@@ -164,18 +165,15 @@ def _csr(work_ids: np.ndarray, pairs: Sequence[Any]) -> tuple[np.ndarray, np.nda
 
 def _gather(
     ids: np.ndarray, rows: np.ndarray, pointer: np.ndarray, values: np.ndarray
-) -> list[tuple[int, int]]:
-    """(value, work id) for every value of each row, rows in the order given."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(values, work ids): every value of each row, rows in the order given."""
     starts, ends = pointer[rows], pointer[rows + 1]
     lengths = ends - starts
     total = int(lengths.sum())
-    if not total:
-        return []
     # positions start..end-1 of each row, concatenated
     offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
     positions = offsets + np.arange(total)
-    owners = np.repeat(ids, lengths)
-    return list(zip(values[positions].tolist(), owners.tolist(), strict=True))
+    return values[positions], np.repeat(ids, lengths)
 
 
 class FactsHolder:

@@ -12,10 +12,10 @@ whose name contains the query first.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -81,24 +81,25 @@ def researcher_hits(
     words = name_words(query)
     by_name = text_index(session).record_names(session, words, limit) if words else []
     rank = {work_id: n for n, work_id in enumerate(top_work_ids, start=1)}
-    ranks: dict[int, list[int]] = defaultdict(list)
-    best: dict[int, int] = {}
+    found: dict[int, tuple[float, int, int]] = {}  # record: (score, works, best work)
     if rank:
         if sizes is None or not rank.keys() <= sizes.keys():
             sizes = facts.author_counts(list(rank)) if facts else author_counts(session, list(rank))
         small = [work_id for work_id in rank if sizes[work_id] <= MAX_AUTHORS]
-        linked = facts.records_of_works(small) if facts else records_of_works(session, small)
-        for record_id, work_id in linked:
-            ranks[record_id].append(rank[work_id])
-            if record_id not in best or rank[work_id] < rank[best[record_id]]:
-                best[record_id] = work_id
-    score = {r: sum(1 / math.log2(1 + n) for n in sorted(rs)[:BEST_OF]) for r, rs in ranks.items()}
-    count = {r: len(rs) for r, rs in ranks.items()}
-    by_work = sorted(score, key=lambda r: (-score[r], r))
-    chosen = by_name + [r for r in by_work if r not in by_name]
+        if facts is not None:
+            linked, works = facts.record_pairs(small)
+        else:
+            pairs = np.array(records_of_works(session, small), dtype=np.int64).reshape(-1, 2)
+            linked, works = pairs[:, 0], pairs[:, 1]
+        ranks = np.array([rank[w] for w in works.tolist()], dtype=np.int64)
+        found = _best_by_work(linked, ranks, set(by_name), limit, top_work_ids)
+    chosen = by_name + [r for r in found if r not in by_name]
     chosen = chosen[:limit]
     if not chosen:
         return []
+    score = {r: v[0] for r, v in found.items()}
+    count = {r: v[1] for r, v in found.items()}
+    best = {r: v[2] for r, v in found.items()}
     records = {
         r.id: r for r in session.scalars(select(AuthorRecord).where(AuthorRecord.id.in_(chosen)))
     }
@@ -118,6 +119,33 @@ def researcher_hits(
         for r in chosen
         if r in records
     ]
+
+
+def _best_by_work(
+    records: np.ndarray, ranks: np.ndarray, named: set[int], limit: int, top: list[int]
+) -> dict[int, tuple[float, int, int]]:
+    """Record: (score, works, best work) for the ``limit`` best-scoring records and those
+    in ``named``, best first. A record's score is the gain Σ 1 / log2(1 + rank) of its
+    BEST_OF best-ranked works among ``top``; ``records`` and ``ranks`` pair each linked
+    authorship's record with its work's rank there."""
+    if not len(records):
+        return {}
+    order = np.lexsort((ranks, records))  # by record, then rank: best work first
+    records, ranks = records[order], ranks[order]
+    first = np.flatnonzero(np.r_[True, records[1:] != records[:-1]])
+    sizes = np.diff(np.r_[first, len(records)])
+    within = np.arange(len(records)) - np.repeat(first, sizes)
+    gains = np.where(within < BEST_OF, 1.0 / np.log2(1.0 + ranks), 0.0)
+    scores = np.add.reduceat(gains, first)
+    ids = records[first]
+    ordered = np.lexsort((ids, -scores))
+    keep = set(ordered[: limit + len(named)].tolist())
+    keep |= {int(i) for i in np.flatnonzero(np.isin(ids, list(named)))}
+    return {
+        int(ids[i]): (float(scores[i]), int(sizes[i]), top[int(ranks[first[i]]) - 1])
+        for i in ordered.tolist()
+        if i in keep
+    }
 
 
 def topic_hits(
