@@ -159,3 +159,31 @@ def test_two_web_processes_serve_what_the_queue_imported(tmp_path, test_data):
         process.terminate()
         process.wait(timeout=20)
         engine.dispose()
+
+
+def test_the_parent_restarts_a_dead_web_process_and_stops_them_all(tmp_path):
+    """`serve --workers 2` forks its web processes (web/supervisor.py): one killed is
+    replaced, and SIGTERM to the parent ends every one of them."""
+    import os
+    import signal
+
+    engine = create_db_engine(Settings.for_data_dir(tmp_path))
+    migrate(engine)
+    engine.dispose()
+    process, url = start_server(tmp_path, "--no-embed", "--no-worker", "--workers", "2")
+    try:
+        pids: set[int] = set()
+        wait_for(lambda: pids.add(get(f"{url}/healthz")["pid"]) or len(pids) == 2, 30)
+        assert process.pid not in pids  # the parent only watches
+        victim = min(pids)
+        os.kill(victim, signal.SIGKILL)
+        seen: set[int] = set()
+        wait_for(lambda: seen.add(get(f"{url}/healthz")["pid"]) or len(seen - pids) == 1, 30)
+        assert victim not in seen  # a new process answers in its place
+        everyone = (pids | seen) - {victim}
+        assert len(everyone) == 2
+    finally:
+        process.terminate()
+        assert process.wait(timeout=20) == 0
+    for pid in everyone:
+        wait_for(lambda pid=pid: not os.path.exists(f"/proc/{pid}"), 10)

@@ -65,6 +65,23 @@ def test_snippet_escapes_html_marks_stems_and_picks_the_densest_window():
     assert snippet("nothing here", stems, tokenizer) is None
 
 
+def test_snippet_words_are_the_index_tokens_in_ascii_and_in_any_script():
+    """ASCII text takes a faster path than the regex; both split words where FTS5 does
+    (letters and digits only, "_" separates) and mark the same words."""
+    tokenizer = Tokenizer()
+    stems = {tokenizer.word(w) for w in ("naive", "bayes", "networks")}
+    ascii_text = "Naive_Bayes (networks), x2!"
+    assert str(snippet(ascii_text, stems, tokenizer)) == (
+        "<mark>Naive</mark>_<mark>Bayes</mark> (<mark>networks</mark>), x2!"
+    )
+    accented = "Naïve_Bayes (networks), x²!"
+    assert str(snippet(accented, stems, tokenizer)) == (
+        "<mark>Naïve</mark>_<mark>Bayes</mark> (<mark>networks</mark>), x²!"
+    )
+    dotted = "İstanbul NETWORKS"  # lower-casing "İ" makes two characters
+    assert str(snippet(dotted, stems, tokenizer)) == "İstanbul <mark>NETWORKS</mark>"
+
+
 def test_reciprocal_rank_fusion_by_hand():
     # a: 1/61 + 1/62; b: 1/62 + 1/61; c: 1/63; d: 1/63 — ties broken by id
     assert rrf([["a", "b", "c"], ["b", "a", "d"]]) == ["a", "b", "c", "d"]

@@ -396,7 +396,7 @@ def serve(
     configure_logging(log_format)
     if workers > 1:
         # each process builds its own app from the environment (web/app.py); this process
-        # becomes their small parent (web/supervisor.py)
+        # becomes their parent, which forks them (web/supervisor.py)
         os.environ.update(
             serve_environment(settings, embed=embed, worker=run_worker, log_format=log_format)
         )

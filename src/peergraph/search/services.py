@@ -36,6 +36,10 @@ CANDIDATES = 1000
 PEOPLE_WINDOW = 200  # top works that researcher and topic results are drawn from
 MIN_YEAR, MAX_YEAR = 1000, 2100
 SNIPPET_WORDS = 24
+# ASCII characters that are not word characters (FTS5 unicode61: letters and digits)
+ASCII_SPACES = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if not (c.isalnum() and not c.isupper())}
+)
 LISTED_AUTHORS = 10  # names per hit; the count says how many there are
 
 
@@ -329,11 +333,15 @@ def snippet(
 ) -> Markup | None:
     """The window of ``words`` words with the most query words, HTML-escaped, matches in
     <mark>; None when no word matches. Words match by their stem (the index's tokens)."""
-    source = text_.lower()
-    if len(source) == len(text_):  # the usual case: spans in it are spans in the text
-        words_ = WORD.findall(source)
+    lowered = text_.lower()
+    spaced: str | None = None  # ASCII text with every non-word character a space
+    if text_.isascii():  # most abstracts: a translation and a split beat the regex 5×
+        spaced = lowered.translate(ASCII_SPACES)
+        words_ = spaced.split()
+    elif len(lowered) == len(text_):  # spans in the lower-cased text are the text's
+        words_ = WORD.findall(lowered)
     else:  # a letter whose lower case is longer ("İ"): lower-case word by word
-        source = text_
+        lowered = text_
         words_ = [m.group().lower() for m in WORD.finditer(text_)]
     # a word's stem once per distinct word, not once per occurrence
     matching = {w for w, stem in tokenizer.stems(set(words_)).items() if stem in stems}
@@ -348,8 +356,15 @@ def snippet(
             best_start, best_count = first, last - n
     start = max(0, min(best_start - 3, len(words_) - words))
     end = min(len(words_), start + words)
-    # the spans of the window's words only (the text past it is never scanned)
-    spans = [m.span() for m in itertools.islice(WORD.finditer(source), end)]
+    # the spans of the words up to the window's end (the text past it is never scanned)
+    if spaced is not None:
+        spans, at = [], 0
+        for word in words_[:end]:  # each word is the next run of non-spaces
+            at = spaced.find(word, at)
+            spans.append((at, at + len(word)))
+            at += len(word)
+    else:
+        spans = [m.span() for m in itertools.islice(WORD.finditer(lowered), end)]
     out = ["… " if start > 0 else ""]
     position = spans[start][0]
     for i in hits:  # the text between marked words is escaped in one piece

@@ -1,19 +1,35 @@
 """The parent process of ``peergraph serve --workers N``.
 
 ``serve`` prepares (settings, migrations) and then replaces itself with this module in a
-fresh interpreter: the parent only starts, watches and restarts the web processes, so
-it imports uvicorn and the standard library, not peergraph's app. Measured on the full
-corpus: the parent held about 100 MiB when it was the ``serve`` command itself.
+fresh interpreter. The parent binds the port, imports the app's modules once (FastAPI,
+SQLAlchemy, NumPy, Jinja2, peergraph: about 60 MiB), and then forks the web processes.
+Forked children share those pages with the parent until they write to them, so each web
+process's private memory is what it builds after the fork (its app, engine, caches and
+request heap), not a copy of every library. uvicorn's own ``--workers`` starts each
+process as a new interpreter that imports everything again: measured on the full
+corpus, two processes then used 1.31–1.33× the memory of one (docs/architecture.md,
+"Memory").
+
+Nothing runs in the parent before the fork but imports: no engine, no thread of ours.
+Each child builds its app from the environment ``serve`` set (web/app.py,
+``app_from_env``) and runs a uvicorn server on the shared listening socket. The parent
+restarts a child that dies, and on SIGTERM or SIGINT stops them all and waits for them.
 
     python -m peergraph.web.supervisor HOST PORT WORKERS LOG_FORMAT
-
-Each web process builds its app from the environment ``serve`` set
-(web/app.py, ``app_from_env``).
 """
 
 from __future__ import annotations
 
+import gc
+import logging
+import os
+import signal
 import sys
+import time
+
+log = logging.getLogger("peergraph.web.supervisor")
+RESTART_PAUSE = 1.0  # seconds before a dead web process is started again
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 def main(argv: list[str]) -> None:
@@ -23,15 +39,76 @@ def main(argv: list[str]) -> None:
     configure_logging(log_format)
     import uvicorn
 
-    uvicorn.run(
+    import peergraph.web.app  # noqa: F401  (the modules the children share)
+
+    config = uvicorn.Config(
         "peergraph.web.app:app_from_env",
         factory=True,
-        workers=int(workers),
         host=host,
         port=int(port),
         log_config=None,  # uvicorn's own lines go through the same handler
         access_log=False,
     )
+    listening = config.bind_socket()
+    children: set[int] = set()
+    stopping = False
+
+    def serve() -> None:
+        """In a child: a uvicorn server on the shared socket, then exit."""
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        code = 0
+        try:
+            uvicorn.Server(config).run(sockets=[listening])
+        except BaseException:
+            log.exception("web process %s failed", os.getpid())
+            code = 1
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    def start() -> None:
+        # the stop signals wait until the child has its own handlers and the parent
+        # knows the child's pid
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        pid = os.fork()
+        if pid == 0:
+            serve()
+        children.add(pid)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        log.info("web process %s started", pid)
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                children.discard(pid)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    gc.freeze()  # the collector never walks (and so never writes to) the shared objects
+    for _ in range(int(workers)):
+        start()
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if pid not in children:
+            continue
+        children.discard(pid)
+        if not stopping:
+            log.warning("web process %s ended (status %s); starting another", pid, status)
+            time.sleep(RESTART_PAUSE)
+            if not stopping:
+                start()
+    listening.close()
 
 
 if __name__ == "__main__":
