@@ -95,3 +95,20 @@ def engine(settings: Settings):  # type: ignore[no-untyped-def]
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def ml_import(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The 93k-paper ML corpus imported once, into a SQLite store: (its folder, the import
+    summary). Importing it takes over a minute; tests that change the store copy the
+    folder first (tests/stores.py, ``copied_store``)."""
+    from peergraph.ingest.formats import expand_paths
+    from peergraph.ingest.loader import import_file
+
+    folder = tmp_path_factory.mktemp("ml-import")
+    engine = create_db_engine(Settings.for_data_dir(folder))
+    migrate(engine)
+    path = shared_data / "mlanthology-ml-venues" / "works.csl.json.gz"
+    (summary,) = [import_file(engine, t) for t in expand_paths([path])]
+    engine.dispose()
+    return folder, summary

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import shutil
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
@@ -96,3 +97,9 @@ def store_engine(folder: Path) -> Engine:
     engine = create_db_engine(Settings.for_data_dir(prepare_store(folder)))
     migrate(engine)
     return engine
+
+
+def copied_store(folder: Path, into: Path) -> Settings:
+    """A copy of a SQLite store folder (closed), to change without touching the original."""
+    shutil.copytree(folder, into)
+    return Settings.for_data_dir(into)

@@ -22,6 +22,7 @@ from peergraph.search.facts import SearchFacts
 from peergraph.search.services import search_works
 from peergraph.settings import Settings
 from peergraph.web.app import create_app
+from tests.stores import copied_store
 
 # profile quality on the shared corpora, not about the database: run once, on SQLite
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow, pytest.mark.once]
@@ -126,13 +127,11 @@ def test_inferred_topics_agree_with_openalex_fields(shared_data, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def ml_store(shared_data, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ml")
-    settings = Settings.for_data_dir(folder)
+def ml_store(ml_import, tmp_path_factory):
+    folder, _summary = ml_import  # imported once (tests/conftest.py)
+    settings = copied_store(folder, tmp_path_factory.mktemp("ml") / "store")
     engine = create_db_engine(settings)
     migrate(engine)
-    for target in expand_paths([shared_data / "mlanthology-ml-venues" / "works.csl.json.gz"]):
-        import_file(engine, target)
     rebuild(engine)
     yield settings, engine
     engine.dispose()

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from peergraph.db import create_db_engine
 from peergraph.ingest.formats import expand_paths
 from peergraph.ingest.loader import import_file
 from peergraph.ingest.normalize import normalize_arxiv, normalize_doi, title_key
 from tests.integration.test_loader import DATA_TABLES, snapshot
+from tests.stores import copied_store
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
@@ -70,9 +72,10 @@ def read_csl(path: Path) -> dict[str, dict]:
 
 
 @pytest.mark.once  # 93k works: the smaller corpora below import on both databases
-def test_ml_anthology(engine, shared_data):
+def test_ml_anthology(ml_import, shared_data, tmp_path):
     path = shared_data / "mlanthology-ml-venues" / "works.csl.json.gz"
-    (summary,) = import_all(engine, path)
+    folder, summary = ml_import  # imported once for this and the profile tests
+    engine = create_db_engine(copied_store(folder, tmp_path / "store"))
     assert summary.records_read == 93_665 and summary.skipped == 0  # README: 93,665 papers
     merges = merged_records(engine, summary.import_id)
     assert len(merges) == summary.merged
@@ -87,6 +90,7 @@ def test_ml_anthology(engine, shared_data):
     assert 385_961 - 20 * summary.merged <= authorships <= 385_961
     again = import_all(engine, path)[0]
     assert again.status == "already-imported"
+    engine.dispose()
 
 
 @pytest.mark.once  # the worker-kill test imports 10,000 ACL records on both databases

@@ -368,8 +368,9 @@ def serve(
             "--workers",
             min=1,
             max=64,
-            help="Web processes sharing the port (each keeps its own in-memory indexes, "
-            "kept current through the store's data generations).",
+            help="Web processes sharing the port, forked from one parent; they map the "
+            "same index files and see each other's changes through the store's data "
+            "generations.",
         ),
     ] = 1,
 ) -> None:

@@ -3,6 +3,7 @@
 
 Every table the models declare is copied row for row, ids included, parents before
 children, in one transaction on the target: a failure leaves the target as it was.
+PostgreSQL takes the rows with ``COPY … FROM STDIN``, SQLite with batched INSERTs.
 Afterwards PostgreSQL's id sequences are moved past the copied ids, and the target's
 text indexes are rebuilt where they are separate tables (SQLite's FTS5). Both stores must
 be at the newest schema, and the target must be empty: copying never merges.
@@ -10,10 +11,12 @@ be at the newest schema, and the target must be empty: copying never merges.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, text
+from sqlalchemy import JSON, Connection, Engine, Row, Table, func, insert, select, text
 
 from peergraph.db.base import Base, load_all_models
 from peergraph.db.engine import ensure_schema
@@ -72,7 +75,10 @@ def copy_instance(
             order = list(table.primary_key.columns) or list(table.columns)
             rows = reader.execution_options(yield_per=BATCH).execute(select(table).order_by(*order))
             for batch in rows.partitions(BATCH):
-                writer.execute(insert(table), [dict(r._mapping) for r in batch])
+                if writer.dialect.name == "postgresql":
+                    _copy_rows(writer, table, batch)
+                else:
+                    writer.execute(insert(table), [dict(r._mapping) for r in batch])
                 done += len(batch)
                 if progress is not None:
                     progress(table.name, done, total)
@@ -85,6 +91,33 @@ def copy_instance(
 
         text_index(writer).rebuild(writer)
     return report
+
+
+def _copy_rows(conn: Connection, table: Table, batch: Sequence[Row[Any]]) -> None:
+    """Rows into a PostgreSQL table with ``COPY … FROM STDIN``, in the connection's
+    transaction: several times faster than INSERTs. Each value goes through its column
+    type's bind processing first, as an INSERT would send it; JSON values are written as
+    JSON text (psycopg would write a list as an array)."""
+    columns = list(table.columns)
+    processors = [
+        _to_json if isinstance(column.type, JSON) else column.type.bind_processor(conn.dialect)
+        for column in columns
+    ]
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(column.name) for column in columns)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+        for row in batch:
+            copy.write_row(
+                [
+                    process(value) if process is not None else value
+                    for process, value in zip(processors, row, strict=True)
+                ]
+            )
+
+
+def _to_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 def _move_sequences(conn: Connection, everything: list[Table]) -> None:

@@ -272,5 +272,7 @@ def zscore_fused(
         column = np.full(len(position), z.min())
         column[np.fromiter((position[d] for d, _ in run), dtype=np.int64, count=len(run))] = z
         fused += weight * column
-    ranked = sorted(position, key=lambda d: (-fused[position[d]], d))
-    return [(doc, float(fused[position[doc]])) for doc in ranked]
+    docs = list(position)
+    order = np.lexsort((np.asarray(docs), -fused)).tolist()  # best first, then smaller id
+    scores = fused.tolist()
+    return [(docs[i], scores[i]) for i in order]
