@@ -335,7 +335,7 @@ def snippet(
     <mark>; None when no word matches. Words match by their stem (the index's tokens)."""
     lowered = text_.lower()
     spaced: str | None = None  # ASCII text with every non-word character a space
-    if text_.isascii():  # most abstracts: a translation and a split beat the regex 5×
+    if text_.isascii():  # most abstracts: a translation and a split are faster than the regex
         spaced = lowered.translate(ASCII_SPACES)
         words_ = spaced.split()
     elif len(lowered) == len(text_):  # spans in the lower-cased text are the text's
