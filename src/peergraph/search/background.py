@@ -72,9 +72,9 @@ class SearchIndexJob(threading.Thread):
                     queue.ensure(self.engine, "embed")
             except Exception:  # a locked or damaged store must not kill the server
                 log.exception("queueing the embedding job failed")
-        self._refresh_lexical(force=True)
+        self._refresh_indexes(force=True)
         while not self._halt.wait(CHECK_SECONDS):
-            self._refresh_lexical()
+            self._refresh_indexes()
             self._release_memory()
 
     def _release_memory(self) -> None:
@@ -85,7 +85,7 @@ class SearchIndexJob(threading.Thread):
             self._trimmed = now
             native.release_free_memory()
 
-    def _refresh_lexical(self, *, force: bool = False) -> None:
+    def _refresh_indexes(self, *, force: bool = False) -> None:
         """Map (or build) the BM25 index and the search facts when the data generations
         they come from moved (looked at every CHECK_SECONDS; reading them is one small
         query)."""
