@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -175,6 +176,9 @@ def test_the_parent_restarts_a_dead_web_process_and_stops_them_all(tmp_path):
         pids: set[int] = set()
         wait_for(lambda: pids.add(get(f"{url}/healthz")["pid"]) or len(pids) == 2, 30)
         assert process.pid not in pids  # the parent only watches
+        for pid in pids:  # OpenBLAS read how long to spin when it loaded: the shortest
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert b"OPENBLAS_THREAD_TIMEOUT=4" in environ
         victim = min(pids)
         os.kill(victim, signal.SIGKILL)
         seen: set[int] = set()
