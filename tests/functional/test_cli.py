@@ -158,3 +158,22 @@ def test_embedding_queued_for_the_worker(tmp_path, test_data):
     engine.dispose()
     listed = invoke(tmp_path, "jobs", "1")
     assert "done" in listed.output and "embedded 5 works" in listed.output
+
+
+def test_train_name_prior_counts_the_store(tmp_path, test_data):
+    from peergraph.authors import prior
+
+    empty = invoke(tmp_path / "empty", "train", "name-prior", "--out", str(tmp_path / "none.gz"))
+    assert empty.exit_code == 1
+    assert "run `peergraph rebuild` first" in empty.output
+    imported = invoke(tmp_path, "import", "--quiet", str(test_data / "profiles.csl.json"))
+    assert imported.exit_code == 0
+    assert invoke(tmp_path, "rebuild").exit_code == 0
+    out = tmp_path / "name_prior.json.gz"
+    result = invoke(tmp_path, "train", "name-prior", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    table = prior.load(out)
+    assert table.meta["min_count"] == prior.MIN_COUNT
+    # every name kept was seen at least MIN_COUNT times: bin ≥ 1 + ⌊log₂ MIN_COUNT⌋
+    kept = [*table.first.values(), *table.family.values()]
+    assert kept and min(kept) >= prior.MIN_COUNT.bit_length()

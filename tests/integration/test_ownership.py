@@ -25,6 +25,7 @@ from peergraph.profiles.services import rebuild
 from peergraph.works.models import Authorship
 
 ORCID = "0000-0002-1825-0097"
+OTHER_ORCID = "0000-0002-1694-233X"
 
 
 @pytest.fixture
@@ -56,6 +57,19 @@ def does(engine) -> list[int]:
                 select(Authorship.id).where(Authorship.family == "Doe").order_by(Authorship.id)
             )
         )
+
+
+def two_jane_does(engine) -> list[int]:
+    """The two Jane Doe papers (one venue, co-author and subject each; nothing in common
+    but the name) as two records, made so by two different ORCIDs rather than left to
+    the model, which may read a rare name's lone pair either way."""
+    with engine.begin() as conn:
+        for authorship, orcid in zip(does(engine), [ORCID, OTHER_ORCID], strict=True):
+            conn.execute(update(Authorship).values(orcid=orcid).where(Authorship.id == authorship))
+    rebuild(engine, full=True)  # the store was edited by hand, not through an import
+    records = records_named(engine, "Jane Doe")
+    assert len(records) == 2
+    return records
 
 
 def claim(engine, record_id: int, claimant: str, **kwargs) -> int:
@@ -103,7 +117,7 @@ def test_a_claim_survives_a_rebuild_with_new_data(engine, built, tmp_path):
 
 
 def test_one_claimant_claiming_two_records_joins_them(engine, built):
-    first, second = records_named(engine, "Jane Doe")  # two records: nothing in common
+    first, second = two_jane_does(engine)
     older = claim(engine, first, "account:7")
     newer = claim(engine, second, "account:7")
     report = rebuild(engine)
@@ -137,7 +151,7 @@ def test_not_mine_overrides_even_a_shared_orcid(engine, built):
 
 
 def test_a_decision_moves_with_its_authorships_when_records_merge(engine, built):
-    first, second = records_named(engine, "Jane Doe")
+    first, second = two_jane_does(engine)
     with engine.begin() as conn:
         conn.execute(
             insert(RecordDecision.__table__).values(

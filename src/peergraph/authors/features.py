@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from peergraph.authors import prior
 from peergraph.authors.names import first_name, joined_given, tokens_compatible
 
 FEATURES: tuple[str, ...] = (
@@ -31,6 +32,10 @@ FEATURES: tuple[str, ...] = (
     "full_count",  # log₂ bin: authorships with this first + family name
     "family_firsts",  # log₂ bin: distinct first names seen with this family name
     "first_families",  # log₂ bin: distinct family names seen with this first name
+    "prior_first",  # log₂ bin: the first given name in a large corpus (authors/prior.py)
+    "prior_family",  # log₂ bin: the family name there
+    "prior_first_families",  # log₂ bin: distinct family names with the first name there
+    "prior_family_firsts",  # log₂ bin: distinct first names with the family name there
     "block_size",  # log₂ bin: authorships in the block
     "block_firsts",  # distinct spelt-out first names in the block
     "coauthors",  # shared co-authors (full names 1, family + initial ½)
@@ -97,6 +102,11 @@ class Corpus:
     @cached_property
     def codes(self) -> NameCodes:
         return NameCodes.of(self)
+
+    @cached_property
+    def prior_bins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The shipped name-frequency table's bins (``NamePrior.bins``)."""
+        return prior.packaged().bins(self.given, self.family_keys)
 
 
 @dataclass
@@ -366,6 +376,9 @@ def pair_features(
     x[:, col["full_count"]] = np.fmax(corpus.full_bins[i], corpus.full_bins[j])
     x[:, col["family_firsts"]] = np.fmax(corpus.family_firsts[i], corpus.family_firsts[j])
     x[:, col["first_families"]] = np.fmax(corpus.first_families[i], corpus.first_families[j])
+    prior_names = ("prior_first", "prior_family", "prior_first_families", "prior_family_firsts")
+    for name, bins in zip(prior_names, corpus.prior_bins, strict=True):
+        x[:, col[name]] = np.fmax(bins[i], bins[j])
     blocks = context.block_of[i]
     x[:, col["block_size"]] = count_bin(context.block_sizes[blocks])
     x[:, col["block_firsts"]] = context.block_firsts[blocks]

@@ -655,6 +655,32 @@ def train_name_order(
     )
 
 
+@train_app.command("name-prior")
+def train_name_prior(
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Where to write the table (gzipped JSON).")
+    ] = Path("name_prior.json.gz"),
+) -> None:
+    """Count how common each first given name, family name and full name is among the
+    store's authorships (after `peergraph rebuild`), and write the name-frequency table
+    the disambiguation model reads (authors/prior.py). Build it from a large store (the
+    shipped one counts the whole shared corpus, 541,844 authorships) and copy it to
+    src/peergraph/authors/name_prior.json.gz to ship it; then retrain the model."""
+    from peergraph.authors import prior
+
+    engine = _engine()
+    table = prior.count(engine)
+    if not table.meta["authorships"]:
+        err.print("error: the store has no authorship names: run `peergraph rebuild` first")
+        raise typer.Exit(1)
+    prior.write(table, out_file)
+    out.print(
+        f"wrote {out_file} ({out_file.stat().st_size / 1024:.0f} KiB): "
+        f"{len(table.first):,} first names and {len(table.family):,} family names seen at "
+        f"least {prior.MIN_COUNT} times in {table.meta['authorships']:,} authorships"
+    )
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
