@@ -661,9 +661,10 @@ def train_name_prior(
         Path, typer.Option("--out", help="Where to write the table (gzipped JSON).")
     ] = Path("name_prior.json.gz"),
 ) -> None:
-    """Count how common each first given name, family name and full name is among the
-    store's authorships (after `peergraph rebuild`), and write the name-frequency table
-    the disambiguation model reads (authors/prior.py). Build it from a large store (the
+    """Count how many of the store's authorships (after `peergraph rebuild`) carry each
+    first given name and family name, and how many different family names go with each
+    first name and first names with each family name; write that name-frequency table,
+    which the disambiguation model reads (authors/prior.py). Build it from a large store (the
     shipped one counts the whole shared corpus, 541,844 authorships) and copy it to
     src/peergraph/authors/name_prior.json.gz to ship it; then retrain the model."""
     from peergraph.authors import prior
