@@ -163,8 +163,8 @@ def test_embedding_queued_for_the_worker(tmp_path, test_data):
 def test_train_name_prior_counts_the_store(tmp_path, test_data):
     from peergraph.authors import prior
 
-    empty = invoke(tmp_path / "empty", "train", "name-prior", "--out", str(tmp_path / "none.gz"))
-    assert empty.exit_code == 1
+    empty = invoke(tmp_path, "train", "name-prior", "--out", str(tmp_path / "none.gz"))
+    assert empty.exit_code == 1  # nothing imported and rebuilt yet
     assert "run `peergraph rebuild` first" in empty.output
     imported = invoke(tmp_path, "import", "--quiet", str(test_data / "profiles.csl.json"))
     assert imported.exit_code == 0
