@@ -416,3 +416,21 @@ def test_more_shared_evidence_never_lowers_the_shipped_models_probability():
             probabilities.append(model.probability(raised[:, columns]))
         change = np.diff(np.array(probabilities), axis=0) * sign
         assert (change >= -1e-9).all(), name
+
+
+def test_another_name_frequency_table_makes_the_next_rebuild_a_full_one(tmp_path):
+    """The table's digest is part of the fingerprint a rebuild records (profiles/services.py):
+    a store rebuilt with another table is rebuilt in full, as with another model."""
+    from peergraph.authors import prior
+    from peergraph.profiles.services import model_fingerprint
+
+    one, same, other = tmp_path / "one.gz", tmp_path / "same.gz", tmp_path / "other.gz"
+    prior.write(prior.NamePrior(first={"yang": 12}), one)
+    prior.write(prior.NamePrior(first={"yang": 12}), same)
+    prior.write(prior.NamePrior(first={"yang": 11}), other)
+    digests = [prior.load(path).digest for path in (one, same, other)]
+    assert digests[0] == digests[1] != digests[2] and all(digests)
+    shipped = prior.packaged()
+    fingerprint = model_fingerprint(packaged())
+    assert shipped.digest and fingerprint.endswith("/" + shipped.digest[:8])
+    assert len(fingerprint + ":no-upstream-ids") <= 64  # rebuilds.model is 64 characters

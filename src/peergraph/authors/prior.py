@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ class NamePrior:
     first_families: dict[str, int] = field(default_factory=dict)  # first → bin of families
     family_firsts: dict[str, int] = field(default_factory=dict)  # family → bin of firsts
     meta: dict[str, Any] = field(default_factory=dict)
+    digest: str = ""  # of the table's content: a rebuild with another table is a full one
 
     def bins(
         self, given: list[tuple[str, ...]], family_keys: list[str]
@@ -86,8 +88,9 @@ def packaged() -> NamePrior:
 
 
 def load(path: Path) -> NamePrior:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        data = json.load(handle)
+    with gzip.open(path, "rb") as handle:
+        raw = handle.read()
+    data = json.loads(raw)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path}: not a {FORMAT} file")
     return NamePrior(
@@ -96,6 +99,7 @@ def load(path: Path) -> NamePrior:
         data["first_families"],
         data["family_firsts"],
         data.get("meta", {}),
+        hashlib.sha256(raw).hexdigest()[:12],
     )
 
 

@@ -29,7 +29,7 @@ from sqlalchemy import (
     text,
 )
 
-from peergraph.authors import changes, disambiguation, ownership
+from peergraph.authors import changes, disambiguation, ownership, prior
 from peergraph.authors.model import PairModel, packaged
 from peergraph.authors.models import AuthorRecord, AuthorshipLink, Rebuild
 from peergraph.authors.order import packaged as name_order
@@ -577,9 +577,11 @@ def _latest_affiliations(conn: Connection, scope: Table | None) -> dict[int, lis
 
 
 def model_fingerprint(model: PairModel) -> str:
-    """What a rebuild's records depend on besides the data: the pair model and the
-    name-order table (authors/order.py). A rebuild with another one is a full one."""
-    return f"{model.digest}/{name_order().digest}"
+    """What a rebuild's records depend on besides the data: the pair model, the
+    name-order table (authors/order.py) and the name-frequency table (authors/prior.py).
+    A rebuild with another one is a full one. Short prefixes of the three digests, so
+    that with ":no-upstream-ids" it fits the 64 characters of ``rebuilds.model``."""
+    return f"{model.digest[:20]}/{name_order().digest[:8]}/{prior.packaged().digest[:8]}"
 
 
 def is_stale(engine: Engine) -> bool:
