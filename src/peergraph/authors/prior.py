@@ -36,11 +36,6 @@ FORMAT = "peergraph-name-prior/1"
 MIN_COUNT = 4
 
 
-def _bin(count: int) -> int:
-    """1 + ⌊log₂ c⌋, as features.count_bin."""
-    return int(count).bit_length()
-
-
 @dataclass(frozen=True)
 class NamePrior:
     first: dict[str, int] = field(default_factory=dict)  # first given name → bin
@@ -105,13 +100,16 @@ def load(path: Path) -> NamePrior:
 
 def count(engine: Engine) -> NamePrior:
     """The table for a store: its authorships' name keys (``authorship_names``, written
-    by a rebuild), counted."""
+    by a rebuild), counted and binned as the store's own counts are."""
+    from peergraph.authors.features import count_bin  # features reads this module
+
     with engine.connect() as conn:
         total = conn.execute(text("SELECT count(*) FROM authorship_names")).scalar_one()
 
         def counted(sql: str) -> dict[str, int]:
-            rows = conn.execute(text(sql), {"least": MIN_COUNT})
-            return {key: _bin(n) for key, n in rows}
+            rows = conn.execute(text(sql), {"least": MIN_COUNT}).all()
+            bins = count_bin(np.array([n for _key, n in rows], dtype=np.float64))
+            return {key: int(b) for (key, _n), b in zip(rows, bins, strict=True)}
 
         first = counted(
             "SELECT first_name, count(*) FROM authorship_names WHERE first_name != ''"
