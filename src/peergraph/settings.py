@@ -19,7 +19,18 @@ CONFIG_KEYS = {
     "allowed_hosts": "PEERGRAPH_ALLOWED_HOSTS",
     "max_record_bytes": "PEERGRAPH_MAX_RECORD_BYTES",
     "max_json_depth": "PEERGRAPH_MAX_JSON_DEPTH",
+    "environment": "PEERGRAPH_ENV",
+    "secret_key": "PEERGRAPH_SECRET_KEY",
+    "base_url": "PEERGRAPH_BASE_URL",
+    "smtp_host": "PEERGRAPH_SMTP_HOST",
+    "smtp_port": "PEERGRAPH_SMTP_PORT",
+    "smtp_user": "PEERGRAPH_SMTP_USER",
+    "smtp_password": "PEERGRAPH_SMTP_PASSWORD",
+    "smtp_starttls": "PEERGRAPH_SMTP_STARTTLS",
+    "mail_from": "PEERGRAPH_MAIL_FROM",
 }
+ENVIRONMENTS = ("development", "production")
+DEFAULT_MAIL_FROM = "peergraph <noreply@localhost>"
 # Host names the server answers to unless PEERGRAPH_ALLOWED_HOSTS says otherwise: a
 # forged Host header must not steer a redirect or a link (docs/security.md).
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
@@ -50,6 +61,17 @@ class Settings:
     allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
     max_record_bytes: int = MAX_RECORD_BYTES
     max_json_depth: int = MAX_JSON_DEPTH
+    # accounts (docs/accounts.md): in development an unset secret key is generated once
+    # into the data folder; production refuses to start without one of its own
+    environment: str = "development"
+    secret_key: str | None = None
+    base_url: str | None = None  # the public URL mail links point at
+    smtp_host: str | None = None  # unset: mail is written to <data_dir>/mail instead
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = DEFAULT_MAIL_FROM
 
     @classmethod
     def from_env(
@@ -70,6 +92,15 @@ class Settings:
             allowed_hosts=hosts or LOCAL_HOSTS,
             max_record_bytes=_positive(env, "PEERGRAPH_MAX_RECORD_BYTES", MAX_RECORD_BYTES),
             max_json_depth=_positive(env, "PEERGRAPH_MAX_JSON_DEPTH", MAX_JSON_DEPTH),
+            environment=_choice(env, "PEERGRAPH_ENV", ENVIRONMENTS),
+            secret_key=env.get("PEERGRAPH_SECRET_KEY") or None,
+            base_url=(env.get("PEERGRAPH_BASE_URL") or "").rstrip("/") or None,
+            smtp_host=env.get("PEERGRAPH_SMTP_HOST") or None,
+            smtp_port=_positive(env, "PEERGRAPH_SMTP_PORT", 25),
+            smtp_user=env.get("PEERGRAPH_SMTP_USER") or None,
+            smtp_password=env.get("PEERGRAPH_SMTP_PASSWORD") or None,
+            smtp_starttls=_flag(env, "PEERGRAPH_SMTP_STARTTLS"),
+            mail_from=env.get("PEERGRAPH_MAIL_FROM") or DEFAULT_MAIL_FROM,
         )
 
     @classmethod
@@ -80,6 +111,31 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def environment_variables(self) -> dict[str, str]:
+        """These settings as the ``PEERGRAPH_*`` variables ``from_env`` reads back (what
+        ``serve --workers N`` hands its processes)."""
+        values = {
+            "PEERGRAPH_DATA_DIR": str(self.data_dir),
+            "PEERGRAPH_DATABASE_URL": self.database_url,
+            "PEERGRAPH_ALLOWED_HOSTS": ",".join(self.allowed_hosts),
+            "PEERGRAPH_MAX_RECORD_BYTES": str(self.max_record_bytes),
+            "PEERGRAPH_MAX_JSON_DEPTH": str(self.max_json_depth),
+            "PEERGRAPH_ENV": self.environment,
+            "PEERGRAPH_SECRET_KEY": self.secret_key or "",
+            "PEERGRAPH_BASE_URL": self.base_url or "",
+            "PEERGRAPH_SMTP_HOST": self.smtp_host or "",
+            "PEERGRAPH_SMTP_PORT": str(self.smtp_port),
+            "PEERGRAPH_SMTP_USER": self.smtp_user or "",
+            "PEERGRAPH_SMTP_PASSWORD": self.smtp_password or "",
+            "PEERGRAPH_SMTP_STARTTLS": "1" if self.smtp_starttls else "0",
+            "PEERGRAPH_MAIL_FROM": self.mail_from,
+        }
+        return {name: value for name, value in values.items() if value}
 
 
 class ConfigError(ValueError):
@@ -104,6 +160,8 @@ def _config_file(path: Path, *, required: bool) -> dict[str, str]:
     for key, value in raw.items():
         if key == "allowed_hosts" and isinstance(value, list):
             value = ",".join(str(v) for v in value)
+        if key == "smtp_starttls" and isinstance(value, bool):
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ConfigError(f"{path}: {key} must be a string or a whole number")
         values[CONFIG_KEYS[key]] = str(value)
@@ -117,6 +175,24 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"{name} must be a positive whole number, not {raw!r}")
     return int(raw)
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
 
 
 def sqlite_url(data_dir: Path) -> str:

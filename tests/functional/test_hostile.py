@@ -360,7 +360,7 @@ def test_login_next_never_leaves_the_site(client, target):
 
 def test_login_next_on_the_site_is_kept(client):
     page = client.get("/login", params={"next": "/researchers/7?page=2"})
-    assert 'href="/researchers/7?page=2"' in page.text
+    assert 'name="next" value="/researchers/7?page=2"' in page.text
 
 
 def test_forged_host_header_cannot_steer_a_redirect(client):

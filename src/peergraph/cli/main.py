@@ -379,16 +379,28 @@ def serve(
     /search); queued jobs run in a worker thread unless --no-worker."""
     import uvicorn
 
+    from peergraph.accounts.secrets import secret_key
     from peergraph.logs import configure_logging
+    from peergraph.settings import ConfigError
     from peergraph.web.app import create_app, serve_environment
 
     _check_log_format(log_format)
     settings = state.settings
+    try:
+        secret_key(settings)  # production refuses a weak key; development makes one
+    except ConfigError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
     if host not in ("0.0.0.0", "::", *settings.allowed_hosts) and "*" not in settings.allowed_hosts:
         settings = dataclasses.replace(settings, allowed_hosts=(*settings.allowed_hosts, host))
     _engine(migrate_first=True).dispose()  # start-up migrates, under the migration lock
     processes = f" ({workers} processes)" if workers > 1 else ""
     err.print(f"peergraph serving {settings.database_url} on http://{host}:{port}/{processes}")
+    if settings.smtp_host is None:
+        err.print(
+            f"mail (sign-up and reset links) is written to {settings.data_dir / 'mail'}:"
+            " set PEERGRAPH_SMTP_HOST to send it (docs/accounts.md)"
+        )
     if host in ("0.0.0.0", "::") and "*" not in settings.allowed_hosts:
         err.print(
             "answering to the host names " + ", ".join(settings.allowed_hosts) + " only: set"
@@ -1004,6 +1016,11 @@ def copy(
         f" {destination.url.render_as_string(hide_password=True)}"
         f" in {time.perf_counter() - started:.0f} s"
     )
+
+
+from peergraph.cli.admin import admin_app  # noqa: E402  (it uses this module's helpers)
+
+app.add_typer(admin_app, name="admin")
 
 
 @db_app.command("upgrade")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import MetaData
+from sqlalchemy import CursorResult, MetaData, Result
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names keep Alembic's batch mode (SQLite) and PostgreSQL migrations sane.
@@ -25,8 +26,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through ``Session.execute`` changed."""
+    return cast(CursorResult[Any], result).rowcount
+
+
 def load_all_models() -> None:
     """Import every domain's models so ``Base.metadata`` is complete (Alembic, tests)."""
+    import peergraph.accounts.models
     import peergraph.authors.models
     import peergraph.db.generation
     import peergraph.ingest.models

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from peergraph import __version__, native
+from peergraph.accounts.secrets import Signing, secret_key
 from peergraph.db import create_db_engine, session_factory
 from peergraph.db.engine import SERVING_PAGE_CACHE_MIB
 from peergraph.ingest.services import public_path
@@ -26,6 +27,7 @@ from peergraph.search.lexical import LexicalHolder
 from peergraph.search.semantic import SemanticIndex
 from peergraph.settings import Settings
 from peergraph.web import (
+    accounts,
     api,
     api_researchers,
     errors,
@@ -35,6 +37,7 @@ from peergraph.web import (
     search,
     views,
 )
+from peergraph.web.auth import AccountContext, csrf_token
 from peergraph.web.security import SecurityHeaders
 from peergraph.works.services import identifier_url
 
@@ -81,8 +84,11 @@ def create_app(
         docs_url=None,  # views.api_docs serves Swagger UI from our own static files
         redoc_url=None,
     )
+    signing = Signing(secret_key(settings))  # refuses a weak key in production
     engine = create_db_engine(settings, page_cache_mib=SERVING_PAGE_CACHE_MIB)
     app.state.settings = settings
+    app.state.signing = signing
+    app.state.secure_cookies = (settings.base_url or "").startswith("https://")
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
     # the indexes' arrays are files every process on this machine maps (search/files.py)
@@ -98,6 +104,7 @@ def create_app(
     templates.env.filters["public_path"] = public_path
     templates.env.globals["safe_link"] = safe_link  # every link built from data
     templates.env.globals["identifier_url"] = identifier_url
+    templates.env.globals["csrf_token"] = csrf_token  # every form carries it
     app.state.templates = templates
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_dir()), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
@@ -108,10 +115,18 @@ def create_app(
     app.include_router(views.router)
     app.include_router(researchers.router)
     app.include_router(search.router)
+    app.include_router(accounts.router)
+    app.include_router(accounts.api_router)
     errors.install(app)
     # outermost last: the host check runs first, and even its 400 carries the headers
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     # a 500 that RequestContext answers still gets the security headers
+    app.add_middleware(
+        AccountContext,
+        sessions=app.state.sessionmaker,
+        signing=signing,
+        secure=app.state.secure_cookies,
+    )
     app.add_middleware(observe.RequestContext, metrics=app.state.metrics)
     app.add_middleware(SecurityHeaders)  # outermost
     return app
@@ -137,11 +152,7 @@ def serve_environment(
     threads wait for more work (BLAS_SPIN)."""
     return {
         BLAS_SPIN_VARIABLE: os.environ.get(BLAS_SPIN_VARIABLE, BLAS_SPIN),
-        "PEERGRAPH_DATA_DIR": str(settings.data_dir),
-        "PEERGRAPH_DATABASE_URL": settings.database_url,
-        "PEERGRAPH_ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
-        "PEERGRAPH_MAX_RECORD_BYTES": str(settings.max_record_bytes),
-        "PEERGRAPH_MAX_JSON_DEPTH": str(settings.max_json_depth),
+        **settings.environment_variables(),
         SERVE_OPTIONS: f"embed={int(embed)},worker={int(worker)},log={log_format}",
     }
 

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
-CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 422: "invalid_parameter"}
+from peergraph.web.auth import LoginRequired, login_redirect
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    422: "invalid_parameter",
+    429: "rate_limited",
+}
 
 
 def error_body(status: int, message: str, code: str | None = None) -> dict[str, object]:
@@ -17,6 +28,13 @@ def error_body(status: int, message: str, code: str | None = None) -> dict[str, 
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired):
+        if request.url.path.startswith("/api/"):
+            body = error_body(401, "Log in, or send a personal API token.")
+            return JSONResponse(body, status_code=401, headers={"www-authenticate": "Bearer"})
+        return RedirectResponse(login_redirect(request), status_code=303)
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         message = str(exc.detail)

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 from peergraph.profiles import queries as profiles
 from peergraph.search.similar import similar_works
 from peergraph.web.deps import WorkId, get_session
-from peergraph.web.security import safe_redirect_path
 from peergraph.works import services as works
 
 router = APIRouter(include_in_schema=False)
@@ -74,13 +73,6 @@ def work_sources_page(
         raise HTTPException(404, f"There is no page {page}; the last page is {provenance.pages}.")
     return request.app.state.templates.TemplateResponse(
         request, "work_sources.html", {"work": work, "provenance": provenance}
-    )
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = Query(None, max_length=2000)) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(
-        request, "login.html", {"next": safe_redirect_path(next)}
     )
 
 

@@ -1,0 +1,71 @@
+"""``peergraph admin``: accounts an operator makes or changes from the command line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+admin_app = typer.Typer(help="Operator commands: accounts and roles.", no_args_is_help=True)
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@admin_app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Argument(help="The account's e-mail address (verified as given).")],
+    role: Annotated[str, typer.Option("--role", help="member, moderator or admin.")] = "member",
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of standard input instead of "
+            "asking for it (for scripts; never put a password on the command line).",
+        ),
+    ] = False,
+) -> None:
+    """Make an account with a verified address and the given role, e.g. the first admin:
+    `peergraph admin create-user you@example.org --role admin`."""
+    from sqlalchemy.orm import Session
+
+    from peergraph.accounts import services
+    from peergraph.accounts.passwords import PasswordRejected
+    from peergraph.cli.main import _engine, err, out
+    from peergraph.db.base import utcnow
+
+    engine = _engine()
+    password = _password(password_stdin)
+    with Session(engine) as session:
+        try:
+            account = services.create_user(session, email, password, role, utcnow())
+        except (services.AccountError, PasswordRejected) as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(2) from exc
+        session.commit()
+        out.print(f"created {account.role} account {account.id} for {account.email}")
+
+
+@admin_app.command("set-role")
+def set_role(
+    email: Annotated[str, typer.Argument(help="The account's e-mail address.")],
+    role: Annotated[str, typer.Argument(help="member, moderator or admin.")],
+) -> None:
+    """Give an existing account another role."""
+    from sqlalchemy.orm import Session
+
+    from peergraph.accounts import services
+    from peergraph.cli.main import _engine, err, out
+
+    with Session(_engine()) as session:
+        try:
+            account = services.set_role(session, email, role)
+        except services.AccountError as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(2) from exc
+        session.commit()
+        out.print(f"{account.email} is now {account.role}")

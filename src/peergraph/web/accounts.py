@@ -1,0 +1,457 @@
+"""Account pages: sign up, verify, log in and out, reset, the account page (address,
+password, API tokens, delete), and ``GET /api/me``. The rules are in accounts/; this
+module turns requests into calls and answers into pages (docs/accounts.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from peergraph.accounts import mail, services
+from peergraph.accounts.models import Account
+from peergraph.accounts.passwords import PasswordRejected
+from peergraph.accounts.ratelimit import RateLimited
+from peergraph.db.base import utcnow
+from peergraph.web.auth import (
+    api_account,
+    clear_session_cookie,
+    require_account,
+    require_csrf,
+    set_session_cookie,
+    signing,
+)
+from peergraph.web.deps import MAX_ID, get_session
+from peergraph.web.security import safe_redirect_path
+
+router = APIRouter(include_in_schema=False)
+api_router = APIRouter(prefix="/api", tags=["accounts"])
+Problems = (services.AccountError, PasswordRejected)
+Field = Form(..., max_length=1000)
+Secret = Form(..., max_length=1000)
+# the messages a redirect to /account may show (a key, never text from the URL)
+DONE = {
+    "password": "Your password is changed. Other browsers were logged out.",
+    "email-sent": "We sent a confirmation link to the new address. Nothing changes until "
+    "it is opened.",
+    "email": "Your e-mail address is changed.",
+    "revoked": "The token is revoked: requests that use it now get 401.",
+}
+
+
+def context(request: Request) -> services.Context:
+    settings = request.app.state.settings
+    base = settings.base_url or str(request.base_url).rstrip("/")
+    ip = request.client.host if request.client else "unknown"
+    return services.Context(signing=signing(request), base_url=base, ip=ip, now=utcnow())
+
+
+def render(
+    request: Request, template: str, values: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(
+        request, template, values, status_code=status_code
+    )
+
+
+def problem(
+    request: Request, template: str, exc: Exception, values: dict[str, Any]
+) -> HTMLResponse:
+    """The form again, with what went wrong (429 with Retry-After when rate-limited)."""
+    status = 429 if isinstance(exc, RateLimited) else 400
+    response = render(request, template, {**values, "error": str(exc)}, status_code=status)
+    if isinstance(exc, RateLimited):
+        response.headers["retry-after"] = str(exc.retry_after)
+    return response
+
+
+def commit_and_send(request: Request, session: Session) -> None:
+    """Commit, then deliver the mail the change queued (a failure stays queued)."""
+    session.commit()
+    mail.deliver_pending(request.app.state.engine, request.app.state.settings)
+
+
+# ---- sign-up and verification ------------------------------------------------------------
+
+
+@router.get("/signup", response_class=HTMLResponse)
+def signup_page(request: Request) -> HTMLResponse:
+    return render(request, "signup.html", {})
+
+
+@router.post("/signup", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+def signup(
+    request: Request,
+    email: str = Field,
+    password: str = Secret,
+    session: Session = Depends(get_session),
+) -> HTMLResponse:
+    try:
+        services.sign_up(session, context(request), email, password)
+    except (*Problems, RateLimited) as exc:
+        session.rollback()
+        return problem(request, "signup.html", exc, {"email": email})
+    commit_and_send(request, session)
+    return render(
+        request,
+        "notice.html",
+        {
+            "title": "Check your mail",
+            "message": f"We sent a link to {email.strip().lower()}. Open it to verify the "
+            "address and finish signing up.",
+            "mail_folder": request.app.state.settings.smtp_host is None,
+        },
+    )
+
+
+@router.get("/verify-email", response_class=HTMLResponse)
+def verify_email_page(
+    request: Request,
+    token: str = Query("", max_length=200),
+    session: Session = Depends(get_session),
+) -> HTMLResponse:
+    """The link in the mail shows a button; the POST uses the link (a mail scanner that
+    fetches links does not use them up)."""
+    try:
+        services.find_link(session, signing(request), token, "verify", utcnow())
+    except services.AccountError as exc:
+        return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+    return render(
+        request,
+        "confirm_link.html",
+        {
+            "title": "Verify your e-mail address",
+            "action": "/verify-email",
+            "token": token,
+            "button": "Verify my address",
+        },
+    )
+
+
+@router.post("/verify-email", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+def verify_email(
+    request: Request,
+    token: str = Form("", max_length=200),
+    session: Session = Depends(get_session),
+) -> HTMLResponse:
+    try:
+        account = services.verify_email(session, context(request), token)
+    except services.AccountError as exc:
+        session.rollback()
+        return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+    session.commit()
+    return render(
+        request,
+        "login.html",
+        {"notice": f"{account.email} is verified. Log in to continue.", "email": account.email},
+    )
+
+
+# ---- log-in and out ------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = Query(None, max_length=2000)) -> Response:
+    target = safe_redirect_path(next)
+    if request.state.account is not None:
+        return RedirectResponse(target or "/account", status_code=303)
+    return render(request, "login.html", {"next": target})
+
+
+@router.post("/login", dependencies=[Depends(require_csrf)])
+def login(
+    request: Request,
+    email: str = Field,
+    password: str = Secret,
+    next: str = Form("", max_length=2000),
+    session: Session = Depends(get_session),
+) -> Response:
+    target = safe_redirect_path(next)
+    values = {"email": email, "next": target}
+    try:
+        account = services.authenticate(session, context(request), email, password)
+    except services.LoginFailed as exc:
+        session.commit()  # the failure counts
+        return problem(request, "login.html", exc, values)
+    except services.NotVerified as exc:
+        commit_and_send(request, session)
+        return problem(request, "login.html", exc, values)
+    except (*Problems, RateLimited) as exc:
+        session.rollback()
+        return problem(request, "login.html", exc, values)
+    if request.state.session_token:  # logged in already: that session ends
+        services.end_session(session, request.state.session_token)
+    token = services.start_session(session, account, utcnow())
+    session.commit()
+    response = RedirectResponse(target or "/account", status_code=303)
+    set_session_cookie(request, response, token)
+    return response
+
+
+@router.post("/logout", dependencies=[Depends(require_csrf)])
+def logout(request: Request, session: Session = Depends(get_session)) -> Response:
+    if request.state.session_token:
+        services.end_session(session, request.state.session_token)
+        session.commit()
+    response = RedirectResponse("/", status_code=303)
+    clear_session_cookie(request, response)
+    return response
+
+
+# ---- password reset ------------------------------------------------------------------------
+
+
+@router.get("/reset", response_class=HTMLResponse)
+def reset_page(request: Request) -> HTMLResponse:
+    return render(request, "reset_request.html", {})
+
+
+@router.post("/reset", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+def reset_request(
+    request: Request, email: str = Field, session: Session = Depends(get_session)
+) -> HTMLResponse:
+    try:
+        services.request_reset(session, context(request), email)
+    except (*Problems, RateLimited) as exc:
+        session.rollback()
+        return problem(request, "reset_request.html", exc, {"email": email})
+    commit_and_send(request, session)
+    return render(
+        request,
+        "notice.html",
+        {
+            "title": "Check your mail",
+            "message": "If an account uses that address, we sent it a link to choose a new "
+            "password. The link works once, within an hour.",
+            "mail_folder": request.app.state.settings.smtp_host is None,
+        },
+    )
+
+
+@router.get("/reset/confirm", response_class=HTMLResponse)
+def reset_confirm_page(
+    request: Request,
+    token: str = Query("", max_length=200),
+    session: Session = Depends(get_session),
+) -> HTMLResponse:
+    try:
+        services.find_link(session, signing(request), token, "reset", utcnow())
+    except services.AccountError as exc:
+        return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+    return render(request, "reset_confirm.html", {"token": token})
+
+
+@router.post("/reset/confirm", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+def reset_confirm(
+    request: Request,
+    token: str = Form("", max_length=200),
+    password: str = Secret,
+    session: Session = Depends(get_session),
+) -> HTMLResponse:
+    try:
+        account = services.reset_password(session, context(request), token, password)
+    except PasswordRejected as exc:
+        session.rollback()
+        return problem(request, "reset_confirm.html", exc, {"token": token})
+    except services.AccountError as exc:
+        session.rollback()
+        return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+    session.commit()
+    return render(
+        request,
+        "login.html",
+        {"notice": "Your password is changed. Log in with the new one.", "email": account.email},
+    )
+
+
+# ---- the account page ----------------------------------------------------------------------
+
+
+def account_page_values(request: Request, session: Session, account: Account) -> dict[str, Any]:
+    return {"account": account, "tokens": services.api_tokens(session, account)}
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(
+    request: Request,
+    done: str | None = Query(None, max_length=20),
+    session: Session = Depends(get_session),
+) -> HTMLResponse:
+    account = require_account(request)
+    values = account_page_values(request, session, account)
+    return render(request, "account.html", {**values, "notice": DONE.get(done or "")})
+
+
+def _mine(request: Request, session: Session) -> Account:
+    """The logged-in account, loaded in this request's session (to change it)."""
+    return session.get_one(Account, require_account(request).id)
+
+
+def _account_problem(
+    request: Request, session: Session, exc: Exception, **values: Any
+) -> HTMLResponse:
+    session.rollback()
+    account = session.get_one(Account, require_account(request).id)
+    return problem(
+        request, "account.html", exc, {**account_page_values(request, session, account), **values}
+    )
+
+
+@router.post("/account/password", dependencies=[Depends(require_csrf)])
+def change_password(
+    request: Request,
+    current_password: str = Secret,
+    new_password: str = Secret,
+    session: Session = Depends(get_session),
+) -> Response:
+    account = _mine(request, session)
+    try:
+        services.change_password(
+            session, account, current_password, new_password, request.state.session_id
+        )
+    except Problems as exc:
+        return _account_problem(request, session, exc)
+    session.commit()
+    return RedirectResponse("/account?done=password", status_code=303)
+
+
+@router.post("/account/email", dependencies=[Depends(require_csrf)])
+def change_email(
+    request: Request,
+    new_email: str = Field,
+    password: str = Secret,
+    session: Session = Depends(get_session),
+) -> Response:
+    account = _mine(request, session)
+    try:
+        services.request_email_change(session, context(request), account, password, new_email)
+    except (*Problems, RateLimited) as exc:
+        return _account_problem(request, session, exc, new_email=new_email)
+    commit_and_send(request, session)
+    return RedirectResponse("/account?done=email-sent", status_code=303)
+
+
+@router.get("/account/email/confirm", response_class=HTMLResponse)
+def confirm_email_page(
+    request: Request,
+    token: str = Query("", max_length=200),
+    session: Session = Depends(get_session),
+) -> HTMLResponse:
+    try:
+        link = services.find_link(session, signing(request), token, "change-email", utcnow())
+    except services.AccountError as exc:
+        return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+    return render(
+        request,
+        "confirm_link.html",
+        {
+            "title": "Confirm your new address",
+            "intro": f"Use {link.new_email} for your peergraph account from now on.",
+            "action": "/account/email/confirm",
+            "token": token,
+            "button": "Use this address",
+        },
+    )
+
+
+@router.post(
+    "/account/email/confirm", response_class=HTMLResponse, dependencies=[Depends(require_csrf)]
+)
+def confirm_email(
+    request: Request,
+    token: str = Form("", max_length=200),
+    session: Session = Depends(get_session),
+) -> Response:
+    try:
+        services.confirm_email_change(session, context(request), token)
+    except services.AccountError as exc:
+        session.rollback()
+        return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+    session.commit()
+    if request.state.account is None:
+        return render(
+            request, "login.html", {"notice": "Your address is changed. Log in to continue."}
+        )
+    return RedirectResponse("/account?done=email", status_code=303)
+
+
+@router.post("/account/tokens", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
+def create_token(
+    request: Request,
+    name: str = Form(..., max_length=100),
+    session: Session = Depends(get_session),
+) -> HTMLResponse:
+    account = _mine(request, session)
+    try:
+        token = services.create_api_token(session, account, name, utcnow())
+    except services.AccountError as exc:
+        return _account_problem(request, session, exc)
+    session.commit()
+    values = account_page_values(request, session, account)
+    response = render(request, "account.html", {**values, "new_token": token})
+    response.headers["cache-control"] = "no-store"  # the token is on this page only
+    return response
+
+
+@router.post("/account/tokens/{token_id}/revoke", dependencies=[Depends(require_csrf)])
+def revoke_token(
+    request: Request, token_id: int, session: Session = Depends(get_session)
+) -> Response:
+    if not 1 <= token_id <= MAX_ID:
+        raise HTTPException(404, "You have no such token.")
+    account = _mine(request, session)
+    try:
+        services.revoke_api_token(session, account, token_id, utcnow())
+    except services.AccountError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    session.commit()
+    return RedirectResponse("/account?done=revoked", status_code=303)
+
+
+@router.post("/account/delete", dependencies=[Depends(require_csrf)])
+def delete_account(
+    request: Request,
+    password: str = Form("", max_length=1000),
+    confirm: str = Form("", max_length=20),
+    session: Session = Depends(get_session),
+) -> Response:
+    account = _mine(request, session)
+    if confirm != "delete":
+        return _account_problem(
+            request, session, services.AccountError('Type "delete" to confirm.')
+        )
+    try:
+        services.delete_account(session, account, password)
+    except services.AccountError as exc:
+        return _account_problem(request, session, exc)
+    session.commit()
+    response = render(
+        request,
+        "notice.html",
+        {"title": "Account deleted", "message": "Your account and its tokens are gone."},
+    )
+    clear_session_cookie(request, response)
+    return response
+
+
+# ---- JSON ------------------------------------------------------------------------------------
+
+
+@api_router.get("/me", summary="The account making the request")
+def me(request: Request) -> dict[str, Any]:
+    """The account behind the session cookie or the ``Authorization: Bearer`` token
+    (a personal API token from /account); 401 when there is none."""
+    account = api_account(request)
+    if account is None:
+        raise HTTPException(
+            401, "Log in, or send a personal API token as 'Authorization: Bearer …'."
+        )
+    return {
+        "id": account.id,
+        "email": account.email,
+        "role": account.role,
+        "email_verified": account.email_verified_at is not None,
+        "created_at": account.created_at.isoformat(),
+    }
