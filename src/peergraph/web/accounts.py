@@ -4,9 +4,10 @@ module turns requests into calls and answers into pages (docs/accounts.md)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -29,8 +30,13 @@ from peergraph.web.security import safe_redirect_path
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api", tags=["accounts"])
 Problems = (services.AccountError, PasswordRejected)
-Field = Form(..., max_length=1000)
-Secret = Form(..., max_length=1000)
+
+
+def field() -> Any:
+    """A required form field (one object per parameter: FastAPI keys them by name)."""
+    return Form(..., max_length=1000)
+
+
 # the messages a redirect to /account may show (a key, never text from the URL)
 DONE = {
     "password": "Your password is changed. Other browsers were logged out.",
@@ -84,8 +90,8 @@ def signup_page(request: Request) -> HTMLResponse:
 @router.post("/signup", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
 def signup(
     request: Request,
-    email: str = Field,
-    password: str = Secret,
+    email: str = field(),
+    password: str = field(),
     session: Session = Depends(get_session),
 ) -> HTMLResponse:
     try:
@@ -163,8 +169,8 @@ def login_page(request: Request, next: str | None = Query(None, max_length=2000)
 @router.post("/login", dependencies=[Depends(require_csrf)])
 def login(
     request: Request,
-    email: str = Field,
-    password: str = Secret,
+    email: str = field(),
+    password: str = field(),
     next: str = Form("", max_length=2000),
     session: Session = Depends(get_session),
 ) -> Response:
@@ -210,7 +216,7 @@ def reset_page(request: Request) -> HTMLResponse:
 
 @router.post("/reset", response_class=HTMLResponse, dependencies=[Depends(require_csrf)])
 def reset_request(
-    request: Request, email: str = Field, session: Session = Depends(get_session)
+    request: Request, email: str = field(), session: Session = Depends(get_session)
 ) -> HTMLResponse:
     try:
         services.request_reset(session, context(request), email)
@@ -247,7 +253,7 @@ def reset_confirm_page(
 def reset_confirm(
     request: Request,
     token: str = Form("", max_length=200),
-    password: str = Secret,
+    password: str = field(),
     session: Session = Depends(get_session),
 ) -> HTMLResponse:
     try:
@@ -269,6 +275,10 @@ def reset_confirm(
 # ---- the account page ----------------------------------------------------------------------
 
 
+# a dependency, so that an anonymous request is sent to /login before its form is read
+Me = Depends(require_account)
+
+
 def account_page_values(request: Request, session: Session, account: Account) -> dict[str, Any]:
     return {"account": account, "tokens": services.api_tokens(session, account)}
 
@@ -278,15 +288,10 @@ def account_page(
     request: Request,
     done: str | None = Query(None, max_length=20),
     session: Session = Depends(get_session),
+    account: Account = Me,
 ) -> HTMLResponse:
-    account = require_account(request)
     values = account_page_values(request, session, account)
     return render(request, "account.html", {**values, "notice": DONE.get(done or "")})
-
-
-def _mine(request: Request, session: Session) -> Account:
-    """The logged-in account, loaded in this request's session (to change it)."""
-    return session.get_one(Account, require_account(request).id)
 
 
 def _account_problem(
@@ -302,11 +307,12 @@ def _account_problem(
 @router.post("/account/password", dependencies=[Depends(require_csrf)])
 def change_password(
     request: Request,
-    current_password: str = Secret,
-    new_password: str = Secret,
+    current_password: str = field(),
+    new_password: str = field(),
     session: Session = Depends(get_session),
+    me: Account = Me,
 ) -> Response:
-    account = _mine(request, session)
+    account = session.get_one(Account, me.id)  # to change it
     try:
         services.change_password(
             session, account, current_password, new_password, request.state.session_id
@@ -320,11 +326,12 @@ def change_password(
 @router.post("/account/email", dependencies=[Depends(require_csrf)])
 def change_email(
     request: Request,
-    new_email: str = Field,
-    password: str = Secret,
+    new_email: str = field(),
+    password: str = field(),
     session: Session = Depends(get_session),
+    me: Account = Me,
 ) -> Response:
-    account = _mine(request, session)
+    account = session.get_one(Account, me.id)  # to change it
     try:
         services.request_email_change(session, context(request), account, password, new_email)
     except (*Problems, RateLimited) as exc:
@@ -382,8 +389,9 @@ def create_token(
     request: Request,
     name: str = Form(..., max_length=100),
     session: Session = Depends(get_session),
+    me: Account = Me,
 ) -> HTMLResponse:
-    account = _mine(request, session)
+    account = session.get_one(Account, me.id)  # to change it
     try:
         token = services.create_api_token(session, account, name, utcnow())
     except services.AccountError as exc:
@@ -397,11 +405,12 @@ def create_token(
 
 @router.post("/account/tokens/{token_id}/revoke", dependencies=[Depends(require_csrf)])
 def revoke_token(
-    request: Request, token_id: int, session: Session = Depends(get_session)
+    request: Request,
+    token_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
+    session: Session = Depends(get_session),
+    me: Account = Me,
 ) -> Response:
-    if not 1 <= token_id <= MAX_ID:
-        raise HTTPException(404, "You have no such token.")
-    account = _mine(request, session)
+    account = session.get_one(Account, me.id)  # to change it
     try:
         services.revoke_api_token(session, account, token_id, utcnow())
     except services.AccountError as exc:
@@ -416,8 +425,9 @@ def delete_account(
     password: str = Form("", max_length=1000),
     confirm: str = Form("", max_length=20),
     session: Session = Depends(get_session),
+    me: Account = Me,
 ) -> Response:
-    account = _mine(request, session)
+    account = session.get_one(Account, me.id)  # to change it
     if confirm != "delete":
         return _account_problem(
             request, session, services.AccountError('Type "delete" to confirm.')

@@ -1,0 +1,183 @@
+"""The authorization matrix: every route of the app × every kind of visitor → the status
+it must answer. It reads the app's route table, so a route added without a row here
+fails the test until someone decides who may use it.
+
+Each request is well-formed for its route (the CSRF token of the visitor's own browser,
+and harmless form values: a wrong password, a link that is not valid), so the status
+says what the visitor may do, not what was malformed. "Owner of a record" and "owner of
+another record" join the roles with claims (issue 11's claim flow).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from peergraph.accounts import services
+from peergraph.authors.models import AuthorRecord
+from peergraph.db.base import utcnow
+from peergraph.ingest.formats import ImportTarget
+from peergraph.ingest.loader import import_file
+from peergraph.profiles.services import rebuild
+from peergraph.web.app import create_app
+from peergraph.works.models import Work
+
+ROLES = ("anonymous", "member", "moderator", "admin")
+PASSWORD = "correct horse battery staple"
+ALL = dict.fromkeys(ROLES)
+
+
+def everyone(status: int) -> dict[str, int]:
+    return dict.fromkeys(ROLES, status)
+
+
+def signed_in(status: int, anonymous: int = 303) -> dict[str, int]:
+    """Logged-in visitors get ``status``; anonymous ones are sent to /login (303)."""
+    return {**dict.fromkeys(ROLES, status), "anonymous": anonymous}
+
+
+# (method, path) → form values sent (None for a GET) and the status per role
+MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
+    ("GET", "/api/openapi.json"): (None, everyone(200)),
+    ("GET", "/healthz"): (None, everyone(200)),
+    ("GET", "/readyz"): (None, everyone(200)),
+    ("GET", "/metrics"): (None, everyone(200)),
+    ("GET", "/api/stats"): (None, everyone(200)),
+    ("GET", "/api/works"): (None, everyone(200)),
+    ("GET", "/api/works/{work_id}"): (None, everyone(200)),
+    ("GET", "/api/works/{work_id}/sources"): (None, everyone(200)),
+    ("GET", "/api/works/{work_id}/similar"): (None, everyone(200)),
+    ("GET", "/api/imports"): (None, everyone(200)),
+    ("GET", "/api/researchers"): (None, everyone(200)),
+    ("GET", "/api/researchers/{record_id}"): (None, everyone(200)),
+    ("GET", "/api/researchers/{record_id}/works"): (None, everyone(200)),
+    ("GET", "/api/researchers/{record_id}/similar"): (None, everyone(200)),
+    ("GET", "/api/search"): (None, everyone(200)),
+    ("GET", "/api/search/status"): (None, everyone(200)),
+    ("GET", "/api/docs"): (None, everyone(200)),
+    ("GET", "/"): (None, everyone(200)),
+    ("GET", "/works/{work_id}"): (None, everyone(200)),
+    ("GET", "/works/{work_id}/sources"): (None, everyone(200)),
+    ("GET", "/researchers"): (None, everyone(200)),
+    ("GET", "/researchers/{record_id}"): (None, everyone(200)),
+    ("GET", "/researchers/{record_id}/trust"): (None, everyone(200)),
+    ("GET", "/search"): (None, everyone(200)),
+    # accounts
+    ("GET", "/signup"): (None, everyone(200)),
+    ("POST", "/signup"): ({"email": "not an address", "password": PASSWORD}, everyone(400)),
+    ("GET", "/verify-email"): (None, everyone(400)),  # no token: "link not valid"
+    ("POST", "/verify-email"): ({"token": "forged"}, everyone(400)),
+    ("GET", "/login"): (None, signed_in(303, anonymous=200)),  # logged in: to /account
+    ("POST", "/login"): ({"email": "x@example.org", "password": "wrong password"}, everyone(400)),
+    ("GET", "/reset"): (None, everyone(200)),
+    ("POST", "/reset"): ({"email": "not an address"}, everyone(400)),
+    ("GET", "/reset/confirm"): (None, everyone(400)),
+    ("POST", "/reset/confirm"): ({"token": "forged", "password": PASSWORD}, everyone(400)),
+    ("GET", "/account"): (None, signed_in(200)),
+    ("POST", "/account/password"): (
+        {"current_password": "wrong password", "new_password": PASSWORD},
+        signed_in(400),
+    ),
+    ("POST", "/account/email"): (
+        {"new_email": "new@example.org", "password": "wrong password"},
+        signed_in(400),
+    ),
+    ("GET", "/account/email/confirm"): (None, everyone(400)),
+    ("POST", "/account/email/confirm"): ({"token": "forged"}, everyone(400)),
+    ("POST", "/account/tokens"): ({"name": "   "}, signed_in(400)),
+    ("POST", "/account/tokens/{token_id}/revoke"): ({}, signed_in(404)),  # not theirs
+    ("POST", "/account/delete"): ({"password": PASSWORD, "confirm": ""}, signed_in(400)),
+    ("GET", "/api/me"): (None, signed_in(200, anonymous=401)),
+    ("POST", "/logout"): ({}, everyone(303)),  # last: it ends the session
+}
+QUERY = {"/api/search": "?q=graph", "/search": "?q=graph"}  # what the route needs to answer
+MOUNTS = {"/static", "/static/swagger-ui"}  # files, the same for everyone
+
+
+@pytest.fixture
+def app(settings, engine, test_data):  # type: ignore[no-untyped-def]
+    import_file(engine, ImportTarget(test_data / "profiles.csl.json", "csl-json"))
+    rebuild(engine)
+    with Session(engine) as session:
+        for role in ROLES[1:]:
+            services.create_user(session, f"{role}@example.org", PASSWORD, role, utcnow())
+        session.commit()
+    return create_app(settings)
+
+
+@pytest.fixture
+def clients(app) -> Iterator[dict[str, TestClient]]:  # type: ignore[no-untyped-def]
+    out = {}
+    with TestClient(app) as anonymous:
+        out["anonymous"] = anonymous
+        for role in ROLES[1:]:
+            client = TestClient(app)
+            logged = client.post(
+                "/login",
+                data={
+                    "email": f"{role}@example.org",
+                    "password": PASSWORD,
+                    "csrf_token": token(client),
+                },
+                follow_redirects=False,
+            )
+            assert logged.status_code == 303, logged.text
+            out[role] = client
+        yield out
+
+
+def token(client: TestClient) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/reset").text)
+    assert match
+    return match.group(1)
+
+
+def routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    found = set()
+    for route in iter_route_contexts(app.routes):
+        methods = getattr(route, "methods", None)
+        if methods is None:
+            assert route.path in MOUNTS, f"{route.path} is mounted but not in MOUNTS"
+            continue
+        found |= {(method, route.path) for method in methods - {"HEAD"}}
+    return found
+
+
+def test_every_route_has_a_row(app):
+    found = routes(app)
+    missing = sorted(found - set(MATRIX))
+    assert not missing, f"routes without a row in the authorization matrix: {missing}"
+    stale = sorted(set(MATRIX) - found)
+    assert not stale, f"rows for routes the app no longer has: {stale}"
+
+
+def test_every_route_answers_each_visitor_as_the_matrix_says(app, clients, engine):
+    with Session(engine) as session:
+        values = {
+            "work_id": str(session.scalars(select(Work.id).order_by(Work.id)).first()),
+            "record_id": str(
+                session.scalars(select(AuthorRecord.id).order_by(AuthorRecord.id)).first()
+            ),
+            "token_id": "999999",
+        }
+    wrong = []
+    for (method, path), (form, expected) in MATRIX.items():
+        url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path) + QUERY.get(path, "")
+        for role in ROLES:
+            client = clients[role]
+            if method == "GET":
+                response = client.get(url, follow_redirects=False)
+            else:
+                data = {**(form or {}), "csrf_token": token(client)}
+                response = client.post(url, data=data, follow_redirects=False)
+            if response.status_code != expected[role]:
+                wrong.append(
+                    f"{method} {path} as {role}: {response.status_code}, not {expected[role]}"
+                )
+    assert not wrong, "\n".join(wrong)
