@@ -13,6 +13,7 @@ from peergraph.authors import ownership
 from peergraph.authors.models import (
     AuthorRecord,
     AuthorshipLink,
+    ClaimedAuthorship,
     RecordClaim,
     RecordDecision,
     RecordMove,
@@ -105,7 +106,7 @@ def test_a_claim_survives_a_rebuild_with_new_data(engine, built, tmp_path):
     with Session(engine) as session:
         kept = session.get(RecordClaim, claim_id)
         assert kept.record_id == radford and kept.evidence == evidence
-        assert kept.status == "verified" and session.get(AuthorRecord, radford) is not None
+        assert kept.status == "approved" and session.get(AuthorRecord, radford) is not None
     assert covered <= authorships_of(engine, radford)
     with Session(engine) as session:
         methods = session.scalars(
@@ -129,8 +130,16 @@ def test_one_claimant_claiming_two_records_joins_them(engine, built):
         assert session.get(RecordClaim, newer).record_id == first
         (move,) = session.scalars(select(RecordMove)).all()
         assert (move.table_name, move.row_id) == ("record_claims", newer)
-        assert (move.from_record, move.to_record, move.reason) == (second, first, "claim")
+        assert (move.from_record, move.to_record, move.reason) == (second, first, "folded")
         assert session.get(RecordRedirect, second).new_id == first
+        # one owner per record: the older claim covers both, the newer one is folded into it
+        folded = session.get(RecordClaim, newer)
+        assert folded.status == "withdrawn" and f"folded into claim {older}" in folded.reason
+        assert session.get(RecordClaim, older).status == "approved"
+        covered = session.scalars(
+            select(ClaimedAuthorship.authorship_id).where(ClaimedAuthorship.claim_id == older)
+        ).all()
+        assert set(covered) == set(does(engine))
 
 
 def test_not_mine_overrides_even_a_shared_orcid(engine, built):

@@ -49,6 +49,7 @@ from peergraph.authors.models import (
     RecordClaim,
 )
 from peergraph.authors.names import family_scope, first_name
+from peergraph.authors.ownership import HOLDING
 from peergraph.authors.services import in_chunks, name_keys, store_counts
 from peergraph.ingest.models import Provenance
 from peergraph.works.models import Authorship
@@ -398,7 +399,7 @@ def _claim_closure(conn: Connection, blocks: set[str]) -> set[str]:
         .select_from(claimed_t)
         .join(names_t, names_t.c.authorship_id == claimed_t.c.authorship_id)
         .join(claims_t, claims_t.c.id == claimed_t.c.claim_id)
-        .where(claims_t.c.status == "verified")
+        .where(claims_t.c.status.in_(HOLDING))
         .distinct()
     ):
         per_claim.setdefault(claimant, set()).add(block)

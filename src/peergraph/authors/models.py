@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from peergraph.db.base import Base, utcnow
@@ -65,16 +65,35 @@ class RecordRedirect(Base):
 
 
 class RecordClaim(Base):
-    """Someone's claim that a record is them, with the proof they gave."""
+    """Someone's claim that a record is them, with the proof they gave.
+
+    States (claims/services.py): pending → approved | rejected | withdrawn; approved →
+    disputed (another account contests it) → approved again or rejected; approved →
+    withdrawn (the owner releases it). A record has at most one owner: at most one claim
+    per record is approved or disputed at a time, which a partial unique index enforces,
+    so two accounts claiming at the same moment cannot both win."""
 
     __tablename__ = "record_claims"
+    __table_args__ = (
+        Index(
+            "uq_record_claims_one_owner",
+            "record_id",
+            unique=True,
+            sqlite_where=text("status IN ('approved', 'disputed')"),
+            postgresql_where=text("status IN ('approved', 'disputed')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("author_records.id"), index=True)
-    claimant: Mapped[str] = mapped_column(String(200), index=True)  # an account, later
-    status: Mapped[str] = mapped_column(String(16))  # pending | verified | rejected | released
+    claimant: Mapped[str] = mapped_column(String(200), index=True)  # "account:<id>"
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # CLAIM_STATES
+    method: Mapped[str | None] = mapped_column(String(16))  # orcid | email | review
     level: Mapped[str | None] = mapped_column(String(2))  # the verification level it gives
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)  # a moderator's, when decided
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

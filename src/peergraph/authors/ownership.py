@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from peergraph.authors.disambiguation import Constraints
 from peergraph.authors.models import (
@@ -31,9 +31,13 @@ from peergraph.authors.models import (
     RecordDecision,
     RecordMove,
 )
+from peergraph.claims.models import Follow, RecordSettings
 from peergraph.db.base import utcnow
 
-VERIFIED = "verified"
+VERIFIED = "approved"
+# claims whose authorships stay one record: approved, and approved but disputed (until a
+# moderator decides, the owner keeps the record)
+HOLDING = (VERIFIED, "disputed")
 
 claims_t: Table = RecordClaim.__table__  # type: ignore[assignment]
 claimed_t: Table = ClaimedAuthorship.__table__  # type: ignore[assignment]
@@ -41,9 +45,16 @@ corrections_t: Table = AuthorshipCorrection.__table__  # type: ignore[assignment
 decisions_t: Table = RecordDecision.__table__  # type: ignore[assignment]
 moves_t: Table = RecordMove.__table__  # type: ignore[assignment]
 links_t: Table = AuthorshipLink.__table__  # type: ignore[assignment]
+settings_t: Table = RecordSettings.__table__  # type: ignore[assignment]
+follows_t: Table = Follow.__table__  # type: ignore[assignment]
 
 # (table, its record column): rows that follow their record through merges and splits
-OWNED: list[tuple[Table, str]] = [(claims_t, "record_id"), (decisions_t, "record_id")]
+OWNED: list[tuple[Table, str]] = [
+    (claims_t, "record_id"),
+    (decisions_t, "record_id"),
+    (settings_t, "record_id"),
+    (follows_t, "record_id"),
+]
 
 
 def claim_record(
@@ -107,12 +118,12 @@ def verified_claims(conn: Connection) -> list[Claim]:
     not_mine: dict[int, list[int]] = defaultdict(list)
     claims = conn.execute(
         select(claims_t.c.id, claims_t.c.record_id, claims_t.c.claimant)
-        .where(claims_t.c.status == VERIFIED)
+        .where(claims_t.c.status.in_(HOLDING))
         .order_by(claims_t.c.id)
     ).all()
     if not claims:
         return []
-    verified = select(claims_t.c.id).where(claims_t.c.status == VERIFIED)
+    verified = select(claims_t.c.id).where(claims_t.c.status.in_(HOLDING))
     for claim_id, authorship_id in conn.execute(
         select(corrections_t.c.claim_id, corrections_t.c.authorship_id).where(
             corrections_t.c.kind == "not-mine", corrections_t.c.claim_id.in_(verified)
@@ -191,7 +202,14 @@ def move_owned(
     for table, column, row_id, old, new, reason in moves:
         if new == old:
             continue
-        conn.execute(update(table).where(table.c.id == row_id).values({column: new}))
+        if table is claims_t and _fold_claim(conn, row_id, new, now):
+            reason = "folded"  # one owner's two claims met on one record: one claim now
+        elif table is follows_t and _follows_already(conn, row_id, new):
+            # one account followed both records: one follow of the survivor remains
+            conn.execute(delete(follows_t).where(follows_t.c.id == row_id))
+            reason = "duplicate"
+        else:
+            conn.execute(update(table).where(table.c.id == row_id).values({column: new}))
         conn.execute(
             insert(moves_t).values(
                 table_name=table.name,
@@ -204,3 +222,68 @@ def move_owned(
         )
         moved += 1
     return moved
+
+
+def _fold_claim(conn: Connection, claim_id: int, record_id: int, now: datetime) -> bool:
+    """When a held claim moves onto a record that already has a held claim (one owner's
+    two records merged), the other claim takes over its authorships and "not mine"
+    corrections, and this one is withdrawn with the reason. Returns whether it folded."""
+    moving = conn.execute(
+        select(claims_t.c.claimant, claims_t.c.status).where(claims_t.c.id == claim_id)
+    ).one()
+    if moving.status not in HOLDING:
+        return False
+    holder = conn.execute(
+        select(claims_t.c.id, claims_t.c.claimant).where(
+            claims_t.c.record_id == record_id,
+            claims_t.c.status.in_(HOLDING),
+            claims_t.c.id != claim_id,
+        )
+    ).first()
+    if holder is None:
+        return False
+    if holder.claimant != moving.claimant:  # the clustering keeps claimants apart
+        raise RuntimeError(
+            f"claims {holder.id} and {claim_id} of different people ended on record "
+            f"{record_id}; the rebuild is rolled back"
+        )
+    covered = set(
+        conn.execute(
+            select(claimed_t.c.authorship_id).where(claimed_t.c.claim_id == holder.id)
+        ).scalars()
+    )
+    extra = [
+        {"claim_id": holder.id, "authorship_id": a}
+        for a in conn.execute(
+            select(claimed_t.c.authorship_id).where(claimed_t.c.claim_id == claim_id)
+        ).scalars()
+        if a not in covered
+    ]
+    if extra:
+        conn.execute(insert(claimed_t), extra)
+    conn.execute(
+        update(corrections_t).where(corrections_t.c.claim_id == claim_id).values(claim_id=holder.id)
+    )
+    conn.execute(
+        update(claims_t)
+        .where(claims_t.c.id == claim_id)
+        .values(
+            record_id=record_id,
+            status="withdrawn",
+            reason=f"folded into claim {holder.id}: the owner's records merged",
+            updated_at=now,
+        )
+    )
+    return True
+
+
+def _follows_already(conn: Connection, follow_id: int, record_id: int) -> bool:
+    account = select(follows_t.c.account_id).where(follows_t.c.id == follow_id).scalar_subquery()
+    return (
+        conn.execute(
+            select(follows_t.c.id).where(
+                follows_t.c.record_id == record_id, follows_t.c.account_id == account
+            )
+        ).first()
+        is not None
+    )

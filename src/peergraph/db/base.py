@@ -35,6 +35,7 @@ def load_all_models() -> None:
     """Import every domain's models so ``Base.metadata`` is complete (Alembic, tests)."""
     import peergraph.accounts.models
     import peergraph.authors.models
+    import peergraph.claims.models
     import peergraph.db.generation
     import peergraph.ingest.models
     import peergraph.jobs.models

@@ -1,0 +1,1 @@
+"""Claims, verification, disputes, moderation, the audit log, owners' settings, follows."""
