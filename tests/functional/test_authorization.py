@@ -5,7 +5,8 @@ fails the test until someone decides who may use it.
 Each request is well-formed for its route (the CSRF token of the visitor's own browser,
 and harmless form values: a wrong password, a link that is not valid), so the status
 says what the visitor may do, not what was malformed. "Owner of a record" and "owner of
-another record" join the roles with claims (issue 11's claim flow).
+another record" are accounts whose approved claims hold the record in the path, and
+another record.
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from peergraph.accounts import services
-from peergraph.authors.models import AuthorRecord
+from peergraph.authors.models import AuthorRecord, RecordClaim
+from peergraph.authors.ownership import claim_record
 from peergraph.db.base import utcnow
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.profiles.services import rebuild
 from peergraph.web.app import create_app
-from peergraph.works.models import Work
+from peergraph.works.models import Topic, Work
 
-ROLES = ("anonymous", "member", "moderator", "admin")
+ROLES = ("anonymous", "member", "moderator", "admin", "other_owner", "owner")
 PASSWORD = "correct horse battery staple"
 ALL = dict.fromkeys(ROLES)
 
@@ -37,9 +39,15 @@ def everyone(status: int) -> dict[str, int]:
     return dict.fromkeys(ROLES, status)
 
 
-def signed_in(status: int, anonymous: int = 303) -> dict[str, int]:
-    """Logged-in visitors get ``status``; anonymous ones are sent to /login (303)."""
-    return {**dict.fromkeys(ROLES, status), "anonymous": anonymous}
+def signed_in(status: int, anonymous: int = 303, **roles: int) -> dict[str, int]:
+    """Logged-in visitors get ``status`` (or what ``roles`` say); anonymous ones are sent
+    to /login (303)."""
+    return {**dict.fromkeys(ROLES, status), "anonymous": anonymous, **roles}
+
+
+def moderators(status: int) -> dict[str, int]:
+    """Moderators and admins get ``status``; other accounts 403; anonymous to /login."""
+    return signed_in(403, moderator=status, admin=status)
 
 
 # (method, path) → form values sent (None for a GET) and the status per role
@@ -74,7 +82,10 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
     ("GET", "/verify-email"): (None, everyone(400)),  # no token: "link not valid"
     ("POST", "/verify-email"): ({"token": "forged"}, everyone(400)),
     ("GET", "/login"): (None, signed_in(303, anonymous=200)),  # logged in: to /account
-    ("POST", "/login"): ({"email": "x@example.org", "password": "wrong password"}, everyone(400)),
+    ("POST", "/login"): (
+        {"email": "{role}-x@example.org", "password": "wrong password"},
+        everyone(400),
+    ),
     ("GET", "/reset"): (None, everyone(200)),
     ("POST", "/reset"): ({"email": "not an address"}, everyone(400)),
     ("GET", "/reset/confirm"): (None, everyone(400)),
@@ -94,6 +105,33 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
     ("POST", "/account/tokens/{token_id}/revoke"): ({}, signed_in(404)),  # not theirs
     ("POST", "/account/delete"): ({"password": PASSWORD, "confirm": ""}, signed_in(400)),
     ("GET", "/api/me"): (None, signed_in(200, anonymous=401)),
+    # claims, disputes, follows, moderation ({record_id} is owned by "owner")
+    ("GET", "/researchers/{record_id}/claim"): (None, signed_in(200)),
+    ("POST", "/researchers/{record_id}/claim"): ({"method": "review"}, signed_in(400)),
+    ("GET", "/researchers/{record_id}/dispute"): (None, signed_in(200)),
+    ("POST", "/researchers/{record_id}/dispute"): ({"statement": ""}, signed_in(400)),
+    ("GET", "/researchers/{record_id}/audit"): (
+        None,
+        signed_in(403, owner=200, moderator=200, admin=200),
+    ),
+    ("GET", "/researchers/{record_id}/followers"): (None, signed_in(403, owner=200)),
+    ("POST", "/researchers/{record_id}/follow"): ({}, signed_in(303)),
+    ("POST", "/researchers/{record_id}/unfollow"): ({}, signed_in(303)),
+    ("POST", "/topics/{topic_id}/follow"): ({}, signed_in(303)),
+    ("POST", "/topics/{topic_id}/unfollow"): ({}, signed_in(303)),
+    ("GET", "/following"): (None, signed_in(200)),
+    ("GET", "/moderation"): (None, moderators(200)),
+    ("POST", "/moderation/claims/{claim_id}"): (
+        {"decision": "approve", "reason": ""},
+        moderators(400),
+    ),
+    ("POST", "/moderation/claims/{claim_id}/confirm"): ({"evidence": ""}, moderators(400)),
+    ("POST", "/moderation/disputes/{dispute_id}"): (
+        {"decision": "dismiss", "reason": ""},
+        moderators(400),
+    ),
+    # near the end: the owner releases the record (the owner's claim is {claim_id})
+    ("POST", "/claims/{claim_id}/withdraw"): ({}, signed_in(404, owner=303)),
     ("POST", "/logout"): ({}, everyone(303)),  # last: it ends the session
 }
 QUERY = {"/api/search": "?q=graph", "/search": "?q=graph"}  # what the route needs to answer
@@ -105,9 +143,20 @@ def app(settings, engine, test_data):  # type: ignore[no-untyped-def]
     import_file(engine, ImportTarget(test_data / "profiles.csl.json", "csl-json"))
     rebuild(engine)
     with Session(engine) as session:
+        accounts = {}
         for role in ROLES[1:]:
-            services.create_user(session, f"{role}@example.org", PASSWORD, role, utcnow())
+            kind = role if role in ("moderator", "admin") else "member"
+            accounts[role] = services.create_user(
+                session, f"{role}@example.org", PASSWORD, kind, utcnow()
+            ).id
         session.commit()
+    with engine.begin() as conn:
+        owned, other = conn.execute(
+            select(AuthorRecord.id).order_by(AuthorRecord.id).limit(2)
+        ).scalars()
+        for role, record_id in (("owner", owned), ("other_owner", other)):
+            account = accounts[role]
+            claim_record(conn, record_id, f"account:{account}", account_id=account)
     return create_app(settings)
 
 
@@ -159,12 +208,15 @@ def test_every_route_has_a_row(app):
 
 def test_every_route_answers_each_visitor_as_the_matrix_says(app, clients, engine):
     with Session(engine) as session:
+        owned = session.scalars(select(AuthorRecord.id).order_by(AuthorRecord.id)).first()
+        claim = select(RecordClaim.id).where(RecordClaim.record_id == owned)
         values = {
             "work_id": str(session.scalars(select(Work.id).order_by(Work.id)).first()),
-            "record_id": str(
-                session.scalars(select(AuthorRecord.id).order_by(AuthorRecord.id)).first()
-            ),
+            "record_id": str(owned),
             "token_id": "999999",
+            "claim_id": str(session.scalars(claim).one()),
+            "dispute_id": "999999",
+            "topic_id": str(session.scalars(select(Topic.id).order_by(Topic.id)).first()),
         }
     wrong = []
     for (method, path), (form, expected) in MATRIX.items():
@@ -174,7 +226,9 @@ def test_every_route_answers_each_visitor_as_the_matrix_says(app, clients, engin
             if method == "GET":
                 response = client.get(url, follow_redirects=False)
             else:
-                data = {**(form or {}), "csrf_token": token(client)}
+                # "{role}": each visitor's own value (one address would hit its rate limit)
+                data = {k: v.replace("{role}", role) for k, v in (form or {}).items()}
+                data["csrf_token"] = token(client)
                 response = client.post(url, data=data, follow_redirects=False)
             if response.status_code != expected[role]:
                 wrong.append(

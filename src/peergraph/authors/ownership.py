@@ -65,14 +65,17 @@ def claim_record(
     status: str = VERIFIED,
     level: str | None = "L2",
     evidence: dict[str, Any] | None = None,
+    account_id: int | None = None,
 ) -> int:
-    """Record a claim on ``record_id``, covering the authorships it holds now."""
+    """Record a claim on ``record_id``, covering the authorships it holds now (the claim
+    flow is claims/services.py; operators and tests use this directly)."""
     now = utcnow()
     claim_id = conn.execute(
         insert(claims_t)
         .values(
             record_id=record_id,
             claimant=claimant,
+            account_id=account_id,
             status=status,
             level=level,
             evidence=evidence,

@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from peergraph.authors.models import AuthorRecord, AuthorshipLink, RecordRedirect
+from peergraph.authors.models import AuthorRecord, AuthorshipLink, RecordClaim, RecordRedirect
+from peergraph.authors.ownership import HOLDING
+from peergraph.claims.models import Follow, RecordSettings
 from peergraph.ingest.normalize import fold
 from peergraph.profiles import trust
 from peergraph.profiles.models import (
@@ -41,6 +43,15 @@ class ProfileView:
     sort: str
     followers: int = 0
     component_points: dict[str, float] = field(default_factory=dict)
+    claim: RecordClaim | None = None  # the claim that holds the record: its owner
+    settings: RecordSettings | None = None  # what the owner chose (claims/models.py)
+
+    @property
+    def claim_state(self) -> str:
+        """ "Unclaimed author", "Claimed" or "Claim disputed" (the snapshot's words)."""
+        if self.claim is None:
+            return "Unclaimed author"
+        return "Claim disputed" if self.claim.status == "disputed" else "Claimed"
 
     @property
     def trust_score(self) -> int:
@@ -163,6 +174,19 @@ def profile_view(
         works_per_year=[(int(y or 0), int(n)) for y, n in years],
         sort=sort,
         component_points=components,
+        followers=int(
+            session.scalar(select(func.count()).where(Follow.record_id == record.id)) or 0
+        ),
+        claim=session.scalars(
+            select(RecordClaim).where(
+                RecordClaim.record_id == record.id, RecordClaim.status.in_(HOLDING)
+            )
+        ).first(),
+        settings=session.scalars(
+            select(RecordSettings)
+            .where(RecordSettings.record_id == record.id)
+            .order_by(RecordSettings.updated_at.desc(), RecordSettings.id.desc())
+        ).first(),
     )
 
 
@@ -293,7 +317,8 @@ def profile_json(view: ProfileView) -> dict[str, Any]:
         "affiliations": (profile.affiliations or []) if profile else [],
         "orcid": record.orcid,
         "upstream_author_ids": record.upstream_author_ids or [],
-        "claimed": False,
+        "claimed": view.claim is not None,
+        "claim_state": view.claim_state,
         "trust": {
             "score": view.trust_score,
             "band": view.trust_band,

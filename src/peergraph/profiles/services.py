@@ -464,6 +464,7 @@ def _write_profiles(conn: Connection, scope: Table | None) -> int:
         if len(top_topics[record_id]) < 3:
             top_topics[record_id].append(name)
     affiliations = _latest_affiliations(conn, scope)
+    claim_facts = _claim_facts(conn, scope)
 
     owned = trust_t.c.source.in_(OWNED_SOURCES)
     if scope is None:
@@ -495,6 +496,8 @@ def _write_profiles(conn: Connection, scope: Table | None) -> int:
             works_with_pid=int(pid_works.get(record_id, 0)),
             works=works,
         )
+        facts = claim_facts.get(record_id, trust.ClaimFacts())
+        items += trust.claim_evidence(facts)
         score, _ = trust.score_ledger(items + manual[record_id])
         evidence_rows.extend(
             {
@@ -514,7 +517,7 @@ def _write_profiles(conn: Connection, scope: Table | None) -> int:
                 "record_id": record_id,
                 "description": describe(top_topics.get(record_id, [])),
                 "affiliations": affiliations.get(record_id),
-                "verification_level": trust.verification_level(orcid, upstream or []),
+                "verification_level": trust.verification_level(orcid, upstream or [], facts.level),
                 "trust_score": score,
                 "topics_count": int(topic_counts.get(record_id, 0)),
                 "close_collaborators_count": int(close.get(record_id, 0)),
@@ -524,6 +527,93 @@ def _write_profiles(conn: Connection, scope: Table | None) -> int:
     _insert_chunks(conn, trust_t, evidence_rows)
     _insert_chunks(conn, profiles_t, profile_rows)
     return len(profile_rows)
+
+
+def _claim_facts(conn: Connection, scope: Table | None) -> dict[int, trust.ClaimFacts]:
+    """Each record's claim facts for its trust ledger: the claim that holds it, disputes
+    moderators upheld, its owner's strikes, and its verified close collaborators."""
+    held: dict[int, tuple[int, str | None, str | None, str, int | None]] = {}
+    for record_id, claim_id, level, method, status, account_id in conn.execute(
+        text(
+            "SELECT c.record_id, c.id, c.level, c.method, c.status, c.account_id"
+            " FROM record_claims c"
+            + _only(scope, "c.record_id")
+            + " WHERE c.status IN ('approved', 'disputed')"
+        )
+    ):
+        held[record_id] = (claim_id, level, method, status, account_id)
+    upheld: dict[int, int] = dict(
+        conn.execute(
+            text(
+                "SELECT c.record_id, count(*) FROM claim_disputes d"
+                " JOIN record_claims c ON c.id = d.claim_id"
+                + _only(scope, "c.record_id")
+                + " WHERE d.status = 'upheld' GROUP BY c.record_id"
+            )
+        ).all()
+    )
+    strikes: dict[int, int] = dict(
+        conn.execute(
+            text(
+                "SELECT account_id, count(*) FROM record_claims"
+                " WHERE status = 'rejected' AND decided_by IS NOT NULL"
+                " AND account_id IS NOT NULL GROUP BY account_id"
+            )
+        ).all()
+    )
+    verified_collaborators: dict[int, int] = dict(
+        conn.execute(
+            text(
+                "SELECT col.record_id, count(*) FROM collaborations col"
+                + _only(scope, "col.record_id")
+                + " JOIN record_claims c ON c.record_id = col.coauthor_id"
+                " AND c.status IN ('approved', 'disputed') AND c.level IN ('L2', 'L3')"
+                " WHERE col.strength >= :s GROUP BY col.record_id"
+            ),
+            {"s": CLOSE_STRENGTH},
+        ).all()
+    )
+    facts: dict[int, trust.ClaimFacts] = {}
+    for record_id in set(held) | set(upheld) | set(verified_collaborators):
+        claim_id, level, method, status, account_id = held.get(
+            record_id, (None, None, None, "", None)
+        )
+        facts[record_id] = trust.ClaimFacts(
+            claim_id=claim_id,
+            level=level,
+            method=method,
+            disputed=status == "disputed",
+            upheld_disputes=int(upheld.get(record_id, 0)),
+            owner_strikes=int(strikes.get(account_id, 0)) if account_id else 0,
+            verified_collaborators=int(verified_collaborators.get(record_id, 0)),
+        )
+    return facts
+
+
+def refresh_profiles(conn: Connection, record_ids: set[int], *, with_collaborators: bool) -> int:
+    """Recompute the profiles (trust ledger and snapshot) of ``record_ids`` now, in the
+    caller's transaction: a claim, a dispute or a moderator's decision changes them at
+    once, not at the next rebuild. ``with_collaborators``: also their close
+    collaborators, whose "verified network" item counts this record."""
+    ids = set(record_ids)
+    if with_collaborators and ids:
+        ids |= set(
+            conn.execute(
+                select(collaborations_t.c.coauthor_id).where(
+                    collaborations_t.c.record_id.in_(sorted(ids)),
+                    collaborations_t.c.strength >= CLOSE_STRENGTH,
+                )
+            ).scalars()
+        )
+    ids &= set(
+        conn.execute(select(records_t.c.id).where(records_t.c.id.in_(sorted(ids)))).scalars()
+    )
+    if not ids:
+        return 0
+    scope = _scope(conn, "refresh_scope", ids)
+    written = _write_profiles(conn, scope)
+    conn.execute(text("DROP TABLE refresh_scope"))
+    return written
 
 
 def _latest_affiliations(conn: Connection, scope: Table | None) -> dict[int, list[dict[str, Any]]]:

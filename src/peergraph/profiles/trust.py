@@ -4,14 +4,16 @@ score = Σ points of the record's ledger items, each component capped (docs/trus
 
     identity    ≤ 45   verification level: L1 +10 (a persistent identifier asserted by the
                        sources), L2 +20 more (a claim proving control), L3 +15 more (confirmed)
-    integrity   ≤ 10   10 × mean disambiguation confidence; upheld disputes subtract
+    integrity   ≤ 10   10 × mean disambiguation confidence; −5 for each upheld dispute of
+                       a claim on this record, −5 for each claim of the owner's account
+                       that moderators rejected or whose dispute they upheld
     footprint   ≤ 10   10 × (1 − e^(−n/20)), n = works carrying a DOI, arXiv id or PMID
     network     ≤ 25   verified (L2+) close collaborators, 5 each
     community   ≤ 10   moderator-recorded standing (reserved)
 
-Identity first: what a user does alone (following, editing, messaging) adds no item;
-citations and followers never do. Bands: 0–24 Emerging, 25–49 Developing,
-50–74 Established, 75–100 Trusted.
+Identity first: what a user does alone (following, editing, messaging, a second account
+following the first) adds no item; citations and followers never do. Bands: 0–24
+Emerging, 25–49 Developing, 50–74 Established, 75–100 Trusted.
 """
 
 from __future__ import annotations
@@ -114,20 +116,108 @@ def imported_evidence(
     )
     items.append(
         LedgerItem(
-            "network",
-            "claims",
-            "verified close collaborators",
-            0.0,
-            "no close collaborator has a verified (L2+) record yet",
-        )
-    )
-    items.append(
-        LedgerItem(
             "community", "moderation", "recorded standing", 0.0, "no moderator-recorded standing"
         )
     )
     return items
 
 
-def verification_level(orcid: str | None, upstream_ids: list[str]) -> str:
+@dataclass(frozen=True)
+class ClaimFacts:
+    """What claims and moderators say about one record (claims/services.py keeps them)."""
+
+    claim_id: int | None = None  # the claim that holds the record (approved or disputed)
+    level: str | None = None  # L2 | L3
+    method: str | None = None  # orcid | email | review
+    disputed: bool = False
+    upheld_disputes: int = 0  # disputes of claims on this record that moderators upheld
+    owner_strikes: int = 0  # the owner's rejected claims and upheld disputes, elsewhere too
+    verified_collaborators: int = 0  # close collaborators whose records are L2 or L3
+
+
+PROOF = {
+    "orcid": "ORCID sign-in whose iD is on the record's authorships",
+    "email": "a verified e-mail address at a domain of one of the record's institutions",
+    "review": "evidence a moderator reviewed",
+}
+STRIKE_POINTS = -5.0
+COLLABORATOR_POINTS = 5.0
+
+
+def claim_evidence(facts: ClaimFacts) -> list[LedgerItem]:
+    """The ledger items that come from claims, disputes and moderators' decisions."""
+    items: list[LedgerItem] = []
+    source = f"claim #{facts.claim_id}" if facts.claim_id else "claims"
+    if facts.level in ("L2", "L3"):
+        proof = PROOF.get(facts.method or "", "a claim")
+        items.append(
+            LedgerItem(
+                "identity",
+                "claims",
+                "claim proving control",
+                20.0,
+                f"{source}: the owner proved control with {proof} (L2)",
+            )
+        )
+    if facts.level == "L3":
+        items.append(
+            LedgerItem(
+                "identity",
+                "moderation",
+                "confirmed by a moderator",
+                15.0,
+                f"{source}: a moderator confirmed the claim with recorded evidence (L3)",
+            )
+        )
+    if facts.disputed:
+        items.append(
+            LedgerItem(
+                "integrity",
+                "claims",
+                "claim disputed",
+                0.0,
+                f"{source} is disputed by another account; a moderator decides",
+            )
+        )
+    if facts.upheld_disputes:
+        items.append(
+            LedgerItem(
+                "integrity",
+                "moderation",
+                "upheld disputes",
+                STRIKE_POINTS * facts.upheld_disputes,
+                f"moderators upheld {facts.upheld_disputes} dispute(s) of a claim on this record",
+            )
+        )
+    if facts.owner_strikes:
+        items.append(
+            LedgerItem(
+                "integrity",
+                "moderation",
+                "owner's rejected claims",
+                STRIKE_POINTS * facts.owner_strikes,
+                f"moderators rejected {facts.owner_strikes} claim(s) of the owner's "
+                "account, or upheld disputes of them",
+            )
+        )
+    n = facts.verified_collaborators
+    items.append(
+        LedgerItem(
+            "network",
+            "claims",
+            "verified close collaborators",
+            COLLABORATOR_POINTS * n,
+            f"{n} close collaborator(s) have a verified (L2+) record"
+            if n
+            else "no close collaborator has a verified (L2+) record yet",
+        )
+    )
+    return items
+
+
+def verification_level(
+    orcid: str | None, upstream_ids: list[str], claim_level: str | None = None
+) -> str:
+    if claim_level in ("L2", "L3"):
+        return claim_level
     return "L1" if orcid or upstream_ids else "L0"

@@ -44,6 +44,7 @@ DONE = {
     "it is opened.",
     "email": "Your e-mail address is changed.",
     "revoked": "The token is revoked: requests that use it now get 401.",
+    "withdrawn": "Done: the claim is withdrawn (a released record is unclaimed again).",
 }
 
 
@@ -280,7 +281,13 @@ Me = Depends(require_account)
 
 
 def account_page_values(request: Request, session: Session, account: Account) -> dict[str, Any]:
-    return {"account": account, "tokens": services.api_tokens(session, account)}
+    from peergraph.web.claims import my_claims
+
+    return {
+        "account": account,
+        "tokens": services.api_tokens(session, account),
+        "claims": my_claims(session, account),
+    }
 
 
 @router.get("/account", response_class=HTMLResponse)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from peergraph.profiles import queries as profiles
@@ -74,6 +74,7 @@ class ResearcherOut(BaseModel):
     orcid: str | None
     upstream_author_ids: list[str]
     claimed: bool
+    claim_state: str = Field(description='"Unclaimed author", "Claimed" or "Claim disputed"')
     trust: TrustOut
     counts: Counts
     topics: list[RecordTopicOut]

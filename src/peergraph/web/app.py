@@ -30,6 +30,7 @@ from peergraph.web import (
     accounts,
     api,
     api_researchers,
+    claims,
     errors,
     health,
     observe,
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(search.router)
     app.include_router(accounts.router)
     app.include_router(accounts.api_router)
+    app.include_router(claims.router)
     errors.install(app)
     # outermost last: the host check runs first, and even its 400 carries the headers
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from peergraph.accounts.models import Account
+from peergraph.authors.models import RecordClaim
+from peergraph.claims import follows
 from peergraph.profiles import queries as profiles
 from peergraph.profiles import trust
 from peergraph.profiles.models import CLOSE_STRENGTH
 from peergraph.search.similar import similar_researchers
+from peergraph.web.auth import current_account
 from peergraph.web.charts import works_per_year_svg
 from peergraph.web.deps import OptionalId, RecordId, get_session, record_or_redirect
 from peergraph.web.security import json_for_script
@@ -71,8 +76,30 @@ def profile_page(
             "evidence_sentence": profiles.evidence_sentence,
             "similar": similar_researchers(session, request.app.state.semantic, view.record.id),
             "semantic_ready": request.app.state.semantic.loaded > 0,
+            **viewer_state(session, current_account(request), view),
         },
     )
+
+
+def viewer_state(
+    session: Session, account: Account | None, view: profiles.ProfileView
+) -> dict[str, object]:
+    """What the page shows this visitor: follow or unfollow, own the record or not, a
+    claim of theirs waiting for review."""
+    if account is None:
+        return {"following": False, "is_owner": False, "my_pending": None}
+    pending = session.scalars(
+        select(RecordClaim).where(
+            RecordClaim.record_id == view.record.id,
+            RecordClaim.account_id == account.id,
+            RecordClaim.status == "pending",
+        )
+    ).first()
+    return {
+        "following": follows.is_following(session, account, view.record.id),
+        "is_owner": view.claim is not None and view.claim.account_id == account.id,
+        "my_pending": pending,
+    }
 
 
 @router.get("/researchers/{record_id}/trust", response_class=HTMLResponse)
@@ -111,13 +138,16 @@ def researchers_page(
     )
     if listing.total and page > listing.pages:
         raise HTTPException(404, f"There is no page {page}; the last page is {listing.pages}.")
+    topic_row = session.get(Topic, topic) if topic else None
     return request.app.state.templates.TemplateResponse(
         request,
         "researchers.html",
         {
             "listing": listing,
             "q": q or "",
-            "topic": session.get(Topic, topic) if topic else None,
+            "topic": topic_row,
+            "following_topic": topic_row is not None
+            and follows.follows_topic(session, current_account(request), topic_row),
             "institution": session.get(Institution, institution) if institution else None,
         },
     )
