@@ -90,7 +90,8 @@ def claim_record(
             links=evidence_links(links),
         )
     except (claims.ClaimError, RateLimited) as exc:
-        session.rollback()
+        # a refused claim keeps its audit entry, and every attempt counts for the limits
+        session.commit() if isinstance(exc, claims.ClaimError) else session.rollback()
         record = session.get(AuthorRecord, record_id)
         if record is None:
             raise HTTPException(404, str(exc)) from exc
@@ -150,7 +151,7 @@ def dispute_claim(
             session, actor(request, session, me), record_id, statement, evidence_links(links)
         )
     except (claims.ClaimError, RateLimited) as exc:
-        session.rollback()
+        session.commit() if isinstance(exc, claims.ClaimError) else session.rollback()
         record = session.get(AuthorRecord, record_id)
         if record is None:
             raise HTTPException(404, str(exc)) from exc
