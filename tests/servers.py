@@ -28,10 +28,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data_dir: Path, *args: str) -> tuple[subprocess.Popen, str]:
-    """``peergraph serve`` on a free port of 127.0.0.1, once it accepts connections."""
+def start_server(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
+    """``peergraph serve`` on a free port of 127.0.0.1, once it accepts connections
+    (``env``: more environment variables for it, e.g. the SMTP server's)."""
     port = free_port()
-    env = dict(os.environ, PEERGRAPH_DATA_DIR=str(data_dir))
+    env = dict(os.environ, PEERGRAPH_DATA_DIR=str(data_dir), **(env or {}))
     process = subprocess.Popen(
         [sys.executable, "-m", "peergraph", "serve", "--port", str(port), *args],
         env=env,
