@@ -146,7 +146,7 @@ def record_domains(session: Session, record_id: int) -> dict[str, str]:
     if latest is not None:
         query = query.where(Work.year >= latest - RECENT_YEARS + 1)
     out: dict[str, str] = {}
-    for domains, name in session.execute(query.distinct()):
+    for domains, name in session.execute(query):  # no DISTINCT: PostgreSQL cannot compare json
         for domain in domains or []:
             domain = str(domain).lower().removeprefix("www.")
             if domain and domain not in FREE_MAIL:
