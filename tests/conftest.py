@@ -90,6 +90,16 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def mailbox():  # type: ignore[no-untyped-def]
+    """A real SMTP server on loopback that keeps what it receives (tests/mail.py)."""
+    from tests.mail import Mailbox
+
+    box = Mailbox().start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
 def engine(settings: Settings):  # type: ignore[no-untyped-def]
     engine = create_db_engine(settings)
     migrate(engine)

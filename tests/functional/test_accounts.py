@@ -26,13 +26,6 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox().start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
 def mail_settings(settings, engine, mailbox):
     return dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=mailbox.port)
 

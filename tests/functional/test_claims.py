@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,17 +21,9 @@ from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.profiles.services import rebuild
 from peergraph.web.app import create_app
-from tests.mail import Mailbox
 
 PASSWORD = "correct horse battery staple"
 ADA_ORCID = "0000-0002-1825-0097"
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox().start()
-    yield box
-    box.stop()
 
 
 @pytest.fixture

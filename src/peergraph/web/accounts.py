@@ -74,6 +74,11 @@ def problem(
     return response
 
 
+def link_not_valid(request: Request, exc: Exception) -> HTMLResponse:
+    """A mailed link that is expired, used or mangled: say so, with a 400."""
+    return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+
+
 def commit_and_send(request: Request, session: Session) -> None:
     """Commit, then deliver the mail the change queued (a failure stays queued)."""
     session.commit()
@@ -124,7 +129,7 @@ def verify_email_page(
     try:
         services.find_link(session, signing(request), token, "verify", utcnow())
     except services.AccountError as exc:
-        return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+        return link_not_valid(request, exc)
     return render(
         request,
         "confirm_link.html",
@@ -147,7 +152,7 @@ def verify_email(
         account = services.verify_email(session, context(request), token)
     except services.AccountError as exc:
         session.rollback()
-        return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+        return link_not_valid(request, exc)
     session.commit()
     return render(
         request,
@@ -246,7 +251,7 @@ def reset_confirm_page(
     try:
         services.find_link(session, signing(request), token, "reset", utcnow())
     except services.AccountError as exc:
-        return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+        return link_not_valid(request, exc)
     return render(request, "reset_confirm.html", {"token": token})
 
 
@@ -264,7 +269,7 @@ def reset_confirm(
         return problem(request, "reset_confirm.html", exc, {"token": token})
     except services.AccountError as exc:
         session.rollback()
-        return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+        return link_not_valid(request, exc)
     session.commit()
     return render(
         request,
@@ -356,7 +361,7 @@ def confirm_email_page(
     try:
         link = services.find_link(session, signing(request), token, "change-email", utcnow())
     except services.AccountError as exc:
-        return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+        return link_not_valid(request, exc)
     return render(
         request,
         "confirm_link.html",
@@ -382,7 +387,7 @@ def confirm_email(
         services.confirm_email_change(session, context(request), token)
     except services.AccountError as exc:
         session.rollback()
-        return render(request, "notice.html", {"title": "Link not valid", "message": str(exc)}, 400)
+        return link_not_valid(request, exc)
     session.commit()
     if request.state.account is None:
         return render(
