@@ -312,3 +312,21 @@ def test_a_claim_made_in_the_app_survives_a_full_rebuild(app, engine, test_data)
     assert view["claim_state"] == "Claimed" and view["trust"]["verification_level"] == "L2"
     with Session(engine) as session:
         assert session.scalars(select(RecordClaim.record_id)).one() == ada
+
+
+def test_deleting_an_account_releases_its_claims(app, engine):
+    ada = record(engine, "A. Lovelace")
+    owner = browser(app, engine, "ada@examples.ac.uk")
+    claim(owner, ada, "email")
+    gone = owner.post(
+        "/account/delete",
+        data={"password": PASSWORD, "confirm": "delete", "csrf_token": token(owner)},
+    )
+    assert gone.status_code == 200 and "Account deleted" in gone.text
+    with TestClient(app) as anonymous:
+        assert trust_of(anonymous, ada)["claim_state"] == "Unclaimed author"
+    with Session(engine) as session:
+        kept = session.scalars(select(RecordClaim)).one()
+        assert (kept.status, kept.account_id) == ("withdrawn", None)
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+        assert actions[-1] == "claim.released"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -418,6 +418,41 @@ def dispute(
         )
     refresh_profiles(session.connection(), {record_id}, with_collaborators=False)
     return row
+
+
+def forget_account(session: Session, account: Account, now: datetime) -> None:
+    """Before an account is deleted: its pending and held claims are released (each in the
+    audit log, the records' trust recomputed), and its claims and decisions keep their
+    history without pointing at it."""
+    released: set[int] = set()
+    for claim in session.scalars(
+        select(RecordClaim).where(
+            RecordClaim.account_id == account.id,
+            RecordClaim.status.in_(("pending", *HOLDING)),
+        )
+    ):
+        if claim.status in HOLDING:
+            released.add(claim.record_id)
+        claim.status, claim.updated_at = "withdrawn", now
+        claim.reason = "the account was deleted"
+        audit(
+            session,
+            account,
+            "claim.released" if claim.record_id in released else "claim.withdrawn",
+            now,
+            record_id=claim.record_id,
+            claim_id=claim.id,
+            detail={"why": "account deleted"},
+        )
+    session.flush()
+    session.execute(
+        update(RecordClaim).where(RecordClaim.account_id == account.id).values(account_id=None)
+    )
+    session.execute(
+        update(RecordClaim).where(RecordClaim.decided_by == account.id).values(decided_by=None)
+    )
+    if released:
+        refresh_profiles(session.connection(), released, with_collaborators=True)
 
 
 # ---- moderators ----------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from peergraph.accounts import mail, services
+from peergraph.accounts import mail, passwords, services
 from peergraph.accounts.models import Account
 from peergraph.accounts.passwords import PasswordRejected
 from peergraph.accounts.ratelimit import RateLimited
+from peergraph.claims.services import forget_account
 from peergraph.db.base import utcnow
 from peergraph.web.auth import (
     api_account,
@@ -445,6 +446,9 @@ def delete_account(
             request, session, services.AccountError('Type "delete" to confirm.')
         )
     try:
+        if not passwords.verify(account.password_hash, password) and account.password_hash:
+            raise services.AccountError("Your password is not right.")
+        forget_account(session, account, utcnow())  # its claims are released first
         services.delete_account(session, account, password)
     except services.AccountError as exc:
         return _account_problem(request, session, exc)
