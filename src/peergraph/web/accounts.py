@@ -456,7 +456,10 @@ def delete_account(
     response = render(
         request,
         "notice.html",
-        {"title": "Account deleted", "message": "Your account and its tokens are gone."},
+        {
+            "title": "Account deleted",
+            "message": "Your account and its tokens are gone, and its claims are released.",
+        },
     )
     clear_session_cookie(request, response)
     return response
