@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from peergraph.accounts import mail, passwords, services
@@ -17,6 +18,7 @@ from peergraph.accounts.passwords import PasswordRejected
 from peergraph.accounts.ratelimit import RateLimited
 from peergraph.claims.services import forget_account
 from peergraph.db.base import utcnow
+from peergraph.web.api import ErrorResponse
 from peergraph.web.auth import (
     api_account,
     clear_session_cookie,
@@ -468,7 +470,20 @@ def delete_account(
 # ---- JSON ------------------------------------------------------------------------------------
 
 
-@api_router.get("/me", summary="The account making the request")
+class MeOut(BaseModel):
+    id: int
+    email: str
+    role: str
+    email_verified: bool
+    created_at: str
+
+
+@api_router.get(
+    "/me",
+    response_model=MeOut,
+    responses={401: {"model": ErrorResponse, "description": "No session and no valid token"}},
+    summary="The account making the request",
+)
 def me(request: Request) -> dict[str, Any]:
     """The account behind the session cookie or the ``Authorization: Bearer`` token
     (a personal API token from /account); 401 when there is none."""
