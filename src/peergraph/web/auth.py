@@ -152,7 +152,8 @@ async def require_csrf(request: Request) -> None:
         value = (await request.form()).get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     expected = csrf_token(request)
-    if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+    unbound = request.state.session_id is None and not getattr(request.state, "csrf_seed", None)
+    if unbound or not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise HTTPException(
             403,
             "This form has expired or did not come from this site. Reload the page and try again.",
