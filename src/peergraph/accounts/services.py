@@ -357,10 +357,15 @@ def confirm_email_change(session: Session, ctx: Context, signed: str | None) -> 
     return account
 
 
-def delete_account(session: Session, account: Account, password: str) -> None:
-    """Delete the account and everything it holds (sessions, links, tokens)."""
+def check_password(account: Account, password: str) -> None:
+    """AccountError unless ``password`` is the account's (an ORCID-only account has none)."""
     if account.password_hash is not None and not passwords.verify(account.password_hash, password):
         raise AccountError("Your password is not right.")
+
+
+def delete_account(session: Session, account: Account) -> None:
+    """Delete the account and everything it holds (sessions, links, tokens); the caller
+    checked the password and released its claims (claims/services.py ``forget_account``)."""
     for model in (AccountSession, AccountLink, ApiToken):
         session.execute(delete(model).where(model.account_id == account.id))
     session.delete(account)

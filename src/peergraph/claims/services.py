@@ -181,14 +181,22 @@ def owner_of(session: Session, record_id: int) -> Account | None:
     return session.get(Account, claim.account_id)
 
 
-def claims_of(session: Session, account: Account) -> list[RecordClaim]:
-    return list(
-        session.scalars(
-            select(RecordClaim)
-            .where(RecordClaim.account_id == account.id)
-            .order_by(RecordClaim.id.desc())
-        )
+def claims_of(session: Session, account: Account) -> list[tuple[RecordClaim, AuthorRecord | None]]:
+    """The account's claims, newest first, each with its record (None once retired)."""
+    rows = session.execute(
+        select(RecordClaim, AuthorRecord)
+        .outerjoin(AuthorRecord, AuthorRecord.id == RecordClaim.record_id)
+        .where(RecordClaim.account_id == account.id)
+        .order_by(RecordClaim.id.desc())
     )
+    return [(claim, record) for claim, record in rows]
+
+
+def _count_attempt(session: Session, actor: Actor) -> None:
+    """A claim or dispute counts against the account's and the IP's daily limits."""
+    for rule, value in (("claim-account", str(actor.account.id)), ("claim-ip", actor.ip)):
+        ratelimit.check(session, rule, actor.key(rule, value), actor.now)
+        ratelimit.hit(session, rule, actor.key(rule, value), actor.now)
 
 
 # ---- claiming ------------------------------------------------------------------------------
@@ -214,9 +222,7 @@ def submit_claim(
     record = session.get(AuthorRecord, record_id)
     if record is None:
         raise ClaimError(f"There is no researcher record {record_id}.")
-    for rule, value in (("claim-account", str(account.id)), ("claim-ip", actor.ip)):
-        ratelimit.check(session, rule, actor.key(rule, value), actor.now)
-        ratelimit.hit(session, rule, actor.key(rule, value), actor.now)
+    _count_attempt(session, actor)
     owner = holding_claim(session, record_id)
     if owner is not None:
         if owner.account_id == account.id:
@@ -384,9 +390,7 @@ def dispute(
     links = [link for link in links if link][:MAX_EVIDENCE_LINKS]
     if not statement:
         raise ClaimError("Say why the claim is wrong, with your evidence.")
-    for rule, value in (("claim-account", str(actor.account.id)), ("claim-ip", actor.ip)):
-        ratelimit.check(session, rule, actor.key(rule, value), actor.now)
-        ratelimit.hit(session, rule, actor.key(rule, value), actor.now)
+    _count_attempt(session, actor)
     evidence = {"statement": statement, "links": links}
     row = ClaimDispute(
         claim_id=claim.id,

@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from peergraph.accounts import mail, passwords, services
+from peergraph.accounts import mail, services
 from peergraph.accounts.models import Account
 from peergraph.accounts.passwords import PasswordRejected
 from peergraph.accounts.ratelimit import RateLimited
-from peergraph.claims.services import forget_account
+from peergraph.claims.services import claims_of, forget_account
 from peergraph.db.base import utcnow
 from peergraph.web.api import ErrorResponse
 from peergraph.web.auth import (
@@ -289,12 +289,10 @@ Me = Depends(require_account)
 
 
 def account_page_values(request: Request, session: Session, account: Account) -> dict[str, Any]:
-    from peergraph.web.claims import my_claims
-
     return {
         "account": account,
         "tokens": services.api_tokens(session, account),
-        "claims": my_claims(session, account),
+        "claims": claims_of(session, account),
     }
 
 
@@ -448,10 +446,9 @@ def delete_account(
             request, session, services.AccountError('Type "delete" to confirm.')
         )
     try:
-        if not passwords.verify(account.password_hash, password) and account.password_hash:
-            raise services.AccountError("Your password is not right.")
+        services.check_password(account, password)
         forget_account(session, account, utcnow())  # its claims are released first
-        services.delete_account(session, account, password)
+        services.delete_account(session, account)
     except services.AccountError as exc:
         return _account_problem(request, session, exc)
     session.commit()

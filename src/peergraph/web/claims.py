@@ -352,7 +352,3 @@ def decide_dispute(
         raise HTTPException(400, str(exc)) from exc
     commit_and_send(request, session)
     return RedirectResponse("/moderation", status_code=303)
-
-
-def my_claims(session: Session, account: Account) -> list[tuple[RecordClaim, AuthorRecord | None]]:
-    return [(c, session.get(AuthorRecord, c.record_id)) for c in claims.claims_of(session, account)]
