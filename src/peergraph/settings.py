@@ -28,9 +28,17 @@ CONFIG_KEYS = {
     "smtp_password": "PEERGRAPH_SMTP_PASSWORD",
     "smtp_starttls": "PEERGRAPH_SMTP_STARTTLS",
     "mail_from": "PEERGRAPH_MAIL_FROM",
+    "oidc_issuer": "PEERGRAPH_OIDC_ISSUER",
+    "oidc_client_id": "PEERGRAPH_OIDC_CLIENT_ID",
+    "oidc_client_secret": "PEERGRAPH_OIDC_CLIENT_SECRET",
+    "oidc_orcid_claim": "PEERGRAPH_OIDC_ORCID_CLAIM",
 }
 ENVIRONMENTS = ("development", "production")
 DEFAULT_MAIL_FROM = "peergraph <noreply@localhost>"
+# Sign in with ORCID: ORCID's public OpenID Connect issuer, whose ID tokens carry the
+# ORCID iD as ``sub``; any other issuer can be configured (docs/accounts.md).
+DEFAULT_OIDC_ISSUER = "https://orcid.org"
+DEFAULT_OIDC_ORCID_CLAIM = "sub"
 # Host names the server answers to unless PEERGRAPH_ALLOWED_HOSTS says otherwise: a
 # forged Host header must not steer a redirect or a link (docs/security.md).
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
@@ -72,6 +80,10 @@ class Settings:
     smtp_password: str | None = None
     smtp_starttls: bool = False
     mail_from: str = DEFAULT_MAIL_FROM
+    oidc_issuer: str = DEFAULT_OIDC_ISSUER
+    oidc_client_id: str | None = None  # unset: no "Sign in with ORCID"
+    oidc_client_secret: str | None = None
+    oidc_orcid_claim: str = DEFAULT_OIDC_ORCID_CLAIM  # the ID-token claim holding the iD
 
     @classmethod
     def from_env(
@@ -101,6 +113,10 @@ class Settings:
             smtp_password=env.get("PEERGRAPH_SMTP_PASSWORD") or None,
             smtp_starttls=_flag(env, "PEERGRAPH_SMTP_STARTTLS"),
             mail_from=env.get("PEERGRAPH_MAIL_FROM") or DEFAULT_MAIL_FROM,
+            oidc_issuer=(env.get("PEERGRAPH_OIDC_ISSUER") or DEFAULT_OIDC_ISSUER).rstrip("/"),
+            oidc_client_id=env.get("PEERGRAPH_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=env.get("PEERGRAPH_OIDC_CLIENT_SECRET") or None,
+            oidc_orcid_claim=env.get("PEERGRAPH_OIDC_ORCID_CLAIM") or DEFAULT_OIDC_ORCID_CLAIM,
         )
 
     @classmethod
@@ -134,6 +150,10 @@ class Settings:
             "PEERGRAPH_SMTP_PASSWORD": self.smtp_password or "",
             "PEERGRAPH_SMTP_STARTTLS": "1" if self.smtp_starttls else "0",
             "PEERGRAPH_MAIL_FROM": self.mail_from,
+            "PEERGRAPH_OIDC_ISSUER": self.oidc_issuer,
+            "PEERGRAPH_OIDC_CLIENT_ID": self.oidc_client_id or "",
+            "PEERGRAPH_OIDC_CLIENT_SECRET": self.oidc_client_secret or "",
+            "PEERGRAPH_OIDC_ORCID_CLAIM": self.oidc_orcid_claim,
         }
         return {name: value for name, value in values.items() if value}
 

@@ -91,6 +91,11 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
     ("GET", "/reset/confirm"): (None, everyone(400)),
     ("POST", "/reset/confirm"): ({"token": "forged", "password": PASSWORD}, everyone(400)),
     ("GET", "/account"): (None, signed_in(200)),
+    # sign in with ORCID is not configured here (tests/functional/test_orcid.py runs it)
+    ("GET", "/login/orcid"): (None, everyone(404)),
+    ("GET", "/login/orcid/callback"): (None, everyone(404)),
+    ("POST", "/login/orcid/signup"): ({"email": "x@example.org"}, everyone(404)),
+    ("POST", "/account/orcid/unlink"): ({}, signed_in(303)),
     ("POST", "/account/password"): (
         {"current_password": "wrong password", "new_password": PASSWORD},
         signed_in(400),

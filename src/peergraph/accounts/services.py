@@ -108,7 +108,17 @@ def sign_up(session: Session, ctx: Context, email: str, password: str) -> None:
         _send_verification(session, ctx, account)
         return
     _count_mail(session, ctx, account)
-    if account.email_verified_at is None:
+    if account.email_verified_at is None and account.orcid is None:
+        # Nobody has proven this address yet, so the account is nobody's: the newest
+        # sign-up's password replaces the old one and earlier links stop working. (Else
+        # whoever signed up first with someone else's address would get in with the
+        # address owner's click.)
+        account.password_hash = passwords.hash_password(password)
+        session.execute(
+            delete(AccountLink).where(
+                AccountLink.account_id == account.id, AccountLink.purpose == "verify"
+            )
+        )
         _send_verification(session, ctx, account)
         return
     mail.enqueue(
@@ -147,14 +157,20 @@ def _new_link(
 def _send_verification(session: Session, ctx: Context, account: Account) -> None:
     token = _new_link(session, ctx, account, "verify")
     hours = int(LINK_LIFETIME["verify"].total_seconds() // 3600)
+    who = (
+        f"Someone signed in with ORCID iD {account.orcid} and asked to use this address "
+        "for their peergraph account. Open the link only if that ORCID iD is yours."
+        if account.orcid
+        else "Welcome to peergraph."
+    )
     mail.enqueue(
         session,
         account.email,
         "Verify your e-mail address for peergraph",
-        "Welcome to peergraph.\n\nTo verify your address and finish signing up, open this "
+        f"{who}\n\nTo verify your address and finish signing up, open this "
         f"link within {hours} hours:\n\n{ctx.link('/verify-email', token, 'verify')}\n\n"
-        "If you did not sign up, ignore this mail; no account is active until the link "
-        "is used.\n",
+        "If you did not sign up, ignore this mail; the address is not used until the "
+        "link is.\n",
     )
 
 
@@ -228,6 +244,76 @@ def authenticate(session: Session, ctx: Context, email: str, password: str) -> A
     if account.password_hash and passwords.needs_rehash(account.password_hash):
         account.password_hash = passwords.hash_password(password)
     return account
+
+
+# ---- sign in with ORCID (the OpenID Connect flow itself is accounts/oidc.py) -------------
+
+
+def by_orcid(session: Session, orcid: str) -> Account | None:
+    return session.scalars(select(Account).where(Account.orcid == orcid)).one_or_none()
+
+
+def orcid_sign_in(session: Session, orcid: str) -> Account | None:
+    """The account an ORCID iD proven by the provider logs in, or None when no account is
+    linked to it yet. The iD proves the person, so an address not verified yet does not
+    stop this log-in (it still cannot back an e-mail claim)."""
+    account = by_orcid(session, orcid)
+    if account is not None and account.status != "active":
+        raise LoginFailed("This account is suspended.")
+    return account
+
+
+def link_orcid(session: Session, account: Account, orcid: str) -> None:
+    """Link a proven ORCID iD to a logged-in account (one account per iD)."""
+    holder = by_orcid(session, orcid)
+    if holder is not None and holder.id != account.id:
+        raise AccountError(
+            f"ORCID iD {orcid} is linked to another peergraph account already. Log in to "
+            "that account, or unlink it there first."
+        )
+    account.orcid = orcid
+
+
+def unlink_orcid(session: Session, account: Account) -> None:
+    """Forget the account's ORCID iD; refused when it is the only way to log in. Claims
+    approved through it keep the evidence they were decided on."""
+    if account.password_hash is None:
+        raise AccountError(
+            "Set a password first (log out and use 'Forgot your password?'): without the "
+            "ORCID iD you would have no way to log in."
+        )
+    account.orcid = None
+
+
+def sign_up_with_orcid(session: Session, ctx: Context, email: str, orcid: str) -> None:
+    """Create an account for a proven ORCID iD that has none, with no password, and mail
+    the address a verification link. As with :func:`sign_up`, an address that has an
+    account already gets a mail instead (the page is the same, so the form does not tell
+    who has an account), and that account is not touched."""
+    email = normalize_email(email)
+    ratelimit.check(session, "signup-ip", ctx.key("signup-ip", ctx.ip), ctx.now)
+    ratelimit.hit(session, "signup-ip", ctx.key("signup-ip", ctx.ip), ctx.now)
+    if by_orcid(session, orcid) is not None:
+        return  # signed up in another tab meanwhile: signing in with ORCID logs it in
+    account = by_email(session, email)
+    if account is None:
+        account = Account(
+            email=email, role="member", status="active", orcid=orcid, created_at=ctx.now
+        )
+        session.add(account)
+        session.flush()
+        _send_verification(session, ctx, account)
+        return
+    _count_mail(session, ctx, account)
+    mail.enqueue(
+        session,
+        account.email,
+        "Someone tried to sign up with your address",
+        f"Someone (perhaps you) signed in with ORCID iD {orcid} and tried to create a "
+        f"peergraph account with {account.email}, which already has one.\n\n"
+        f"To link that ORCID iD to your account, log in ({ctx.base_url}/login) and choose "
+        f"'Link your ORCID iD' on your account page.\n\nIf it was not you, ignore this mail.\n",
+    )
 
 
 def start_session(session: Session, account: Account, now: datetime) -> str:

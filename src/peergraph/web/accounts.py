@@ -48,6 +48,8 @@ DONE = {
     "email": "Your e-mail address is changed.",
     "revoked": "The token is revoked: requests that use it now get 401.",
     "withdrawn": "Done: the claim is withdrawn (a released record is unclaimed again).",
+    "orcid": "Your ORCID iD is linked: it logs you in, and it can back a claim.",
+    "orcid-unlinked": "Your ORCID iD is no longer linked to this account.",
 }
 
 
@@ -130,9 +132,16 @@ def verify_email_page(
     """The link in the mail shows a button; the POST uses the link (a mail scanner that
     fetches links does not use them up)."""
     try:
-        services.find_link(session, signing(request), token, "verify", utcnow())
+        link = services.find_link(session, signing(request), token, "verify", utcnow())
     except services.AccountError as exc:
         return link_not_valid(request, exc)
+    account = session.get(Account, link.account_id)
+    intro = (
+        f"This address will belong to the peergraph account linked to ORCID iD "
+        f"{account.orcid}. Verify it only if that iD is yours."
+        if account is not None and account.orcid
+        else None
+    )
     return render(
         request,
         "confirm_link.html",
@@ -141,6 +150,7 @@ def verify_email_page(
             "action": "/verify-email",
             "token": token,
             "button": "Verify my address",
+            "intro": intro,
         },
     )
 
@@ -307,7 +317,7 @@ def account_page(
     return render(request, "account.html", {**values, "notice": DONE.get(done or "")})
 
 
-def _account_problem(
+def account_problem(
     request: Request, session: Session, exc: Exception, **values: Any
 ) -> HTMLResponse:
     session.rollback()
@@ -331,7 +341,7 @@ def change_password(
             session, account, current_password, new_password, request.state.session_id
         )
     except Problems as exc:
-        return _account_problem(request, session, exc)
+        return account_problem(request, session, exc)
     session.commit()
     return RedirectResponse("/account?done=password", status_code=303)
 
@@ -348,7 +358,7 @@ def change_email(
     try:
         services.request_email_change(session, context(request), account, password, new_email)
     except (*Problems, RateLimited) as exc:
-        return _account_problem(request, session, exc, new_email=new_email)
+        return account_problem(request, session, exc, new_email=new_email)
     commit_and_send(request, session)
     return RedirectResponse("/account?done=email-sent", status_code=303)
 
@@ -408,7 +418,7 @@ def create_token(
     try:
         token = services.create_api_token(session, account, name, utcnow())
     except services.AccountError as exc:
-        return _account_problem(request, session, exc)
+        return account_problem(request, session, exc)
     session.commit()
     values = account_page_values(request, session, account)
     response = render(request, "account.html", {**values, "new_token": token})
@@ -442,15 +452,13 @@ def delete_account(
 ) -> Response:
     account = session.get_one(Account, me.id)  # to change it
     if confirm != "delete":
-        return _account_problem(
-            request, session, services.AccountError('Type "delete" to confirm.')
-        )
+        return account_problem(request, session, services.AccountError('Type "delete" to confirm.'))
     try:
         services.check_password(account, password)
         forget_account(session, account, utcnow())  # its claims are released first
         services.delete_account(session, account)
     except services.AccountError as exc:
-        return _account_problem(request, session, exc)
+        return account_problem(request, session, exc)
     session.commit()
     response = render(
         request,

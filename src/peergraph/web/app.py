@@ -34,6 +34,7 @@ from peergraph.web import (
     errors,
     health,
     observe,
+    orcid,
     researchers,
     search,
     views,
@@ -106,6 +107,7 @@ def create_app(
     templates.env.globals["safe_link"] = safe_link  # every link built from data
     templates.env.globals["identifier_url"] = identifier_url
     templates.env.globals["csrf_token"] = csrf_token  # every form carries it
+    templates.env.globals["orcid_sign_in"] = settings.oidc_client_id is not None
     app.state.templates = templates
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_dir()), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
@@ -119,6 +121,7 @@ def create_app(
     app.include_router(accounts.router)
     app.include_router(accounts.api_router)
     app.include_router(claims.router)
+    app.include_router(orcid.router)
     errors.install(app)
     # outermost last: the host check runs first, and even its 400 carries the headers
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
