@@ -143,10 +143,10 @@ def callback(request: Request, session: Session = Depends(get_session)) -> Respo
         _drop(request, linked, PENDING_COOKIE)
         return linked
     try:
-        account = services.orcid_sign_in(session, identity.orcid)
+        known = services.orcid_sign_in(session, identity.orcid)
     except services.AccountError as exc:
         return _failed(request, str(exc), 403)
-    if account is None:  # a new person: ask for an address
+    if known is None:  # a new person: ask for an address
         form = render(
             request, "orcid_signup.html", {"orcid": identity.orcid, "name": identity.name}
         )
@@ -161,7 +161,7 @@ def callback(request: Request, session: Session = Depends(get_session)) -> Respo
         return form
     if request.state.session_token:
         services.end_session(session, request.state.session_token)
-    token = services.start_session(session, account, utcnow())
+    token = services.start_session(session, known, utcnow())
     session.commit()
     response = RedirectResponse(target or "/account", status_code=303)
     _drop(request, response, PENDING_COOKIE)
