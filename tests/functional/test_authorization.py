@@ -120,6 +120,12 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
         signed_in(403, owner=200, moderator=200, admin=200),
     ),
     ("GET", "/researchers/{record_id}/followers"): (None, signed_in(403, owner=200)),
+    ("GET", "/researchers/{record_id}/edit"): (None, signed_in(403, owner=200)),
+    ("POST", "/researchers/{record_id}/edit"): ({"bio": "Hello."}, signed_in(403, owner=303)),
+    ("POST", "/researchers/{record_id}/not-mine"): (  # a work not on the record: 400
+        {"authorship_id": "999999999"},
+        signed_in(403, owner=400),
+    ),
     ("POST", "/researchers/{record_id}/follow"): ({}, signed_in(303)),
     ("POST", "/researchers/{record_id}/unfollow"): ({}, signed_in(303)),
     ("POST", "/topics/{topic_id}/follow"): ({}, signed_in(303)),

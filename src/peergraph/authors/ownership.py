@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from peergraph.authors.disambiguation import Constraints
 from peergraph.authors.models import (
+    AuthorRecord,
     AuthorshipCorrection,
     AuthorshipLink,
     ClaimedAuthorship,
@@ -47,6 +48,7 @@ moves_t: Table = RecordMove.__table__  # type: ignore[assignment]
 links_t: Table = AuthorshipLink.__table__  # type: ignore[assignment]
 settings_t: Table = RecordSettings.__table__  # type: ignore[assignment]
 follows_t: Table = Follow.__table__  # type: ignore[assignment]
+records_t: Table = AuthorRecord.__table__  # type: ignore[assignment]
 
 # (table, its record column): rows that follow their record through merges and splits
 OWNED: list[tuple[Table, str]] = [
@@ -225,6 +227,22 @@ def move_owned(
         )
         moved += 1
     return moved
+
+
+def apply_chosen_names(conn: Connection) -> int:
+    """Show each record under the name its owner chose (claims/owner.py), after a rebuild
+    has written the names its works carry; the newest choice of a record counts."""
+    chosen: dict[int, str | None] = {}
+    for record_id, name in conn.execute(
+        select(settings_t.c.record_id, settings_t.c.display_name).order_by(
+            settings_t.c.updated_at, settings_t.c.id
+        )
+    ):
+        chosen[record_id] = name
+    named = {record_id: name for record_id, name in chosen.items() if name}
+    for record_id, name in sorted(named.items()):
+        conn.execute(update(records_t).where(records_t.c.id == record_id).values(display_name=name))
+    return len(named)
 
 
 def _fold_claim(conn: Connection, claim_id: int, record_id: int, now: datetime) -> bool:

@@ -615,6 +615,7 @@ def write_records(
         conn.execute(delete(records_t).where(records_t.c.id.in_(sorted(retired))))
     # an id that is live again must not redirect
     conn.execute(delete(redirects_t).where(redirects_t.c.old_id.in_(sorted(taken))))
+    ownership.apply_chosen_names(conn)  # an owner's chosen name outlives the rebuild
 
     if partial:
         for start in range(0, len(written), INSERT_CHUNK):

@@ -12,10 +12,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from peergraph.authors.models import AuthorRecord, AuthorshipLink, RecordClaim, RecordRedirect
+from peergraph.authors.models import (
+    AuthorRecord,
+    AuthorshipCorrection,
+    AuthorshipLink,
+    RecordClaim,
+    RecordRedirect,
+)
 from peergraph.authors.ownership import HOLDING
 from peergraph.claims.models import Follow, RecordSettings
 from peergraph.ingest.normalize import fold
+from peergraph.links import safe_link
 from peergraph.profiles import trust
 from peergraph.profiles.models import (
     CLOSE_STRENGTH,
@@ -54,6 +61,24 @@ class ProfileView:
         return "Claim disputed" if self.claim.status == "disputed" else "Claimed"
 
     @property
+    def public_variants(self) -> list[str]:
+        """The other names the record was published under, as shown publicly: none once
+        its owner chose a display name (a name change must not deadname anyone)."""
+        if self.settings is not None and self.settings.display_name:
+            return []
+        return [n for n in self.record.name_variants if n != self.record.display_name]
+
+    @property
+    def owner_links(self) -> dict[str, str]:
+        """The owner's links (each checked by the URL policy when saved, and again here)."""
+        links = (self.settings.links if self.settings else None) or {}
+        return {kind: url for kind, url in links.items() if safe_link(url)}
+
+    @property
+    def open_to_collaborate(self) -> bool:
+        return bool(self.claim and self.settings and self.settings.open_to_collaborate)
+
+    @property
     def trust_score(self) -> int:
         return self.profile.trust_score if self.profile else 0
 
@@ -68,6 +93,22 @@ class ProfileView:
     @property
     def close_collaborators(self) -> list[tuple[AuthorRecord, Collaboration]]:
         return [(r, c) for r, c in self.collaborators if c.strength >= CLOSE_STRENGTH]
+
+
+def hidden_records() -> Any:
+    """The ids of records whose owners hid them from public listings (a subquery)."""
+    return select(RecordSettings.record_id).where(RecordSettings.hidden.is_(True))
+
+
+def disowned(record_id: int) -> Any:
+    """The authorships the record's owner marked "not mine": off the record's list at
+    once, and apart at the next rebuild (a subquery)."""
+    owners = select(RecordClaim.id).where(
+        RecordClaim.record_id == record_id, RecordClaim.status.in_(HOLDING)
+    )
+    return select(AuthorshipCorrection.authorship_id).where(
+        AuthorshipCorrection.kind == "not-mine", AuthorshipCorrection.claim_id.in_(owners)
+    )
 
 
 def get_record(session: Session, record_id: int) -> AuthorRecord | None:
@@ -203,7 +244,7 @@ def record_works(
         select(Work, AuthorshipLink, Authorship.position)
         .join(Authorship, Authorship.work_id == Work.id)
         .join(AuthorshipLink, AuthorshipLink.authorship_id == Authorship.id)
-        .where(AuthorshipLink.record_id == record.id)
+        .where(AuthorshipLink.record_id == record.id, Authorship.id.not_in(disowned(record.id)))
         .options(selectinload(Work.source), selectinload(Work.identifiers))
         .order_by(*order)
         .limit(WORKS_PER_PAGE)
@@ -221,8 +262,9 @@ def list_records(
     page: int = 1,
     per_page: int = 50,
 ) -> Page:
-    """Researchers, most works first, filtered by family-name prefix, topic, institution."""
-    query = select(AuthorRecord)
+    """Researchers, most works first, filtered by family-name prefix, topic, institution;
+    never those their owners hid."""
+    query = select(AuthorRecord).where(AuthorRecord.id.not_in(hidden_records()))
     if prefix:
         key = fold(prefix).strip()
         query = query.where(AuthorRecord.sort_name.like(f"{key}%"))
@@ -311,8 +353,11 @@ def profile_json(view: ProfileView) -> dict[str, Any]:
     return {
         "id": record.id,
         "display_name": record.display_name,
-        "name_variants": record.name_variants,
+        "name_variants": view.public_variants,
         "description": profile.description if profile else None,
+        "bio": view.settings.bio if view.claim and view.settings else None,
+        "links": view.owner_links if view.claim else {},
+        "open_to_collaborate": view.open_to_collaborate,
         "role": "Researcher",
         "affiliations": (profile.affiliations or []) if profile else [],
         "orcid": record.orcid,

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from peergraph.authors.models import AuthorRecord
-from peergraph.profiles.queries import records_of_works
+from peergraph.profiles.queries import hidden_records, records_of_works
 from peergraph.search.facts import SearchFacts
 from peergraph.search.keyword import query_terms
 from peergraph.search.text import name_words, text_index
@@ -100,9 +100,10 @@ def researcher_hits(
     score = {r: v[0] for r, v in found.items()}
     count = {r: v[1] for r, v in found.items()}
     best = {r: v[2] for r, v in found.items()}
-    records = {
-        r.id: r for r in session.scalars(select(AuthorRecord).where(AuthorRecord.id.in_(chosen)))
-    }
+    shown = select(AuthorRecord).where(
+        AuthorRecord.id.in_(chosen), AuthorRecord.id.not_in(hidden_records())
+    )
+    records = {r.id: r for r in session.scalars(shown)}
     titles = dict(
         session.execute(
             select(Work.id, Work.title).where(Work.id.in_([best[r] for r in chosen if r in best]))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from peergraph.authors.models import AuthorRecord
 from peergraph.profiles.models import Collaboration, RecordTopic
-from peergraph.profiles.queries import record_work_ids, records_of_works
+from peergraph.profiles.queries import hidden_records, record_work_ids, records_of_works
 from peergraph.search.semantic import SemanticIndex
 from peergraph.works.models import Topic, Work, WorkTopic
 
@@ -100,9 +100,10 @@ def similar_researchers(
     if not ranked:
         return []
     ids = [r for r, _, _ in ranked]
-    records = {
-        r.id: r for r in session.scalars(select(AuthorRecord).where(AuthorRecord.id.in_(ids)))
-    }
+    shown = select(AuthorRecord).where(
+        AuthorRecord.id.in_(ids), AuthorRecord.id.not_in(hidden_records())
+    )
+    records = {r.id: r for r in session.scalars(shown)}
     topics: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for rid, topic_id, name in session.execute(
         select(RecordTopic.record_id, Topic.id, Topic.name)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from peergraph.profiles import queries as profiles
 from peergraph.web.api import ERRORS, Paged, WorkSummary, page_fields
-from peergraph.web.deps import OptionalId, RecordId, get_session, record_or_redirect
+from peergraph.web.deps import OptionalId, RecordId, get_session, shown_record
 from peergraph.works.services import work_summary
 
 router = APIRouter(prefix="/api", tags=["researchers"])
@@ -117,8 +117,10 @@ REDIRECT: dict[int | str, dict[str, Any]] = {
     responses={**ERRORS, **REDIRECT},
     summary="A researcher record: identity, trust snapshot, counts, topics, collaborators",
 )
-def get_researcher(record_id: RecordId, session: Session = Depends(get_session)) -> Any:
-    found = record_or_redirect(session, record_id, "/api/researchers")
+def get_researcher(
+    request: Request, record_id: RecordId, session: Session = Depends(get_session)
+) -> Any:
+    found = shown_record(request, session, record_id, "/api/researchers")
     if isinstance(found, Response):
         return found
     return profiles.profile_json(profiles.profile_view(session, found))
@@ -131,12 +133,13 @@ def get_researcher(record_id: RecordId, session: Session = Depends(get_session))
     summary="A researcher's works, with why each is on the record",
 )
 def get_researcher_works(
+    request: Request,
     record_id: RecordId,
     page: int = Query(1, ge=1, le=100_000),
     sort: str = Query("newest", pattern="^(newest|oldest)$"),
     session: Session = Depends(get_session),
 ) -> Any:
-    found = record_or_redirect(session, record_id, "/api/researchers", "/works")
+    found = shown_record(request, session, record_id, "/api/researchers", "/works")
     if isinstance(found, Response):
         return found
     works = profiles.record_works(session, found, page=page, sort=sort)

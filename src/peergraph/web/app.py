@@ -14,6 +14,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from peergraph import __version__, native
 from peergraph.accounts.secrets import Signing, secret_key
+from peergraph.claims.owner import LINK_KINDS
 from peergraph.db import create_db_engine, session_factory
 from peergraph.db.engine import SERVING_PAGE_CACHE_MIB
 from peergraph.ingest.services import public_path
@@ -107,6 +108,7 @@ def create_app(
     templates.env.globals["safe_link"] = safe_link  # every link built from data
     templates.env.globals["identifier_url"] = identifier_url
     templates.env.globals["csrf_token"] = csrf_token  # every form carries it
+    templates.env.globals["link_labels"] = LINK_KINDS  # an owner's links (claims/owner.py)
     templates.env.globals["orcid_sign_in"] = settings.oidc_client_id is not None
     app.state.templates = templates
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_dir()), name="swagger-ui")

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from peergraph.accounts.models import Account
 from peergraph.accounts.ratelimit import RateLimited
 from peergraph.authors.models import AuthorRecord, RecordClaim
-from peergraph.claims import follows
+from peergraph.claims import follows, owner
 from peergraph.claims import services as claims
+from peergraph.jobs import queue
 from peergraph.links import safe_link
 from peergraph.profiles.models import Profile
 from peergraph.web.accounts import commit_and_send, context, render
@@ -177,6 +178,102 @@ def audit_page(
     return render(
         request, "audit.html", {"record": found, "entries": claims.audit_trail(session, found.id)}
     )
+
+
+# ---- what the owner changes ------------------------------------------------------------------
+
+
+def _edit_values(record: AuthorRecord, settings: Any) -> dict[str, Any]:
+    form = {
+        "display_name": (settings.display_name if settings else None) or "",
+        "bio": (settings.bio if settings else None) or "",
+        "links": {
+            kind: url.removeprefix("https://orcid.org/") if kind == "orcid" else url
+            for kind, url in ((settings.links if settings else None) or {}).items()
+        },
+        "open_to_collaborate": bool(settings and settings.open_to_collaborate),
+        "hidden": bool(settings and settings.hidden),
+    }
+    limits = {"name": owner.MAX_DISPLAY_NAME, "bio": owner.MAX_BIO}
+    return {"record": record, "form": form, "limits": limits}
+
+
+@router.get("/researchers/{record_id}/edit", response_class=HTMLResponse)
+def edit_page(
+    request: Request, record_id: RecordId, session: Session = Depends(get_session), me: Account = Me
+) -> Response:
+    found = _record(session, record_id, "/edit")
+    if isinstance(found, Response):
+        return found
+    try:
+        owner.owned_claim(session, actor(request, session, me), found.id)
+    except owner.NotOwner as exc:
+        raise HTTPException(403, str(exc)) from exc
+    values = _edit_values(found, owner.record_settings(session, found.id))
+    return render(request, "record_edit.html", values)
+
+
+@router.post("/researchers/{record_id}/edit", dependencies=Csrf)
+def edit_record(
+    request: Request,
+    record_id: RecordId,
+    display_name: str = Form("", max_length=1_000),
+    bio: str = Form("", max_length=5_000),
+    homepage: str = Form("", max_length=2_000),
+    orcid: str = Form("", max_length=2_000),
+    github: str = Form("", max_length=2_000),
+    scholar: str = Form("", max_length=2_000),
+    open_to_collaborate: str = Form("", max_length=10),
+    hidden: str = Form("", max_length=10),
+    session: Session = Depends(get_session),
+    me: Account = Me,
+) -> Response:
+    edits = owner.Edits(
+        display_name=display_name,
+        bio=bio,
+        links={"homepage": homepage, "orcid": orcid, "github": github, "scholar": scholar},
+        open_to_collaborate=bool(open_to_collaborate),
+        hidden=bool(hidden),
+    )
+    try:
+        owner.save_settings(session, actor(request, session, me), record_id, edits)
+    except owner.NotOwner as exc:
+        raise HTTPException(403, str(exc)) from exc
+    except claims.ClaimError as exc:
+        session.rollback()
+        record = session.get_one(AuthorRecord, record_id)
+        values = _edit_values(record, None)
+        values["form"].update(
+            display_name=display_name,
+            bio=bio,
+            links=edits.links,
+            open_to_collaborate=edits.open_to_collaborate,
+            hidden=edits.hidden,
+        )
+        return render(request, "record_edit.html", {**values, "error": str(exc)}, 400)
+    session.commit()
+    return RedirectResponse(f"/researchers/{record_id}", status_code=303)
+
+
+@router.post("/researchers/{record_id}/not-mine", dependencies=Csrf)
+def not_mine(
+    request: Request,
+    record_id: RecordId,
+    authorship_id: int = Form(..., ge=1, le=MAX_ID),
+    session: Session = Depends(get_session),
+    me: Account = Me,
+) -> Response:
+    """The owner says a work on their record is someone else's; the worker's next
+    incremental rebuild moves it off for good (claims/owner.py)."""
+    try:
+        owner.not_mine(session, actor(request, session, me), record_id, authorship_id)
+    except owner.NotOwner as exc:
+        raise HTTPException(403, str(exc)) from exc
+    except claims.ClaimError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    session.commit()
+    queue.ensure(request.app.state.engine, "rebuild")
+    return RedirectResponse(f"/researchers/{record_id}#works-h", status_code=303)
 
 
 # ---- follows -------------------------------------------------------------------------------

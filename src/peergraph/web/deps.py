@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from peergraph.authors.models import AuthorRecord
+from peergraph.claims.owner import visible_to
 from peergraph.profiles import queries as profiles
 
 # Every id and number a client sends is bounded in its schema, so that a value past what
@@ -37,3 +38,17 @@ def record_or_redirect(
     if target is not None:
         return RedirectResponse(f"{url_prefix}/{target}{suffix}", status_code=301)
     raise HTTPException(404, f"There is no researcher record {record_id}.")
+
+
+def shown_record(
+    request: Request, session: Session, record_id: int, url_prefix: str, suffix: str = ""
+) -> AuthorRecord | Response:
+    """:func:`record_or_redirect`, and a 404 for a record its owner hid, unless the
+    visitor is that owner or a moderator (claims/owner.py ``visible_to``)."""
+    from peergraph.web.auth import api_account
+
+    found = record_or_redirect(session, record_id, url_prefix, suffix)
+    hidden = isinstance(found, AuthorRecord) and not visible_to(session, found.id, None)
+    if hidden and not visible_to(session, record_id, api_account(request)):
+        raise HTTPException(404, f"There is no researcher record {record_id}.")
+    return found

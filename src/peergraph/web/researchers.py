@@ -16,7 +16,7 @@ from peergraph.profiles.models import CLOSE_STRENGTH
 from peergraph.search.similar import similar_researchers
 from peergraph.web.auth import current_account
 from peergraph.web.charts import works_per_year_svg
-from peergraph.web.deps import OptionalId, RecordId, get_session, record_or_redirect
+from peergraph.web.deps import OptionalId, RecordId, get_session, shown_record
 from peergraph.web.security import json_for_script
 from peergraph.works.models import Institution, Topic
 
@@ -31,8 +31,8 @@ def person_json_ld(view: profiles.ProfileView, base_url: str) -> str:
         "name": record.display_name,
         "url": f"{base_url}researchers/{record.id}",
     }
-    if len(record.name_variants) > 1:
-        data["alternateName"] = [n for n in record.name_variants if n != record.display_name][:10]
+    if view.public_variants:
+        data["alternateName"] = view.public_variants[:10]
     if profile and profile.description:
         data["description"] = profile.description
     if record.orcid:
@@ -57,7 +57,7 @@ def profile_page(
     sort: str = Query("newest", pattern="^(newest|oldest)$"),
     session: Session = Depends(get_session),
 ) -> Response:
-    found = record_or_redirect(session, record_id, "/researchers")
+    found = shown_record(request, session, record_id, "/researchers")
     if isinstance(found, Response):
         return found
     view = profiles.profile_view(session, found, page=page, sort=sort)
@@ -106,7 +106,7 @@ def viewer_state(
 def trust_page(
     request: Request, record_id: RecordId, session: Session = Depends(get_session)
 ) -> Response:
-    found = record_or_redirect(session, record_id, "/researchers", "/trust")
+    found = shown_record(request, session, record_id, "/researchers", "/trust")
     if isinstance(found, Response):
         return found
     view = profiles.profile_view(session, found, page=1)
