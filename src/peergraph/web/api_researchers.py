@@ -67,8 +67,13 @@ class CollaboratorOut(BaseModel):
 class ResearcherOut(BaseModel):
     id: int
     display_name: str
-    name_variants: list[str]
+    name_variants: list[str] = Field(
+        description="other names the works carry; empty once the owner chose a display name"
+    )
     description: str | None
+    bio: str | None = Field(description="the owner's bio, plain text (escape it to show it)")
+    links: dict[str, str] = Field(description="the owner's links: homepage, orcid, github, scholar")
+    open_to_collaborate: bool
     role: str
     affiliations: list[Affiliation]
     orcid: str | None
