@@ -99,3 +99,94 @@ def test_account_pages_fit_a_phone(browser, site):
         )
         assert overflow <= 0, path
     page.close()
+
+
+PAYLOAD = (
+    "<script>window.__xss = 1; alert(1)</script>"
+    '<img src=x onerror="window.__xss = 2; alert(2)">'
+    '<a href="javascript:window.__xss = 3">click</a>'
+)
+
+
+def _accounts(store: Path, made: dict[str, str]) -> None:
+    from peergraph.accounts import services
+    from peergraph.db import create_db_engine
+    from peergraph.db.base import utcnow
+    from peergraph.settings import Settings
+
+    engine = create_db_engine(Settings.for_data_dir(store))
+    with Session(engine) as session:
+        for email, role in made.items():
+            services.create_user(session, email, PASSWORD, role, utcnow())
+        session.commit()
+    engine.dispose()
+
+
+def _log_in(browser, url: str, email: str):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(url + "/login")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/account")
+    return page, dialogs
+
+
+def _nothing_ran(page, dialogs: list[str]) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_load_state("load")
+    assert page.evaluate("window.__xss") is None
+    assert dialogs == []
+
+
+def test_hostile_bio_links_and_claim_evidence_run_nothing(browser, site, tmp_path):
+    """User-supplied text (bio, links, claim evidence) reaches other people's browsers as
+    text: the payloads show, nothing runs, and javascript: links are refused."""
+    url, _, ids = site
+    ada, babbage = ids["A. Lovelace"], ids["Charles Babbage"]
+    _accounts(
+        tmp_path,
+        {"ada@examples.ac.uk": "member", "x@example.org": "member", "mod@example.org": "moderator"},
+    )
+    owner, owner_dialogs = _log_in(browser, url, "ada@examples.ac.uk")
+    owner.goto(f"{url}/researchers/{ada}/claim")
+    owner.get_by_role("button", name="Claim this record").click()
+    owner.wait_for_url(f"**/researchers/{ada}?claimed=1")
+    owner.get_by_role("link", name="Edit your profile").click()
+    owner.get_by_label("Short bio").fill(PAYLOAD)
+    owner.get_by_label("Homepage").fill("javascript:alert(3)")
+    owner.get_by_role("button", name="Save").click()
+    assert "must be a web address" in owner.locator("[role=alert]").inner_text()
+    _nothing_ran(owner, owner_dialogs)
+    owner.get_by_label("Homepage").fill("https://example.org/ada")
+    owner.get_by_role("button", name="Save").click()
+    owner.wait_for_url(f"**/researchers/{ada}")
+    assert PAYLOAD in owner.locator(".bio").inner_text()  # shown as text
+    _nothing_ran(owner, owner_dialogs)
+
+    claimant, claimant_dialogs = _log_in(browser, url, "x@example.org")
+    claimant.goto(f"{url}/researchers/{babbage}/claim")
+    claimant.get_by_label("Other evidence, for a moderator to review").check()
+    claimant.locator("textarea[name=statement]").fill(PAYLOAD)
+    claimant.locator("textarea[name=links]").fill("javascript:alert(4)\nhttps://ok.example.org")
+    claimant.get_by_role("button", name="Claim this record").click()
+    assert claimant.locator("h1").inner_text() == "Claim sent for review"
+    _nothing_ran(claimant, claimant_dialogs)
+
+    moderator, moderator_dialogs = _log_in(browser, url, "mod@example.org")
+    moderator.goto(url + "/moderation")
+    queue = moderator.locator("main").inner_text()
+    assert "<script>" in queue and "https://ok.example.org" in queue
+    assert moderator.locator("a[href^='javascript:']").count() == 0
+    _nothing_ran(moderator, moderator_dialogs)
+
+    visitor = browser.new_page()
+    visitor_dialogs: list[str] = []
+    visitor.on("dialog", lambda dialog: (visitor_dialogs.append(dialog.message), dialog.dismiss()))
+    visitor.goto(f"{url}/researchers/{ada}")
+    assert visitor.locator("a[href^='javascript:']").count() == 0
+    _nothing_ran(visitor, visitor_dialogs)
+    for page in (owner, claimant, moderator, visitor):
+        page.context.close()
