@@ -892,6 +892,7 @@ def worker(
         stale_after=stale_after,
         embed=embed,
         index_folder=IndexFolder(state.settings.data_dir),
+        settings=state.settings,
     )
     err.print(f"worker {runner.name} on {state.settings.database_url}")
     try:

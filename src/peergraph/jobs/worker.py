@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -20,12 +21,15 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from peergraph.accounts import mail
 from peergraph.db.base import utcnow
 from peergraph.jobs import queue
 from peergraph.search.files import IndexFolder
+from peergraph.settings import Settings
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5.0
+MAIL_RETRY_SECONDS = 60.0  # how often an idle worker retries mail that is still pending
 
 
 class Progress:
@@ -137,8 +141,11 @@ class Worker:
         embed: bool = True,
         encoder_threads: int | None = None,
         index_folder: IndexFolder | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.engine = engine
+        self.settings = settings  # to retry mail that could not be sent (None: not this one)
+        self.next_mail = 0.0
         self.index_folder = index_folder  # where the search index files go
         self.embed = embed  # queue embedding after each import
         self.encoder_threads = encoder_threads  # None: every core
@@ -161,6 +168,7 @@ class Worker:
                 self.halt.wait(self.poll_seconds)
                 continue
             if job is None:
+                self.retry_mail()
                 if once:
                     break
                 self.halt.wait(self.poll_seconds)
@@ -213,6 +221,20 @@ class Worker:
         if state == "done" and job.kind == "import" and self.embed:
             queue.ensure(self.engine, "embed")  # the new works' vectors, by a worker too
 
+    def retry_mail(self) -> None:
+        """Between jobs, at most once a minute: send the mail that is still pending (the
+        SMTP server was down when a page queued it; accounts/mail.py)."""
+        if self.settings is None or time.monotonic() < self.next_mail:
+            return
+        self.next_mail = time.monotonic() + MAIL_RETRY_SECONDS
+        try:
+            sent = mail.deliver_pending(self.engine, self.settings)
+        except Exception:  # a busy store: the next minute will do
+            log.warning("retrying pending mail failed", exc_info=True)
+            return
+        if sent:
+            log.info("sent %d pending mail message(s)", sent)
+
     def publish_indexes(self, kind: str) -> None:
         """Write the search index files the job's changes call for before it counts as
         done, so web processes only map them (the BM25 files take about 36 s at 145k
@@ -244,11 +266,22 @@ class WorkerThread(threading.Thread):
     """A worker inside ``peergraph serve`` (single-process mode)."""
 
     def __init__(
-        self, engine: Engine, *, embed: bool = True, index_folder: IndexFolder | None = None
+        self,
+        engine: Engine,
+        *,
+        embed: bool = True,
+        index_folder: IndexFolder | None = None,
+        settings: Settings | None = None,
     ) -> None:
         super().__init__(name="peergraph-worker", daemon=True)
         # embedding on one core: the other is the web requests' (docs/search.md)
-        self.worker = Worker(engine, embed=embed, encoder_threads=1, index_folder=index_folder)
+        self.worker = Worker(
+            engine,
+            embed=embed,
+            encoder_threads=1,
+            index_folder=index_folder,
+            settings=settings,
+        )
 
     def run(self) -> None:
         self.worker.run()

@@ -66,7 +66,9 @@ def create_app(
         # jobs (imports, rebuilds) get an engine of their own, with the larger page cache
         jobs_engine = create_db_engine(settings) if worker else None
         if jobs_engine is not None:
-            app.state.worker = WorkerThread(jobs_engine, embed=embed, index_folder=folder)
+            app.state.worker = WorkerThread(
+                jobs_engine, embed=embed, index_folder=folder, settings=settings
+            )
             app.state.worker.start()
         yield
         if app.state.worker is not None:
