@@ -6,6 +6,7 @@ its iD, the iD backs an ORCID claim at once, and forged or replayed answers are 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Iterator
 
@@ -174,3 +175,27 @@ def test_without_a_client_id_orcid_sign_in_is_off(store):
     off = client.get("/login/orcid")
     assert off.status_code == 404 and "PEERGRAPH_OIDC_CLIENT_ID" in off.text
     assert re.search("not set up", client.get("/login/orcid/callback?code=x&state=y").text)
+
+
+def test_the_sign_in_leaves_no_secret_in_the_logs(app, caplog):  # type: ignore[no-untyped-def]
+    client = TestClient(app)
+    caplog.set_level(logging.DEBUG)
+    start = client.get("/login/orcid", follow_redirects=False)
+    server_side = list(caplog.records)
+    back = authorize(start.headers["location"], ADA_ORCID)  # the browser at the provider
+    caplog.clear()
+    pending = client.cookies["pg_oidc"]
+    assert client.get(local(back)).status_code == 200
+    secrets = [CLIENT_SECRET, query(back)["code"], query(back)["state"], pending]
+    # what peergraph's side logged: not the provider's own log, nor the test client's
+    # requests to the app (http://testserver/…), which stand for the browser
+    server_side += [
+        r
+        for r in caplog.records
+        if not r.name.startswith(("werkzeug", "oidc_provider_mock"))
+        and "http://testserver/" not in r.getMessage()
+    ]
+    assert any(r.name.startswith("peergraph") for r in server_side)
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in server_side)
+    for secret in secrets:
+        assert secret not in logged
