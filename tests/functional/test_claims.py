@@ -330,3 +330,73 @@ def test_deleting_an_account_releases_its_claims(app, engine):
         assert (kept.status, kept.account_id) == ("withdrawn", None)
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
         assert actions[-1] == "claim.released"
+
+
+def test_an_institution_admin_confirms_claims_at_their_institution_only(app, engine, store):
+    from typer.testing import CliRunner
+
+    from peergraph.cli.main import app as cli
+    from peergraph.works.models import Institution
+
+    ada = record(engine, "A. Lovelace")
+    owner = browser(app, engine, "ada@cs.examples.ac.uk")
+    claim(owner, ada, "email")
+    with Session(engine) as session:
+        examples = session.scalars(
+            select(Institution).where(Institution.name == "University of Examples")
+        ).one()
+        elsewhere = Institution(name="Far Away University", ror="05far0away")
+        session.add(elsewhere)
+        session.commit()
+        refs = {
+            "examples": examples.openalex_id or str(examples.id),
+            "elsewhere": str(elsewhere.id),
+        }
+    runner = CliRunner()
+    for email, ref in (("registrar@examples.ac.uk", "examples"), ("far@example.org", "elsewhere")):
+        account(engine, email)
+        granted = runner.invoke(
+            cli,
+            ["--data-dir", str(store.data_dir), "admin", "grant-institution", email, refs[ref]],
+        )
+        assert granted.exit_code == 0 and "is now an administrator" in granted.stdout
+    unknown = runner.invoke(
+        cli,
+        ["--data-dir", str(store.data_dir), "admin", "grant-institution", "far@example.org", "I1"],
+    )
+    assert unknown.exit_code == 2 and "no institution" in unknown.output
+    with Session(engine) as session:
+        claim_id = session.scalars(select(RecordClaim.id)).one()
+
+    def confirm(client: TestClient):  # type: ignore[no-untyped-def]
+        data = {"evidence": "HR records list her.", "csrf_token": token(client)}
+        return client.post(
+            f"/moderation/claims/{claim_id}/confirm", data=data, follow_redirects=False
+        )
+
+    far = TestClient(app)
+    far.post(
+        "/login",
+        data={"email": "far@example.org", "password": PASSWORD, "csrf_token": token(far, "/login")},
+    )
+    assert "confirm this claim" not in far.get(f"/researchers/{ada}").text
+    assert confirm(far).status_code == 403
+
+    registrar = TestClient(app)
+    registrar.post(
+        "/login",
+        data={
+            "email": "registrar@examples.ac.uk",
+            "password": PASSWORD,
+            "csrf_token": token(registrar, "/login"),
+        },
+    )
+    page = registrar.get(f"/researchers/{ada}").text
+    assert "As administrator of University of Examples" in page
+    assert confirm(registrar).status_code == 303
+    assert trust_of(owner, ada)["trust"]["verification_level"] == "L3"
+    with Session(engine) as session:
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "claim.confirmed")
+        ).one()
+        assert entry.detail["as"] == "administrator of University of Examples"

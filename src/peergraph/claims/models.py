@@ -59,7 +59,7 @@ class RecordSettings(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # not unique: when two records of one owner merge, both rows move to the survivor,
-    # and the newest one counts (claims/services.py ``record_settings``)
+    # and the newest one counts (claims/owner.py ``record_settings``)
     record_id: Mapped[int] = mapped_column(ForeignKey("author_records.id"), index=True)
     display_name: Mapped[str | None] = mapped_column(String(300))
     bio: Mapped[str | None] = mapped_column(Text)
@@ -83,4 +83,20 @@ class Follow(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     record_id: Mapped[int | None] = mapped_column(ForeignKey("author_records.id"), index=True)
     topic_key: Mapped[str | None] = mapped_column(String(200), index=True)  # taxonomy:id
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class InstitutionAdmin(Base):
+    """An account that speaks for an institution: it may confirm (L3) approved claims on
+    records whose recent works carry that institution (claims/services.py
+    ``confirm_claim``). Granted by an operator (``peergraph admin grant-institution``)."""
+
+    __tablename__ = "institution_admins"
+    __table_args__ = (UniqueConstraint("account_id", "institution_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -36,7 +36,7 @@ from peergraph.authors.models import (
 )
 from peergraph.authors.ownership import HOLDING
 from peergraph.claims.models import RecordSettings
-from peergraph.claims.services import Actor, ClaimError, audit
+from peergraph.claims.services import Actor, ClaimError, NotAllowed, audit
 from peergraph.ingest.normalize import normalize_orcid
 from peergraph.links import safe_link
 
@@ -46,7 +46,7 @@ LINK_KINDS = {"homepage": "Homepage", "orcid": "ORCID", "github": "GitHub", "sch
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-class NotOwner(ClaimError):
+class NotOwner(NotAllowed):
     """Only the account whose approved claim holds the record may change it."""
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,8 @@ from peergraph.accounts.models import Account
 from peergraph.accounts.services import Context
 from peergraph.authors.models import AuthorRecord, AuthorshipLink, ClaimedAuthorship, RecordClaim
 from peergraph.authors.ownership import HOLDING
-from peergraph.claims.models import AuditEntry, ClaimDispute
+from peergraph.claims.models import AuditEntry, ClaimDispute, InstitutionAdmin
+from peergraph.db.base import rows_changed
 from peergraph.profiles.services import refresh_profiles
 from peergraph.works.models import Authorship, AuthorshipInstitution, Institution, Work
 
@@ -49,6 +50,10 @@ FREE_MAIL = frozenset(
 
 class ClaimError(ValueError):
     """A claim action that cannot be done; the message is for the person who asked."""
+
+
+class NotAllowed(ClaimError):
+    """The account may not do this at all (pages answer 403, not 400)."""
 
 
 @dataclass(frozen=True)
@@ -123,11 +128,9 @@ def records_with_orcid(session: Session, orcid: str) -> set[int]:
     )
 
 
-def record_domains(session: Session, record_id: int) -> dict[str, str]:
-    """Mail domains of the institutions on the record's recent works (domain → the
-    institution's name): OpenAlex institutions' ``homepage_url`` host without "www."
-    (and ROR domains where imported), for the works of the record's last
-    ``RECENT_YEARS`` years with a year."""
+def _recent_institutions(session: Session, record_id: int, *columns: Any) -> Any:
+    """A query of ``columns`` of the institutions on the record's works of its last
+    ``RECENT_YEARS`` years with a year (all its works when none has a year)."""
     years = (
         select(Work.year)
         .join(Authorship, Authorship.work_id == Work.id)
@@ -136,22 +139,45 @@ def record_domains(session: Session, record_id: int) -> dict[str, str]:
     )
     latest = session.scalar(select(func.max(years.subquery().c.year)))
     query = (
-        select(Institution.domains, Institution.name)
+        select(*columns)
         .join(AuthorshipInstitution, AuthorshipInstitution.institution_id == Institution.id)
         .join(Authorship, Authorship.id == AuthorshipInstitution.authorship_id)
         .join(AuthorshipLink, AuthorshipLink.authorship_id == Authorship.id)
         .join(Work, Work.id == Authorship.work_id)
-        .where(AuthorshipLink.record_id == record_id, Institution.domains.is_not(None))
+        .where(AuthorshipLink.record_id == record_id)
     )
     if latest is not None:
         query = query.where(Work.year >= latest - RECENT_YEARS + 1)
+    return query
+
+
+def record_domains(session: Session, record_id: int) -> dict[str, str]:
+    """Mail domains of the institutions on the record's recent works (domain → the
+    institution's name): OpenAlex institutions' ``homepage_url`` host without "www."
+    (and ROR domains where imported), for the works of the record's last
+    ``RECENT_YEARS`` years with a year."""
+    query = _recent_institutions(session, record_id, Institution.domains, Institution.name)
     out: dict[str, str] = {}
-    for domains, name in session.execute(query):  # no DISTINCT: PostgreSQL cannot compare json
+    # no DISTINCT: PostgreSQL cannot compare json
+    for domains, name in session.execute(query.where(Institution.domains.is_not(None))):
         for domain in domains or []:
             domain = str(domain).lower().removeprefix("www.")
             if domain and domain not in FREE_MAIL:
                 out.setdefault(domain, name)
     return out
+
+
+def administered_institution(
+    session: Session, account: Account, record_id: int
+) -> Institution | None:
+    """An institution of the record's recent works that ``account`` administers."""
+    recent = _recent_institutions(session, record_id, Institution.id)
+    return session.scalars(
+        select(Institution)
+        .join(InstitutionAdmin, InstitutionAdmin.institution_id == Institution.id)
+        .where(InstitutionAdmin.account_id == account.id, Institution.id.in_(recent))
+        .order_by(Institution.id)
+    ).first()
 
 
 def email_domain_match(email: str, domains: dict[str, str]) -> str | None:
@@ -455,6 +481,7 @@ def forget_account(session: Session, account: Account, now: datetime) -> None:
     session.execute(
         update(RecordClaim).where(RecordClaim.decided_by == account.id).values(decided_by=None)
     )
+    session.execute(delete(InstitutionAdmin).where(InstitutionAdmin.account_id == account.id))
     if released:
         refresh_profiles(session.connection(), released, with_collaborators=True)
 
@@ -509,27 +536,109 @@ def decide_claim(
     return claim
 
 
+# ---- institution admins --------------------------------------------------------------------
+
+
+def find_institution(session: Session, ref: str) -> Institution | None:
+    """An institution by its number here, its OpenAlex id (``I27837315``, or the URL) or
+    its ROR id (``00f54p054``, or the URL)."""
+    ref = ref.strip().rstrip("/")
+    key = ref.rsplit("/", 1)[-1]
+    if key.isdigit():
+        return session.get(Institution, int(key))
+    if key[:1].upper() == "I" and key[1:].isdigit():
+        return session.scalars(
+            select(Institution).where(Institution.openalex_id == key.upper())
+        ).first()
+    return session.scalars(select(Institution).where(Institution.ror == key.lower())).first()
+
+
+def grant_institution(
+    session: Session, account: Account, institution: Institution, now: datetime
+) -> bool:
+    """Make ``account`` an administrator of ``institution``; False when it was already."""
+    exists_already = session.scalar(
+        select(InstitutionAdmin.id).where(
+            InstitutionAdmin.account_id == account.id,
+            InstitutionAdmin.institution_id == institution.id,
+        )
+    )
+    if exists_already is not None:
+        return False
+    session.add(
+        InstitutionAdmin(account_id=account.id, institution_id=institution.id, created_at=now)
+    )
+    audit(
+        session,
+        None,
+        "institution-admin.granted",
+        now,
+        record_id=None,
+        claim_id=None,
+        detail={"account_id": account.id, "institution": institution.name},
+    )
+    return True
+
+
+def revoke_institution(
+    session: Session, account: Account, institution: Institution, now: datetime
+) -> bool:
+    gone = session.execute(
+        delete(InstitutionAdmin).where(
+            InstitutionAdmin.account_id == account.id,
+            InstitutionAdmin.institution_id == institution.id,
+        )
+    )
+    if not rows_changed(gone):
+        return False
+    audit(
+        session,
+        None,
+        "institution-admin.revoked",
+        now,
+        record_id=None,
+        claim_id=None,
+        detail={"account_id": account.id, "institution": institution.name},
+    )
+    return True
+
+
+def may_confirm(session: Session, account: Account, claim: RecordClaim) -> str | None:
+    """In what capacity ``account`` may confirm ``claim`` (L3): "moderator", "administrator
+    of <institution>" for an institution of the record's recent works, or None."""
+    if account.role in ("moderator", "admin"):
+        return "moderator"
+    institution = administered_institution(session, account, claim.record_id)
+    return f"administrator of {institution.name}" if institution is not None else None
+
+
 def confirm_claim(session: Session, actor: Actor, claim_id: int, evidence: str) -> RecordClaim:
-    """A moderator confirms an approved claim with recorded evidence: L3."""
-    moderator = _moderator(actor)
+    """A moderator, or an administrator of one of the record's recent institutions,
+    confirms an approved claim with recorded evidence: L3."""
+    claim = session.get(RecordClaim, claim_id)
+    capacity = may_confirm(session, actor.account, claim) if claim is not None else None
+    if capacity is None and actor.account.role not in ("moderator", "admin"):
+        raise NotAllowed(
+            "Only moderators, and administrators of the record's institutions, confirm claims."
+        )
     evidence = evidence.strip()[:MAX_STATEMENT]
     if not evidence:
         raise ClaimError("Record the evidence you checked (it is kept with the decision).")
-    claim = session.get(RecordClaim, claim_id)
     if claim is None or claim.status != "approved":
         raise ClaimError("Only an approved claim can be confirmed.")
-    if claim.account_id == moderator.id:
-        raise ClaimError("Another moderator must confirm your own claim.")
-    claim.level, claim.decided_by, claim.updated_at = "L3", moderator.id, actor.now
-    claim.evidence = {**(claim.evidence or {}), "confirmed": evidence}
+    confirmer = actor.account
+    if claim.account_id == confirmer.id:
+        raise ClaimError("Someone else must confirm your own claim.")
+    claim.level, claim.decided_by, claim.updated_at = "L3", confirmer.id, actor.now
+    claim.evidence = {**(claim.evidence or {}), "confirmed": evidence, "confirmed_as": capacity}
     audit(
         session,
-        moderator,
+        confirmer,
         "claim.confirmed",
         actor.now,
         record_id=claim.record_id,
         claim_id=claim.id,
-        detail={"evidence": evidence, "level": "L3"},
+        detail={"evidence": evidence, "level": "L3", "as": capacity},
     )
     _tell_claimant(session, actor, claim, "confirmed (verification L3)", evidence)
     session.flush()

@@ -69,3 +69,48 @@ def set_role(
             raise typer.Exit(2) from exc
         session.commit()
         out.print(f"{account.email} is now {account.role}")
+
+
+@admin_app.command("grant-institution")
+def grant_institution(
+    email: Annotated[str, typer.Argument(help="The account's e-mail address.")],
+    institution: Annotated[
+        str,
+        typer.Argument(
+            help="The institution: its OpenAlex id (I27837315), its ROR id (00f54p054), "
+            "either as a URL, or its number in this store."
+        ),
+    ],
+    revoke: Annotated[
+        bool, typer.Option("--revoke", help="Take the administrator's rights away instead.")
+    ] = False,
+) -> None:
+    """Make an account an administrator of an institution: it may then confirm (L3)
+    approved claims on records whose recent works carry that institution
+    (docs/claims.md)."""
+    from sqlalchemy.orm import Session
+
+    from peergraph.accounts import services
+    from peergraph.claims import services as claims
+    from peergraph.cli.main import _engine, err, out
+    from peergraph.db.base import utcnow
+
+    with Session(_engine()) as session:
+        try:
+            account = services.by_email(session, services.normalize_email(email))
+        except services.AccountError as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(2) from exc
+        if account is None:
+            err.print(f"error: no account has the address {email}")
+            raise typer.Exit(2)
+        found = claims.find_institution(session, institution)
+        if found is None:
+            err.print(f"error: no institution {institution!r} in this store")
+            raise typer.Exit(2)
+        change = claims.revoke_institution if revoke else claims.grant_institution
+        changed = change(session, account, found, utcnow())
+        session.commit()
+        verb = "is no longer" if revoke else "is now"
+        note = "" if changed else " (no change)"
+        out.print(f"{account.email} {verb} an administrator of {found.name}{note}")

@@ -423,9 +423,10 @@ def confirm_claim(
     session: Session = Depends(get_session),
     me: Account = Me,
 ) -> Response:
-    _moderator(me)
     try:
         claim = claims.confirm_claim(session, actor(request, session, me), claim_id, evidence)
+    except claims.NotAllowed as exc:
+        raise HTTPException(403, str(exc)) from exc
     except claims.ClaimError as exc:
         raise HTTPException(400, str(exc)) from exc
     commit_and_send(request, session)

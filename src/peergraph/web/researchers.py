@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from peergraph.accounts.models import Account
 from peergraph.authors.models import RecordClaim
 from peergraph.claims import follows
+from peergraph.claims.services import may_confirm
 from peergraph.profiles import queries as profiles
 from peergraph.profiles import trust
 from peergraph.profiles.models import CLOSE_STRENGTH
@@ -87,7 +88,7 @@ def viewer_state(
     """What the page shows this visitor: follow or unfollow, own the record or not, a
     claim of theirs waiting for review."""
     if account is None:
-        return {"following": False, "is_owner": False, "my_pending": None}
+        return {"following": False, "is_owner": False, "my_pending": None, "confirm_as": None}
     pending = session.scalars(
         select(RecordClaim).where(
             RecordClaim.record_id == view.record.id,
@@ -95,10 +96,15 @@ def viewer_state(
             RecordClaim.status == "pending",
         )
     ).first()
+    is_owner = view.claim is not None and view.claim.account_id == account.id
     return {
         "following": follows.is_following(session, account, view.record.id),
-        "is_owner": view.claim is not None and view.claim.account_id == account.id,
+        "is_owner": is_owner,
         "my_pending": pending,
+        # a moderator, or an administrator of the record's institutions, may confirm (L3)
+        "confirm_as": (
+            may_confirm(session, account, view.claim) if view.claim and not is_owner else None
+        ),
     }
 
 
