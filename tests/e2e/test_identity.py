@@ -165,6 +165,19 @@ def test_hostile_bio_links_and_claim_evidence_run_nothing(browser, site, tmp_pat
     owner.wait_for_url(f"**/researchers/{ada}")
     assert PAYLOAD in owner.locator(".bio").inner_text()  # shown as text
     _nothing_ran(owner, owner_dialogs)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for width in (1280, 390):  # the owner's pages, looked at and on a phone
+        owner.set_viewport_size({"width": width, "height": 900})
+        for name, path in (
+            ("profile", f"/researchers/{ada}"),
+            ("edit", f"/researchers/{ada}/edit"),
+        ):
+            owner.goto(url + path)
+            owner.screenshot(path=str(ARTIFACTS / f"owner-{name}-{width}.png"), full_page=True)
+            overflow = owner.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, (path, width)
 
     claimant, claimant_dialogs = _log_in(browser, url, "x@example.org")
     claimant.goto(f"{url}/researchers/{babbage}/claim")
