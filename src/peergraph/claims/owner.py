@@ -37,6 +37,7 @@ from peergraph.authors.models import (
 from peergraph.authors.ownership import HOLDING
 from peergraph.claims.models import RecordSettings
 from peergraph.claims.services import Actor, ClaimError, NotAllowed, audit
+from peergraph.db import generation
 from peergraph.ingest.normalize import normalize_orcid
 from peergraph.links import safe_link
 
@@ -183,6 +184,8 @@ def save_settings(session: Session, actor: Actor, record_id: int, edits: Edits) 
     current.updated_at = actor.now
     record = session.get_one(AuthorRecord, record_id)
     apply_display_name(record, current)
+    # names and hiding reach graph slices and memoised lists: they must not outlive this
+    generation.advance(session.connection(), "records")
     if changed:
         audit(
             session,

@@ -17,6 +17,7 @@ from peergraph.accounts.secrets import Signing, secret_key
 from peergraph.claims.owner import LINK_KINDS
 from peergraph.db import create_db_engine, session_factory
 from peergraph.db.engine import SERVING_PAGE_CACHE_MIB
+from peergraph.graph.cache import SliceCache
 from peergraph.ingest.services import public_path
 from peergraph.jobs.worker import WorkerThread
 from peergraph.links import safe_link
@@ -33,6 +34,7 @@ from peergraph.web import (
     api_researchers,
     claims,
     errors,
+    graph,
     health,
     observe,
     orcid,
@@ -102,6 +104,7 @@ def create_app(
     app.state.index_job = None
     app.state.worker = None
     app.state.metrics = observe.Metrics()
+    app.state.slices = SliceCache()  # graph slices, keyed on the data generations
     app.state.lexical = LexicalHolder(engine, folder)  # by the background job, if running
     app.state.facts = FactsHolder(engine, folder)  # likewise
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
@@ -126,6 +129,7 @@ def create_app(
     app.include_router(accounts.api_router)
     app.include_router(claims.router)
     app.include_router(orcid.router)
+    app.include_router(graph.router)
     errors.install(app)
     # outermost last: the host check runs first, and even its 400 carries the headers
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
