@@ -64,6 +64,7 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
     ("GET", "/api/imports"): (None, everyone(200)),
     ("GET", "/api/researchers"): (None, everyone(200)),
     ("GET", "/api/researchers/{record_id}"): (None, everyone(200)),
+    ("GET", "/api/graph/slice"): (None, everyone(200)),
     ("GET", "/api/researchers/{record_id}/works"): (None, everyone(200)),
     ("GET", "/api/researchers/{record_id}/similar"): (None, everyone(200)),
     ("GET", "/api/search"): (None, everyone(200)),
@@ -145,7 +146,8 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
     ("POST", "/claims/{claim_id}/withdraw"): ({}, signed_in(404, owner=303)),
     ("POST", "/logout"): ({}, everyone(303)),  # last: it ends the session
 }
-QUERY = {"/api/search": "?q=graph", "/search": "?q=graph"}  # what the route needs to answer
+# what the route needs to answer
+QUERY = {"/api/search": "?q=graph", "/search": "?q=graph", "/api/graph/slice": "?node=work:1"}
 MOUNTS = {"/static", "/static/swagger-ui"}  # files, the same for everyone
 
 
