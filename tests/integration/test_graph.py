@@ -198,3 +198,32 @@ def test_bad_requests_get_a_clear_4xx(store, params, status, words):
         answer = client.get("/api/graph/slice", params=params)
     assert answer.status_code == status
     assert words in answer.json()["error"]["message"]
+
+
+def test_the_command_line_writes_a_slice_and_lists_an_ambiguous_name(store, engine, tmp_path):
+    from typer.testing import CliRunner
+
+    from peergraph.cli.main import app as cli
+
+    runner = CliRunner()
+    base = ["--data-dir", str(store.data_dir), "graph"]
+    done = runner.invoke(cli, [*base, "Alec Radford", "--depth", "2", "--format", "graphml"])
+    assert done.exit_code == 0, done.output
+    read = nx.read_graphml(io.BytesIO(done.stdout.encode()))
+    radford = record_id(engine, "Alec Radford")
+    assert f"researcher:{radford}" in read.nodes and read.number_of_nodes() > 5
+    as_json = runner.invoke(cli, [*base, f"researcher:{radford}", "--types", "researcher"])
+    assert as_json.exit_code == 0
+    assert {n["type"] for n in json.loads(as_json.stdout)["nodes"]} == {"researcher"}
+
+    import_file(engine, ImportTarget(consortium_paper(tmp_path), "csl-json"))
+    rebuild(engine)  # now two records are called Alec Radford
+    ambiguous = runner.invoke(cli, [*base, "Alec Radford"])
+    assert ambiguous.exit_code == 2 and "fits 2 nodes" in ambiguous.stderr
+    assert ambiguous.stderr.count("researcher:") == 2 and ambiguous.stdout == ""
+    missing = runner.invoke(cli, [*base, "Nobody At All"])
+    assert missing.exit_code == 1 and "no researcher, work, topic" in missing.stderr
+    bad = runner.invoke(cli, [*base, "researcher:1", "--types", "planet"])
+    assert bad.exit_code == 2 and "unknown node type 'planet'" in bad.stderr
+    deep = runner.invoke(cli, [*base, "researcher:1", "--depth", "9"])
+    assert deep.exit_code == 2

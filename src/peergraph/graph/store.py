@@ -170,6 +170,62 @@ class GraphStore:
                 out[("venue", v.id)] = NodeInfo(v.name, node_url(("venue", v.id)), {"type": v.type})
         return out
 
+    def lookup(self, text: str, limit: int = 10) -> list[tuple[Key, str]]:
+        """Nodes named ``text``: researchers whose display name is it, works whose title
+        is it, topics and institutions of that name (case does not matter); when none
+        is, researchers whose name contains it. Each with its label."""
+        wanted = " ".join(text.split()).lower()
+        if not wanted:
+            return []
+        run = self.session.execute
+        found: list[tuple[Key, str]] = []
+        exact = [
+            (
+                "researcher",
+                select(AuthorRecord.id, AuthorRecord.display_name)
+                .where(
+                    func.lower(AuthorRecord.display_name) == wanted,
+                    AuthorRecord.id.not_in(hidden_records()),
+                )
+                .order_by(AuthorRecord.works_count.desc(), AuthorRecord.id),
+            ),
+            (
+                "work",
+                select(Work.id, Work.title)
+                .where(func.lower(Work.title) == wanted)
+                .order_by(Work.id),
+            ),
+            (
+                "topic",
+                select(Topic.id, Topic.name)
+                .where(func.lower(Topic.name) == wanted)
+                .order_by(Topic.id),
+            ),
+            (
+                "institution",
+                select(Institution.id, Institution.name)
+                .where(func.lower(Institution.name) == wanted)
+                .order_by(Institution.id),
+            ),
+        ]
+        for kind, query in exact:
+            found += [((kind, row[0]), row[1]) for row in run(query.limit(limit))]
+        if not found:
+            pattern = "%" + wanted.replace("\\", "").replace("%", "").replace("_", "") + "%"
+            found = [
+                (("researcher", row[0]), row[1])
+                for row in run(
+                    select(AuthorRecord.id, AuthorRecord.display_name)
+                    .where(
+                        func.lower(AuthorRecord.display_name).like(pattern),
+                        AuthorRecord.id.not_in(hidden_records()),
+                    )
+                    .order_by(AuthorRecord.works_count.desc(), AuthorRecord.id)
+                    .limit(limit)
+                )
+            ]
+        return found[:limit]
+
     # ---- edges --------------------------------------------------------------------------
 
     def neighbours(self, key: Key) -> list[Neighbour]:
