@@ -154,7 +154,7 @@ def test_hostile_bio_links_and_claim_evidence_run_nothing(browser, site, tmp_pat
     owner.goto(f"{url}/researchers/{ada}/claim")
     owner.get_by_role("button", name="Claim this record").click()
     owner.wait_for_url(f"**/researchers/{ada}?claimed=1")
-    owner.get_by_role("link", name="Edit your profile").click()
+    owner.get_by_role("link", name="Edit your profile", exact=True).click()
     owner.get_by_label("Short bio").fill(PAYLOAD)
     owner.get_by_label("Homepage").fill("javascript:alert(3)")
     owner.get_by_role("button", name="Save").click()

@@ -65,6 +65,7 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
     ("GET", "/api/researchers"): (None, everyone(200)),
     ("GET", "/api/researchers/{record_id}"): (None, everyone(200)),
     ("GET", "/api/graph/slice"): (None, everyone(200)),
+    ("GET", "/explore"): (None, everyone(200)),
     ("GET", "/api/researchers/{record_id}/works"): (None, everyone(200)),
     ("GET", "/api/researchers/{record_id}/similar"): (None, everyone(200)),
     ("GET", "/api/search"): (None, everyone(200)),

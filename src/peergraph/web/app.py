@@ -130,6 +130,7 @@ def create_app(
     app.include_router(claims.router)
     app.include_router(orcid.router)
     app.include_router(graph.router)
+    app.include_router(graph.pages)
     errors.install(app)
     # outermost last: the host check runs first, and even its 400 carries the headers
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))

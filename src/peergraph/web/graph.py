@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from peergraph.graph.export import to_gexf, to_graphml
 from peergraph.graph.slices import DEFAULT_LIMIT, MAX_DEPTH, MAX_LIMIT, Slice, build_slice
-from peergraph.graph.store import NODE_TYPES, GraphStore, key_text, parse_key
+from peergraph.graph.store import EDGE_TYPES, NODE_TYPES, GraphStore, key_text, parse_key
 from peergraph.web.api import ERRORS, ErrorResponse
 from peergraph.web.deps import get_session
 
 router = APIRouter(prefix="/api/graph", tags=["graph"])
+pages = APIRouter(include_in_schema=False)
 
 NODE_PATTERN = "^(" + "|".join(NODE_TYPES) + "):[0-9]{1,18}$"
 MEDIA = {"graphml": "application/graphml+xml", "gexf": "application/gexf+xml"}
@@ -125,3 +126,15 @@ def graph_slice(
 def _attachment(piece: Slice, suffix: str) -> dict[str, str]:
     name = key_text(piece.seed).replace(":", "-")
     return {"content-disposition": f'attachment; filename="peergraph-{name}.{suffix}"'}
+
+
+@pages.get("/explore", response_class=HTMLResponse)
+def explore_page(request: Request, node: list[str] = Query([], max_length=20)) -> HTMLResponse:
+    """The full-window explorer; its script reads the state (seeds, filters, the
+    selected node) from the URL itself."""
+    seeds = [n for n in node if parse_key(n) is not None][:20]
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "explore.html",
+        {"seeds": seeds, "node_types": NODE_TYPES, "edge_types": EDGE_TYPES},
+    )
