@@ -213,7 +213,7 @@ async function start() {
   }
   const started = performance.now();
   try {
-    for (const seed of state.seeds) await add(seed, { depth: 1, limit: 40 });
+    for (const seed of state.seeds) await add(seed, { depth: state.depth, limit: state.limit });
     for (const id of state.expanded) if (view.nodes.has(id)) await add(id, { around: id });
   } catch (error) {
     say(`The graph could not be loaded: ${error.message}`);
@@ -227,7 +227,9 @@ async function start() {
   } else {
     showPanel(null);
   }
-  performance.measure("peergraph:explorer-ready", { start: started, end: performance.now() });
+  // from navigation to an interactive view, and from the script's start (docs/graph.md)
+  performance.measure("peergraph:explorer-ready", { start: 0, end: performance.now() });
+  performance.measure("peergraph:explorer-script", { start: started, end: performance.now() });
   say(`${cy.nodes().length} nodes and ${cy.edges().length} edges. Drag to pan, scroll to zoom, click a node to expand it.`);
   root.dataset.ready = "true";
 }

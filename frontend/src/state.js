@@ -52,16 +52,23 @@ export function emptyView() {
   return { nodes: new Map(), edges: new Map() };
 }
 
-// The explorer's state as a query string, and back: seeds, expanded nodes, hidden node
-// and edge types, the selected node. Anything malformed is dropped, never trusted.
+// The explorer's state as a query string, and back: seeds, the first load's depth and
+// size, expanded nodes, hidden node and edge types, the selected node. Anything
+// malformed is dropped, never trusted.
 export function parseState(search) {
   const params = new URLSearchParams(search);
   const ids = (name) => params.getAll(name).filter(isNodeId);
   const list = (name, allowed) =>
     (params.get(name) || "").split(",").filter((t) => allowed.includes(t));
   const selected = params.get("sel");
+  const number = (name, low, high, fallback) => {
+    const value = Number.parseInt(params.get(name) || "", 10);
+    return Number.isInteger(value) && value >= low && value <= high ? value : fallback;
+  };
   return {
     seeds: [...new Set(ids("node"))],
+    depth: number("depth", 1, 2, 1),
+    limit: number("limit", 2, 200, 40),
     expanded: [...new Set(ids("x"))],
     hiddenTypes: list("hide", NODE_TYPES),
     hiddenEdges: list("hide_edges", EDGE_TYPES),
@@ -72,6 +79,8 @@ export function parseState(search) {
 export function stateQuery(state) {
   const params = new URLSearchParams();
   for (const id of state.seeds) params.append("node", id);
+  if (state.depth && state.depth !== 1) params.set("depth", String(state.depth));
+  if (state.limit && state.limit !== 40) params.set("limit", String(state.limit));
   for (const id of state.expanded) params.append("x", id);
   if (state.hiddenTypes.length) params.set("hide", state.hiddenTypes.join(","));
   if (state.hiddenEdges.length) params.set("hide_edges", state.hiddenEdges.join(","));

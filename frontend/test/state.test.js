@@ -58,14 +58,20 @@ test("merging keeps existing nodes and reports only new ones", () => {
 test("the URL state round-trips and drops what is malformed", () => {
   const state = {
     seeds: ["researcher:1", "work:2"],
+    depth: 2,
+    limit: 200,
     expanded: ["work:2"],
     hiddenTypes: ["venue"],
     hiddenEdges: ["cites"],
     selected: "work:2",
   };
   assert.deepEqual(parseState("?" + stateQuery(state)), state);
-  const hostile = parseState("?node=x:1&node=work:3&hide=planet,topic&sel=javascript:1");
+  const hostile = parseState(
+    "?node=x:1&node=work:3&hide=planet,topic&sel=javascript:1&depth=9&limit=100000",
+  );
   assert.deepEqual(hostile.seeds, ["work:3"]);
+  assert.equal(hostile.depth, 1);
+  assert.equal(hostile.limit, 40);
   assert.deepEqual(hostile.hiddenTypes, ["topic"]);
   assert.equal(hostile.selected, null);
 });
