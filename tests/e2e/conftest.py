@@ -68,3 +68,28 @@ def empty_server(tmp_path: Path) -> Iterator[str]:
     yield url
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture
+def profile_store(tmp_path: Path, test_data: Path) -> dict[str, int]:
+    """A store in ``tmp_path`` with the profile test data imported and rebuilt; the
+    record ids by display name."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from peergraph.authors.models import AuthorRecord
+    from peergraph.db import create_db_engine, migrate
+    from peergraph.ingest.formats import ImportTarget
+    from peergraph.ingest.loader import import_file
+    from peergraph.profiles.services import rebuild
+    from peergraph.settings import Settings
+
+    engine = create_db_engine(Settings.for_data_dir(tmp_path))
+    migrate(engine)
+    import_file(engine, ImportTarget(test_data / "openalex.jsonl", "openalex-jsonl"))
+    import_file(engine, ImportTarget(test_data / "profiles.csl.json", "csl-json"))
+    rebuild(engine)
+    with Session(engine) as session:
+        ids = {r.display_name: r.id for r in session.scalars(select(AuthorRecord))}
+    engine.dispose()
+    return ids

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from tests.servers import start_server
 
@@ -22,24 +20,11 @@ ARTIFACTS = Path(os.environ.get("PEERGRAPH_TEST_ARTIFACTS", REPO / "test-artifac
 
 
 @pytest.fixture
-def graph_site(tmp_path: Path, test_data: Path) -> Iterator[tuple[str, dict[str, int]]]:
-    from peergraph.authors.models import AuthorRecord
-    from peergraph.db import create_db_engine, migrate
-    from peergraph.ingest.formats import ImportTarget
-    from peergraph.ingest.loader import import_file
-    from peergraph.profiles.services import rebuild
-    from peergraph.settings import Settings
-
-    engine = create_db_engine(Settings.for_data_dir(tmp_path))
-    migrate(engine)
-    import_file(engine, ImportTarget(test_data / "openalex.jsonl", "openalex-jsonl"))
-    import_file(engine, ImportTarget(test_data / "profiles.csl.json", "csl-json"))
-    rebuild(engine)
-    with Session(engine) as session:
-        ids = {r.display_name: r.id for r in session.scalars(select(AuthorRecord))}
-    engine.dispose()
+def graph_site(
+    tmp_path: Path, profile_store: dict[str, int]
+) -> Iterator[tuple[str, dict[str, int]]]:
     process, url = start_server(tmp_path, "--no-embed")
-    yield url, ids
+    yield url, profile_store
     process.terminate()
     process.wait(timeout=10)
 

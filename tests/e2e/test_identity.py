@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.mail import Mailbox, link
@@ -21,26 +20,13 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def site(tmp_path: Path, test_data: Path) -> Iterator[tuple[str, Mailbox, dict[str, int]]]:
-    from peergraph.authors.models import AuthorRecord
-    from peergraph.db import create_db_engine, migrate
-    from peergraph.ingest.formats import ImportTarget
-    from peergraph.ingest.loader import import_file
-    from peergraph.profiles.services import rebuild
-    from peergraph.settings import Settings
-
-    engine = create_db_engine(Settings.for_data_dir(tmp_path))
-    migrate(engine)
-    import_file(engine, ImportTarget(test_data / "openalex.jsonl", "openalex-jsonl"))
-    import_file(engine, ImportTarget(test_data / "profiles.csl.json", "csl-json"))
-    rebuild(engine)
-    with Session(engine) as session:
-        ids = {r.display_name: r.id for r in session.scalars(select(AuthorRecord))}
-    engine.dispose()
+def site(
+    tmp_path: Path, profile_store: dict[str, int]
+) -> Iterator[tuple[str, Mailbox, dict[str, int]]]:
     mailbox = Mailbox().start()
     smtp = {"PEERGRAPH_SMTP_HOST": "127.0.0.1", "PEERGRAPH_SMTP_PORT": str(mailbox.port)}
     process, url = start_server(tmp_path, "--no-embed", env=smtp)
-    yield url, mailbox, ids
+    yield url, mailbox, profile_store
     process.terminate()
     process.wait(timeout=10)
     mailbox.stop()
