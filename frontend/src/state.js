@@ -2,7 +2,15 @@
 // colours and sizes, merging slices into one view, the URL state, and GraphML export.
 
 export const NODE_TYPES = ["researcher", "work", "topic", "institution", "venue"];
-export const EDGE_TYPES = ["authored", "co-authored", "about", "affiliated", "published-in", "cites"];
+export const EDGE_TYPES = [
+  "authored",
+  "co-authored",
+  "about",
+  "affiliated",
+  "published-in",
+  "cites",
+  "similar",
+];
 
 // colour-blind-safe (Okabe–Ito), each ≥ 3:1 against white
 export const COLOURS = {

@@ -35,6 +35,7 @@ const STYLE = [
     },
   },
   { selector: "edge[type = 'cites']", style: { "target-arrow-shape": "triangle", "target-arrow-color": "#afb8c1" } },
+  { selector: "edge[type = 'similar']", style: { "line-style": "dashed", "line-color": "#8c959f" } },
   { selector: ".filtered", style: { display: "none" } },
 ];
 

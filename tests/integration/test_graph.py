@@ -227,3 +227,24 @@ def test_the_command_line_writes_a_slice_and_lists_an_ambiguous_name(store, engi
     assert bad.exit_code == 2 and "unknown node type 'planet'" in bad.stderr
     deep = runner.invoke(cli, [*base, "researcher:1", "--depth", "9"])
     assert deep.exit_code == 2
+
+
+def test_similar_edges_come_from_the_semantic_index(store, engine):
+    from peergraph.search.embeddings import load_encoder
+    from peergraph.search.semantic import SemanticIndex, embed_pending
+
+    radford = record_id(engine, "Alec Radford")
+    with Session(engine) as session:
+        plain = build_slice(GraphStore(session, SemanticIndex(engine)), ("researcher", radford))
+        assert plain is not None and "similar" not in {e.type for e in plain.edges}
+    embed_pending(engine, load_encoder())
+    index = SemanticIndex(engine)
+    with Session(engine) as session:
+        work = session.scalars(select(Work.id).order_by(Work.id)).first()
+        piece = build_slice(GraphStore(session, index), ("work", work), limit=200)
+        assert piece is not None
+        similar = [n for n in piece.nodes if n.why.startswith("similar to")]
+        assert similar and all(n.type == "work" for n in similar)
+        assert {e.type for e in piece.edges} >= {"similar"}
+        again = build_slice(GraphStore(session, index), ("work", work), limit=200)
+        assert again is not None and again.as_json() == piece.as_json()

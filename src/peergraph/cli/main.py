@@ -538,6 +538,8 @@ def graph_command(
     from peergraph.graph.export import to_gexf, to_graphml
     from peergraph.graph.slices import build_slice
     from peergraph.graph.store import NODE_TYPES, GraphStore, key_text, parse_key
+    from peergraph.search.files import IndexFolder
+    from peergraph.search.semantic import SemanticIndex
 
     if format not in ("json", "graphml", "gexf"):
         err.print(f"error: --format must be json, graphml or gexf, not {format!r}")
@@ -550,8 +552,10 @@ def graph_command(
             f"types are {', '.join(NODE_TYPES)}"
         )
         raise typer.Exit(2)
-    with Session(_engine()) as session:
-        store = GraphStore(session)
+    engine = _engine()
+    index = SemanticIndex(engine, folder=IndexFolder(state.settings.data_dir))
+    with Session(engine) as session:
+        store = GraphStore(session, index)  # similar edges where the index has vectors
         seed = parse_key(node)
         if seed is None:
             found = store.lookup(node)

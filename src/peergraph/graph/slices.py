@@ -237,5 +237,6 @@ def _describe_link(n: Neighbour, other: str) -> str:
         ("published-in", False): f"published in {other}",
         ("cites", True): f"cited by {other}",
         ("cites", False): f"cites {other}",
+        ("similar", True): f"similar to {other}",
     }
     return words.get((n.edge, n.outgoing), f"{n.edge} {other}")

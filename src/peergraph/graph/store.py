@@ -20,7 +20,10 @@ Edges, each weighted (docs/graph.md gives the reasons):
 * ``affiliated`` researcher → institution: the share of the record's works with that
   institution, with the span of years;
 * ``published-in`` work → venue: 1;
-* ``cites`` work → work: 1, where a source gave references that resolve to works here.
+* ``cites`` work → work: 1, where a source gave references that resolve to works here;
+* ``similar`` work – work: the cosine of their text embeddings; researcher – researcher:
+  the mean cosine of their closest works (search/similar.py), when the semantic index
+  holds vectors.
 
 **Long author lists** do not become cliques: a work's slice shows its first
 ``FIRST_AUTHORS`` and last ``LAST_AUTHORS`` authors (lead and senior positions), and
@@ -43,6 +46,8 @@ from sqlalchemy.orm import Session
 from peergraph.authors.models import AuthorRecord, AuthorshipLink
 from peergraph.profiles.models import Collaboration, RecordTopic
 from peergraph.profiles.queries import hidden_records
+from peergraph.search.semantic import SemanticIndex
+from peergraph.search.similar import similar_researchers
 from peergraph.works.models import (
     Authorship,
     AuthorshipInstitution,
@@ -55,7 +60,16 @@ from peergraph.works.models import (
 )
 
 NODE_TYPES = ("researcher", "work", "topic", "institution", "venue")
-EDGE_TYPES = ("authored", "co-authored", "about", "affiliated", "published-in", "cites")
+EDGE_TYPES = (
+    "authored",
+    "co-authored",
+    "about",
+    "affiliated",
+    "published-in",
+    "cites",
+    "similar",
+)
+SIMILAR = 5  # similar works or researchers per node, from the semantic index
 FIRST_AUTHORS = 10
 LAST_AUTHORS = 2
 PER_TYPE = 60  # neighbours of one type read for one node, strongest first
@@ -116,10 +130,12 @@ def _years(first: int | None, last: int | None) -> str:
 
 
 class GraphStore:
-    """Reads the graph from one database session."""
+    """Reads the graph from one database session (and, for ``similar`` edges, the
+    semantic index when one is given and holds vectors)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, index: SemanticIndex | None = None) -> None:
         self.session = session
+        self.index = index
 
     # ---- nodes --------------------------------------------------------------------------
 
@@ -239,7 +255,31 @@ class GraphStore:
             "institution": self._institution,
             "venue": self._venue,
         }[kind]
-        return reader(number)
+        return reader(number) + self._similar(key)
+
+    def _similar(self, key: Key) -> list[Neighbour]:
+        kind, number = key
+        if self.index is None or kind not in ("work", "researcher"):
+            return []
+        if kind == "work":
+            vector = self.index.centroid([number])
+            if vector is None:
+                return []
+            hits = self.index.nearest(vector, SIMILAR, exclude=[number])
+            return [
+                Neighbour(("work", w), "similar", max(0.0, score), f"cosine {score:.2f}")
+                for w, score in hits
+            ]
+        found = similar_researchers(self.session, self.index, number, limit=SIMILAR)
+        return [
+            Neighbour(
+                ("researcher", r.record.id),
+                "similar",
+                max(0.0, r.score),
+                f"similar work, cosine {r.score:.2f}",
+            )
+            for r in found
+        ]
 
     def _researcher(self, record_id: int) -> list[Neighbour]:
         run = self.session.execute

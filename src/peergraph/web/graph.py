@@ -71,7 +71,13 @@ def cached_slice(
     built = cache.get(
         session.connection(),
         (key_text(seed), depth, limit, types),
-        lambda: build_slice(GraphStore(session), seed, depth=depth, limit=limit, types=types),
+        lambda: build_slice(
+            GraphStore(session, request.app.state.semantic),
+            seed,
+            depth=depth,
+            limit=limit,
+            types=types,
+        ),
     )
     if built is None:
         raise HTTPException(404, f"There is no {seed[0]} {seed[1]}.")
