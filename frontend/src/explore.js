@@ -10,7 +10,7 @@ import {
   stateQuery,
   toGraphML,
 } from "./state.js";
-import { createView, elementsOf, fetchSlice, tooltip } from "./view.js";
+import { createView, elementsOf, layoutFor, fetchSlice, tooltip } from "./view.js";
 
 const root = document.querySelector("#explorer");
 const canvas = document.querySelector("#explorer-canvas");
@@ -51,7 +51,7 @@ async function add(id, { around = null, depth = 1, limit = 30 } = {}) {
   const added = cy.add(elementsOf(nodes, edges, seeds));
   const newNodes = added.nodes();
   if (known.size === 0) {
-    cy.layout({ name: "cose", animate: false, randomize: false, nodeRepulsion: () => 9000 }).run();
+    cy.layout(layoutFor(cy.nodes().length)).run();
     cy.fit(undefined, 30);
   } else {
     // new nodes start on the node they hang on and fan out; the rest keep their places

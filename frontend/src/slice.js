@@ -1,7 +1,7 @@
 // The inline graph slice on profile and work pages: loads after the page, shows
 // "Building this graph slice…", then an interactive view; a click opens the node.
 import { isNodeId } from "./state.js";
-import { createView, elementsOf, fetchSlice, tooltip } from "./view.js";
+import { createView, elementsOf, layoutFor, fetchSlice, tooltip } from "./view.js";
 
 // a click opens the node in the explorer, around this page's node, selected and expanded
 function explore(seed) {
@@ -29,7 +29,7 @@ async function show(box) {
     const cy = createView(canvas, { onTap: explore(slice.seed), onHover: tooltip(canvas) });
     canvas.peergraphView = cy; // for the browser tests
     cy.add(elementsOf(slice.nodes, slice.edges, new Set([slice.seed])));
-    cy.layout({ name: "cose", animate: false, randomize: false, nodeRepulsion: () => 9000 }).run();
+    cy.layout(layoutFor(cy.nodes().length)).run();
     cy.fit(undefined, 20);
     status.textContent = `${slice.nodes.length} nodes and ${slice.edges.length} edges. Hover a node for why it is here; click it to explore around it.`;
     box.dataset.ready = "true";

@@ -13,6 +13,7 @@ const STYLE = [
       height: (n) => nodeSize(n.data("weight"), n.data("seed")),
       label: "data(short)",
       "font-size": 11,
+      "min-zoomed-font-size": 7, // labels appear as one zooms in
       color: "#1b1f24",
       "text-valign": "bottom",
       "text-margin-y": 3,
@@ -38,6 +39,20 @@ const STYLE = [
   { selector: "edge[type = 'similar']", style: { "line-style": "dashed", "line-color": "#8c959f" } },
   { selector: ".filtered", style: { display: "none" } },
 ];
+
+// a force-directed layout, run once without animation: 1,000 iterations for a small
+// slice, 250 for a few hundred nodes (1,000 took most of the explorer's first second)
+export function layoutFor(count) {
+  return {
+    name: "cose",
+    animate: false,
+    randomize: false,
+    numIter: count <= 60 ? 1000 : 250,
+    nodeRepulsion: () => 12000,
+    idealEdgeLength: () => 70,
+    nodeOverlap: 20,
+  };
+}
 
 export function shortLabel(label) {
   const text = String(label || "");
