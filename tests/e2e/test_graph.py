@@ -130,3 +130,16 @@ def test_the_explorer_fits_a_phone_and_starts_empty_with_a_hint(browser, graph_s
     assert overflow <= 0
     page.screenshot(path=str(ARTIFACTS / "graph-explorer-390.png"), full_page=True)
     page.close()
+
+
+def test_a_topic_page_shows_its_slice(browser, graph_site):
+    url, ids = graph_site
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{url}/researchers/{ids['Alec Radford']}")
+    page.locator("a[href^='/researchers?topic=']").first.click()
+    page.wait_for_selector(".graph-view[data-ready=true]", timeout=15_000)
+    assert page.locator(".graph-view").get_attribute("data-node", timeout=1000).startswith("topic:")
+    assert errors == [], errors
+    page.close()
