@@ -27,7 +27,7 @@ from peergraph.search.people import ResearcherHit, TopicHit, researcher_hits, to
 from peergraph.search.semantic import SemanticIndex
 from peergraph.search.text import text_index
 from peergraph.works.models import Authorship, Source, Work
-from peergraph.works.services import Page, author_counts, work_summary
+from peergraph.works.services import Page, author_counts, person_name, work_summary
 
 MAX_QUERY_CHARS = 1_000
 MAX_PAGE = 100
@@ -406,12 +406,12 @@ def _first_authors(session: Session, ids: list[int]) -> dict[int, list[str]]:
     """The first LISTED_AUTHORS names of each work — without loading the thousands of
     authorships a consortium paper has."""
     names: dict[int, list[str]] = {i: [] for i in ids}
-    for work_id, name in session.execute(
-        select(Authorship.work_id, Authorship.raw_name)
+    for work_id, raw, given, family in session.execute(
+        select(Authorship.work_id, Authorship.raw_name, Authorship.given, Authorship.family)
         .where(Authorship.work_id.in_(ids), Authorship.position < LISTED_AUTHORS)
         .order_by(Authorship.work_id, Authorship.position)
     ):
-        names[work_id].append(name)
+        names[work_id].append(person_name(raw, given, family))
     return names
 
 

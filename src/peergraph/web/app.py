@@ -44,7 +44,7 @@ from peergraph.web import (
 )
 from peergraph.web.auth import AccountContext, csrf_token
 from peergraph.web.security import SecurityHeaders
-from peergraph.works.services import identifier_url
+from peergraph.works.services import author_name, identifier_url
 
 WEB_DIR = Path(__file__).parent
 
@@ -110,6 +110,7 @@ def create_app(
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
     templates.env.filters["public_path"] = public_path
+    templates.env.filters["author_name"] = author_name  # always "given family"
     templates.env.globals["safe_link"] = safe_link  # every link built from data
     templates.env.globals["identifier_url"] = identifier_url
     templates.env.globals["csrf_token"] = csrf_token  # every form carries it

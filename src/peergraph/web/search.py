@@ -17,7 +17,7 @@ from peergraph.search import similar
 from peergraph.search.semantic import coverage as semantic_coverage
 from peergraph.web.api import ERRORS, Paged, page_fields
 from peergraph.web.deps import MAX_YEAR, RecordId, WorkId, get_session
-from peergraph.works.services import work_summary
+from peergraph.works.services import author_name, work_summary
 
 router = APIRouter()
 
@@ -333,7 +333,7 @@ def api_similar_works(
         "work_id": work_id,
         "semantic_index_works": index.loaded,
         "items": [
-            work_summary(h.work, authors=[a.raw_name for a in h.work.authorships[:10]])
+            work_summary(h.work, authors=[author_name(a) for a in h.work.authorships[:10]])
             | {
                 "authors_count": len(h.work.authorships),
                 "score": round(h.score, 4),

@@ -202,6 +202,23 @@ def author_counts(session: Session, work_ids: list[int]) -> dict[int, int]:
     return counts
 
 
+def person_name(raw: str, given: str | None = None, family: str | None = None) -> str:
+    """A person's name as pages show it: always "given family" ("Aaron van den Oord"),
+    whatever order the source printed ("Oord, Aaron van den"), so that a list of people
+    joined by commas reads as people, not as twice as many names."""
+    if given and family:
+        return f"{given.strip()} {family.strip()}"
+    if raw.count(",") == 1:
+        last, first = (part.strip() for part in raw.split(","))
+        if last and first:
+            return f"{first} {last}"
+    return raw.strip()
+
+
+def author_name(authorship: Authorship) -> str:
+    return person_name(authorship.raw_name, authorship.given, authorship.family)
+
+
 def work_summary(work: Work, *, authors: list[str] | None = None) -> dict[str, Any]:
     """The JSON shape of a work in listings (``authors``: names already loaded)."""
     return {
@@ -210,7 +227,7 @@ def work_summary(work: Work, *, authors: list[str] | None = None) -> dict[str, A
         "year": work.year,
         "type": work.type,
         "venue": work.source.name if work.source else None,
-        "authors": authors if authors is not None else [a.raw_name for a in work.authorships],
+        "authors": authors if authors is not None else [author_name(a) for a in work.authorships],
     }
 
 
