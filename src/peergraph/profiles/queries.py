@@ -111,6 +111,18 @@ def disowned(record_id: int) -> Any:
     )
 
 
+def count_records(session: Session) -> int:
+    """Researcher records shown in public listings."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(AuthorRecord)
+            .where(AuthorRecord.id.not_in(hidden_records()))
+        )
+        or 0
+    )
+
+
 def get_record(session: Session, record_id: int) -> AuthorRecord | None:
     return session.get(AuthorRecord, record_id)
 

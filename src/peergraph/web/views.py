@@ -27,7 +27,12 @@ def home(
     return request.app.state.templates.TemplateResponse(
         request,
         "home.html",
-        {"counts": counts, "listing": listing, "sources": works.counts_by_source(session)},
+        {
+            "counts": counts,
+            "researchers": profiles.count_records(session),
+            "listing": listing,
+            "sources": works.counts_by_source(session),
+        },
     )
 
 
