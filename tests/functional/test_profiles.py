@@ -79,7 +79,8 @@ def test_profile_page_reads_like_the_layout(client, store):
     assert "<svg" in html and "Works per year" in html
     assert "<details><summary>Abstract</summary>" in html
     assert "https://doi.org/10.48550/arxiv.2103.00020" in html
-    assert "why here:" in html
+    assert "<summary>Why here?</summary>" in html  # the evidence, behind a disclosure
+    assert "Alec Radford, Jong Wook Kim" in html  # bylines, given name first
     ld = json.loads(
         re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S).group(1)
     )

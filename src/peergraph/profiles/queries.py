@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from peergraph.authors.models import (
     AuthorRecord,
@@ -32,9 +32,10 @@ from peergraph.profiles.models import (
     TrustEvidence,
 )
 from peergraph.works.models import Authorship, AuthorshipInstitution, Topic, Work
-from peergraph.works.services import Page
+from peergraph.works.services import Page, person_name
 
-WORKS_PER_PAGE = 100
+WORKS_PER_PAGE = 25  # a long record pages its works: compact rows, 25 at a time
+BYLINE_AUTHORS = 3  # names shown on a work row; then "et al." with the count
 SHOWN_COLLABORATORS = 20
 
 
@@ -52,6 +53,8 @@ class ProfileView:
     component_points: dict[str, float] = field(default_factory=dict)
     claim: RecordClaim | None = None  # the claim that holds the record: its owner
     settings: RecordSettings | None = None  # what the owner chose (claims/models.py)
+    # work id → (its first BYLINE_AUTHORS names, how many authors it has)
+    bylines: dict[int, tuple[list[str], int]] = field(default_factory=dict)
 
     @property
     def claim_state(self) -> str:
@@ -223,7 +226,8 @@ def profile_view(
         topics=topics,
         collaborators=collaborators,
         ledger=ledger,
-        works=record_works(session, record, page=page, sort=sort),
+        works=(works := record_works(session, record, page=page, sort=sort)),
+        bylines=bylines(session, [work.id for work, _, _ in works.items]),
         works_per_year=[(int(y or 0), int(n)) for y, n in years],
         sort=sort,
         component_points=components,
@@ -241,6 +245,31 @@ def profile_view(
             .order_by(RecordSettings.updated_at.desc(), RecordSettings.id.desc())
         ).first(),
     )
+
+
+def bylines(session: Session, work_ids: list[int]) -> dict[int, tuple[list[str], int]]:
+    """Each work's first names (given name first) and its number of authors, in one
+    query whatever the works (a consortium paper's thousands of authorships are not
+    loaded)."""
+    if not work_ids:
+        return {}
+    every = aliased(Authorship)
+    total = (
+        select(func.count())
+        .where(every.work_id == Authorship.work_id)
+        .correlate(Authorship)
+        .scalar_subquery()
+    )
+    out: dict[int, tuple[list[str], int]] = {work_id: ([], 0) for work_id in work_ids}
+    for work_id, raw, given, family, count in session.execute(
+        select(Authorship.work_id, Authorship.raw_name, Authorship.given, Authorship.family, total)
+        .where(Authorship.work_id.in_(work_ids), Authorship.position < BYLINE_AUTHORS)
+        .order_by(Authorship.work_id, Authorship.position)
+    ):
+        names, _ = out[work_id]
+        names.append(person_name(raw, given, family))
+        out[work_id] = (names, int(count))
+    return out
 
 
 def record_works(
