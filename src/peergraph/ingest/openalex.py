@@ -184,6 +184,13 @@ def parse_work(obj: dict[str, Any], openalex_id: str) -> WorkRecord | RecordErro
             if ref
         ],
     )
+    count = obj.get("cited_by_count")
+    if isinstance(count, int) and not isinstance(count, bool) and 0 <= count < 10**9:
+        record.cited_by_count = count
+        updated = obj.get("updated_date")
+        record.counts_date = (
+            updated[:10] if isinstance(updated, str) and updated[:4].isdigit() else None
+        )
     return check_work(record)
 
 

@@ -96,6 +96,9 @@ class WorkRecord:
     authorships: list[AuthorshipRecord] = field(default_factory=list)
     topics: list[WorkTopicLink] = field(default_factory=list)
     references: list[tuple[str, str]] = field(default_factory=list)  # (scheme, value)
+    # how many works cite it, as the source counted on ``counts_date`` (OpenAlex only)
+    cited_by_count: int | None = None
+    counts_date: str | None = None
     # what was wrong but not fatal (reason, message): reported, the record still imported
     warnings: list[tuple[str, str]] = field(default_factory=list)
 

@@ -57,6 +57,9 @@ FILLABLE = (
     "issue",
     "pages",
     "url",
+    "cited_by_count",
+    "cited_by_source",
+    "cited_by_date",
 )
 CHUNK = 500  # rows per IN (...) lookup
 
@@ -754,6 +757,9 @@ def _work_row(record: WorkRecord) -> dict[str, Any]:
         "issue": record.issue,
         "pages": record.pages,
         "url": record.url,
+        "cited_by_count": record.cited_by_count,
+        "cited_by_source": "OpenAlex" if record.cited_by_count is not None else None,
+        "cited_by_date": record.counts_date if record.cited_by_count is not None else None,
     }
 
 

@@ -32,7 +32,7 @@ from peergraph.profiles.models import (
     TrustEvidence,
 )
 from peergraph.works.models import Authorship, AuthorshipInstitution, Topic, Work
-from peergraph.works.services import Page, person_name
+from peergraph.works.services import Citations, Page, citations_of, person_name
 
 WORKS_PER_PAGE = 25  # a long record pages its works: compact rows, 25 at a time
 BYLINE_AUTHORS = 3  # names shown on a work row; then "et al." with the count
@@ -53,6 +53,7 @@ class ProfileView:
     component_points: dict[str, float] = field(default_factory=dict)
     claim: RecordClaim | None = None  # the claim that holds the record: its owner
     settings: RecordSettings | None = None  # what the owner chose (claims/models.py)
+    citations: Citations | None = None  # from the works' stored counts
     # work id → (its first BYLINE_AUTHORS names, how many authors it has)
     bylines: dict[int, tuple[list[str], int]] = field(default_factory=dict)
 
@@ -228,6 +229,7 @@ def profile_view(
         ledger=ledger,
         works=(works := record_works(session, record, page=page, sort=sort)),
         bylines=bylines(session, [work.id for work, _, _ in works.items]),
+        citations=record_citations(session, record),
         works_per_year=[(int(y or 0), int(n)) for y, n in years],
         sort=sort,
         component_points=components,
@@ -245,6 +247,18 @@ def profile_view(
             .order_by(RecordSettings.updated_at.desc(), RecordSettings.id.desc())
         ).first(),
     )
+
+
+def record_citations(session: Session, record: AuthorRecord) -> Citations:
+    """Total citations and the h-index of the record's works, from the counts the
+    sources gave (only OpenAlex gives them), in one query."""
+    rows = session.execute(
+        select(Work.cited_by_count, Work.cited_by_source, Work.cited_by_date)
+        .join(Authorship, Authorship.work_id == Work.id)
+        .join(AuthorshipLink, AuthorshipLink.authorship_id == Authorship.id)
+        .where(AuthorshipLink.record_id == record.id)
+    ).all()
+    return citations_of([(r[0], r[1], r[2]) for r in rows], len(rows))
 
 
 def bylines(session: Session, work_ids: list[int]) -> dict[int, tuple[list[str], int]]:
@@ -276,11 +290,12 @@ def record_works(
     session: Session, record: AuthorRecord, *, page: int = 1, sort: str = "newest"
 ) -> Page:
     """The record's works with the link that put each one here (why this paper)."""
-    order = (
-        (Work.year.asc().nulls_last(), Work.id)
-        if sort == "oldest"
-        else (Work.year.desc().nulls_last(), Work.id.desc())
-    )
+    orders = {
+        "oldest": (Work.year.asc().nulls_last(), Work.id),
+        "cited": (Work.cited_by_count.desc().nulls_last(), Work.year.desc().nulls_last(), Work.id),
+        "newest": (Work.year.desc().nulls_last(), Work.id.desc()),
+    }
+    order = orders.get(sort, orders["newest"])
     rows = session.execute(
         select(Work, AuthorshipLink, Authorship.position)
         .join(Authorship, Authorship.work_id == Work.id)

@@ -104,6 +104,9 @@ class WorkDetail(WorkSummary):
     issue: str | None
     pages: str | None
     url: str | None
+    cited_by_count: int | None = Field(description="works citing it, as a source counted")
+    cited_by_source: str | None = Field(description='who counted ("OpenAlex"); null: nobody')
+    cited_by_date: str | None = Field(description="when the count was made")
     identifiers: dict[str, str]
     authorships: list[AuthorshipOut]
     topics: list[TopicOut]

@@ -141,7 +141,7 @@ def get_researcher_works(
     request: Request,
     record_id: RecordId,
     page: int = Query(1, ge=1, le=100_000),
-    sort: str = Query("newest", pattern="^(newest|oldest)$"),
+    sort: str = Query("newest", pattern="^(newest|oldest|cited)$"),
     session: Session = Depends(get_session),
 ) -> Any:
     found = shown_record(request, session, record_id, "/api/researchers", "/works")

@@ -55,7 +55,7 @@ def profile_page(
     request: Request,
     record_id: RecordId,
     page: int = Query(1, ge=1, le=100_000),
-    sort: str = Query("newest", pattern="^(newest|oldest)$"),
+    sort: str = Query("newest", pattern="^(newest|oldest|cited)$"),
     session: Session = Depends(get_session),
 ) -> Response:
     found = shown_record(request, session, record_id, "/researchers")

@@ -53,6 +53,7 @@ def work_page(
                 session, work_id, count_cap=works.PROVENANCE_COUNT_CAP
             ),
             "authors": profiles.work_authors(session, work_id),
+            "citing": works.work_references(session, work_id),
             "evidence_sentence": profiles.evidence_sentence,
             "similar": similar_works(session, request.app.state.semantic, work_id) or [],
             "semantic_ready": request.app.state.semantic.loaded > 0,

@@ -59,6 +59,10 @@ class Work(Base):
     issue: Mapped[str | None] = mapped_column(String(64))
     pages: Mapped[str | None] = mapped_column(String(64))
     url: Mapped[str | None] = mapped_column(Text)
+    # "cited by N" as one source counted it, and when (works/services.py citation_summary)
+    cited_by_count: Mapped[int | None] = mapped_column(Integer)
+    cited_by_source: Mapped[str | None] = mapped_column(String(32))
+    cited_by_date: Mapped[str | None] = mapped_column(String(10))
     # normalised title | year | first author's family name: the last-resort duplicate key
     dedupe_key: Mapped[str] = mapped_column(String(600), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

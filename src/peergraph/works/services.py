@@ -202,6 +202,67 @@ def author_counts(session: Session, work_ids: list[int]) -> dict[int, int]:
     return counts
 
 
+def h_index(counts: list[int]) -> int:
+    """The largest h such that h of the works have at least h citations each (Hirsch 2005)."""
+    ranked = sorted((c for c in counts if c > 0), reverse=True)
+    return sum(1 for rank, count in enumerate(ranked, start=1) if count >= rank)
+
+
+@dataclass(frozen=True)
+class Citations:
+    """Citation figures of a set of works, from the counts the sources gave."""
+
+    total: int  # Σ cited-by counts of the works that have one
+    h_index: int
+    counted: int  # works with a count
+    works: int  # all the works
+    sources: tuple[str, ...]  # who counted ("OpenAlex")
+    as_of: str | None  # the newest count's date
+
+
+def citations_of(rows: list[tuple[int | None, str | None, str | None]], works: int) -> Citations:
+    """From (count, source, date) of each work."""
+    counted = [(c, s, d) for c, s, d in rows if c is not None]
+    counts = [int(c) for c, _, _ in counted]
+    return Citations(
+        total=sum(counts),
+        h_index=h_index(counts),
+        counted=len(counted),
+        works=works,
+        sources=tuple(sorted({s for _, s, _ in counted if s})),
+        as_of=max((d for _, _, d in counted if d), default=None),
+    )
+
+
+def work_references(session: Session, work_id: int, limit: int = 200) -> dict[str, Any]:
+    """What a work cites (linked where the cited work is in the store) and the works in
+    the store that cite it."""
+    cited = session.execute(
+        select(WorkReference.target_scheme, WorkReference.target_value, Work)
+        .outerjoin(Work, Work.id == WorkReference.cited_work_id)
+        .where(WorkReference.citing_work_id == work_id)
+        .order_by(Work.year.desc().nulls_last(), WorkReference.id)
+        .limit(limit)
+    ).all()
+    total = session.scalar(select(func.count()).where(WorkReference.citing_work_id == work_id)) or 0
+    citing = session.scalars(
+        select(Work)
+        .join(WorkReference, WorkReference.citing_work_id == Work.id)
+        .where(WorkReference.cited_work_id == work_id)
+        .order_by(Work.year.desc().nulls_last(), Work.id.desc())
+        .limit(limit)
+    ).all()
+    citing_total = (
+        session.scalar(select(func.count()).where(WorkReference.cited_work_id == work_id)) or 0
+    )
+    return {
+        "references": [(scheme, value, work) for scheme, value, work in cited],
+        "references_total": int(total),
+        "cited_by": list(citing),
+        "cited_by_total": int(citing_total),
+    }
+
+
 def person_name(raw: str, given: str | None = None, family: str | None = None) -> str:
     """A person's name as pages show it: always "given family" ("Aaron van den Oord"),
     whatever order the source printed ("Oord, Aaron van den"), so that a list of people
@@ -241,6 +302,9 @@ def work_detail(work: Work, topics: list[tuple[Topic, WorkTopic]] | None = None)
         issue=work.issue,
         pages=work.pages,
         url=work.url,
+        cited_by_count=work.cited_by_count,
+        cited_by_source=work.cited_by_source,
+        cited_by_date=work.cited_by_date,
         identifiers={i.scheme: i.value for i in work.identifiers},
         authorships=[
             {
