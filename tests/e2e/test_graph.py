@@ -121,7 +121,7 @@ def test_the_explorer_fits_a_phone_and_starts_empty_with_a_hint(browser, graph_s
     page.wait_for_selector("#explorer[data-ready=true]", timeout=15_000)
     assert "Search for a researcher" in page.locator("#explorer-status").inner_text()
     page.get_by_label("Add a researcher, work or topic").fill("Radford")
-    page.get_by_role("button", name="Search").click()
+    page.locator("#seed-search").get_by_role("button", name="Search").click()
     page.get_by_role("button", name="Alec Radford (researcher)").click()
     grown(page, 1)
     overflow = page.evaluate(
