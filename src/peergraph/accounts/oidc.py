@@ -60,10 +60,6 @@ class Provider:
     client_secret: str | None
     orcid_claim: str
 
-    @property
-    def is_orcid(self) -> bool:
-        return self.issuer in ("https://orcid.org", "https://sandbox.orcid.org")
-
 
 @dataclass(frozen=True)
 class Pending:
