@@ -64,3 +64,9 @@ def test_0008_marks_names_that_openalex_printed_as_one_string(settings, test_dat
         )
     assert expected and marked == expected
     engine.dispose()
+
+
+def test_the_written_head_revision_is_the_scripts_head():
+    from peergraph.db.engine import HEAD_REVISION, scripts_head_revision
+
+    assert scripts_head_revision() == HEAD_REVISION, "a new migration: update HEAD_REVISION"

@@ -122,9 +122,6 @@ def main(argv: list[str]) -> None:
 
 def _preload() -> None:
     """What every web process would otherwise load for itself after the fork."""
-    from peergraph.db.engine import head_revision
-
-    head_revision()  # cached: the children never parse the migration scripts
     for module in ("Stemmer", "onnxruntime", "tokenizers"):  # the encoder's are optional
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
