@@ -82,6 +82,10 @@ export function createView(container, { onTap, onHover } = {}) {
     minZoom: 0.1,
     maxZoom: 4,
   });
+  // Cytoscape caches where its container sits and drops the cache on a scroll or a
+  // resize only: content that moves the page without either (a late image, an
+  // opened disclosure) would make clicks miss their nodes, so re-measure on entry
+  container.addEventListener("pointerenter", () => cy.resize());
   cy.on("tap", "node", (event) => onTap && onTap(event.target));
   cy.on("mouseover", "node", (event) => onHover && onHover(event.target, event.renderedPosition));
   cy.on("mouseout", "node", () => onHover && onHover(null));

@@ -33,9 +33,14 @@ def click_node(page, canvas: str, selector: str) -> str:  # type: ignore[no-unty
     """Click, with the real mouse, the first node of the view in ``canvas`` that
     ``selector`` (a Cytoscape selector) picks; returns its id."""
     page.locator(canvas).scroll_into_view_if_needed()
+    # Cytoscape caches where its container sits on the page and learns of a scroll
+    # from the scroll event, a frame later: wait two frames and drop the cache, or
+    # the click lands where the node was before the scroll (a flake seen in CI)
     found = page.evaluate(
-        """([canvas, selector]) => {
+        """async ([canvas, selector]) => {
+            await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
             const cy = document.querySelector(canvas).peergraphView;
+            cy.resize();
             const node = cy.nodes(selector).filter((n) => !n.hasClass("seed"))[0];
             const at = node.renderedPosition();
             return [node.id(), at.x, at.y];
