@@ -306,3 +306,42 @@ def test_the_databases_text_index_folds_accents(engine, tmp_path):
             assert backend.work_total(session, query, None) == 1
         for words in (["jose", "nunez"], ["josé"], ["nun"]):
             assert backend.record_names(session, words, 10) == [person], words
+
+
+def test_an_acronym_matches_itself_not_its_stem(engine, tmp_path):
+    """"CLIP" finds the model, not "clipping" or a video clip, in the BM25 index and in
+    the database's text index (the fallback); "clip" finds all three; a title match
+    ranks first; the passage marks the acronym as written."""
+    from sqlalchemy.orm import Session
+
+    from peergraph.search.lexical import LexicalIndex
+    from peergraph.search.services import rank_works
+
+    works = [
+        ("clip", "Learning transferable visual models", "We present CLIP, trained on pairs."),
+        ("grad", "Gradient clipping for recurrent networks", "Clipping the gradient norm."),
+        ("video", "Retrieving a video clip by its caption", "Clip retrieval at scale."),
+        ("title", "CLIP models as zero-shot classifiers", "A study of transfer."),
+    ]
+    path = tmp_path / "acronyms.csl.json"
+    path.write_text(
+        json.dumps(
+            [{"id": k, "type": "article", "title": t, "abstract": a} for k, t, a in works]
+        ),
+        encoding="utf-8",
+    )
+    import_file(engine, ImportTarget(path, "csl-json"))
+    index = LexicalIndex.build(engine)
+    with Session(engine) as session:
+        title = {w.id: w.title for w in session.scalars(select(Work))}
+        for lexical in (index, None):
+            ranked, total, *_ = rank_works(session, "CLIP", mode="keyword", lexical=lexical)
+            found = [title[i] for i, _ in ranked]
+            assert found[0].startswith("CLIP models") and len(found) == total == 2, found
+            ranked, *_ = rank_works(session, "clip", mode="keyword", lexical=lexical)
+            assert len(ranked) == 4
+            # another word of the query still finds its works
+            ranked, *_ = rank_works(session, "CLIP gradient", mode="keyword", lexical=lexical)
+            assert len(ranked) == 3
+        hit = search_works(session, "CLIP", mode="keyword", lexical=index).hits
+        assert "<mark>CLIP</mark>" in str(hit[1].snippet)

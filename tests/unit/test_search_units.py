@@ -109,3 +109,36 @@ def test_the_stem_cache_stays_bounded():
         tokenizer.word(f"walking{n}")
     assert 0 < len(tokenizer._cache) <= CACHED_WORDS
     assert tokenizer.word("walking") == "walk"
+
+
+def test_acronyms_are_words_in_capitals_but_not_shouting():
+    from peergraph.search.keyword import acronym, acronyms, exact_terms, query_acronyms
+
+    assert acronym("CLIP") == "=clip" and acronym("GPT3") == "=gpt3"
+    assert acronym("GANs") == "=gan" and acronym("BERTs") == "=bert"
+    for ordinary in ("Clip", "clip", "A", "3D", "X2", "s", "ResNet", "ABCDEFGHIJKLMN"):
+        assert acronym(ordinary) is None, ordinary
+    assert acronyms(["CLIP", "for", "images"]) == ["=clip", None, None]
+    # a title typed in capitals is shouting: none of its words is an acronym
+    assert acronyms(["DEEP", "LEARNING", "FOR", "NLP"]) == [None] * 4
+    assert exact_terms("DEEP RESIDUAL LEARNING FOR IMAGE RECOGNITION", 6) == []
+    assert exact_terms("We train CLIP and two GANs on MS-COCO; clipping (gradient).", 11) == [
+        "=clip",
+        "=gan",
+        "=ms",
+        "=coco",
+    ]
+    assert exact_terms("FOO_BAR", 2) == ["=foo", "=bar"]  # "_" separates, as in the index
+    # the query's acronyms, keyed by the query terms (lower case, stop words gone)
+    assert query_acronyms("CLIP for zero-shot transfer") == {"clip": "=clip"}
+    assert query_acronyms("the GANs of NLP") == {"gans": "=gan", "nlp": "=nlp"}
+    assert query_acronyms("DEEP LEARNING FOR NLP") == {}
+    assert query_acronyms("clip") == {}
+
+
+def test_snippet_marks_an_acronym_as_written_only():
+    text = "Gradient clipping helps. CLIP learns from captions; Clip art is not CLIP."
+    marked = str(snippet(text, {"=clip"}, Tokenizer()))
+    assert marked.count("<mark>") == 2 and "<mark>CLIP</mark> learns" in marked
+    assert "<mark>clipping" not in marked and "<mark>Clip</mark>" not in marked
+    assert snippet("gradient clipping only", {"=clip"}, Tokenizer()) is None

@@ -33,6 +33,58 @@ def query_terms(text: str) -> list[str]:
     return seen
 
 
+# Acronyms are matched exactly, not stemmed: "CLIP" is a model, "clipping" is not it.
+# The index keeps, next to each word's stem, a term of its own for every word written in
+# capitals ("CLIP", "GPT3", and "GANs" for "GAN"), marked by a character the tokenizer
+# never produces (it yields letters and digits only).
+ACRONYM_MARK = "="
+MAX_ACRONYM = 12
+SHOUTING_WORDS = 3  # a text of this many words or more, mostly in capitals, is shouting
+
+
+def acronym(word: str) -> str | None:
+    """The exact-match index term of an original-case word, or None: 'CLIP' → '=clip',
+    'GANs' → '=gan', 'GPT3' → '=gpt3'; not 'Clip', 'A', '3D' (one capital) or 'U' of
+    'U.S.'. Two capitals at least, no lower-case letter but a plural 's'."""
+    core = word[:-1] if len(word) > 2 and word[-1] == "s" else word
+    if not 2 <= len(core) <= MAX_ACRONYM or not core.isupper() or not core.isalnum():
+        return None
+    if sum(c.isupper() for c in core) < 2:
+        return None
+    return ACRONYM_MARK + core.lower()
+
+
+def acronyms(words: list[str]) -> list[str | None]:
+    """Each word's acronym term (None for ordinary words). A text of SHOUTING_WORDS
+    words or more with over half of them in capitals ("DEEP LEARNING FOR NLP", a title
+    typed in capitals) is shouting: none of its words counts as an acronym."""
+    found = [acronym(w) for w in words]
+    if len(words) >= SHOUTING_WORDS and 2 * sum(a is not None for a in found) > len(words):
+        return [None] * len(words)
+    return found
+
+
+# a word with two capitals or more (ASCII), and no lower-case letter but a plural "s":
+# the candidates for acronym() in a stored text, found in one pass
+CAPITALS = re.compile(r"(?<![^\W_])[A-Z0-9]*[A-Z][A-Z0-9]*[A-Z][A-Z0-9]*s?(?![^\W_])")
+
+
+def exact_terms(text: str, words: int) -> list[str]:
+    """The acronym terms of a stored text of ``words`` words (the index adds them next to
+    the words' stems), as ``acronyms`` reads it: none when the text is shouting."""
+    found = [a for w in CAPITALS.findall(text) if (a := acronym(w)) is not None]
+    if words >= SHOUTING_WORDS and 2 * len(found) > words:
+        return []
+    return found
+
+
+def query_acronyms(text: str) -> dict[str, str]:
+    """The query's acronyms: {lower-case query term (as query_terms gives it): its exact
+    index term}."""
+    words = [w for w in _TOKEN.findall(text) if w.lower() not in STOPWORDS]
+    return {w.lower(): a for w, a in zip(words, acronyms(words), strict=True) if a is not None}
+
+
 def fts_query(text: str) -> str | None:
     """An FTS5 MATCH expression: quoted terms joined by OR; None when nothing is left."""
     terms = query_terms(text)

@@ -11,6 +11,8 @@ separator, diacritics folded, lower case, Porter stemmer), and the same formula 
 ``bm25(works_fts, TITLE_WEIGHT, 1)`` — per term, idf = ln((N − n + 0.5) / (n + 0.5))
 (floored at 1e-6), f = TITLE_WEIGHT · tf(title) + tf(abstract), D = the work's token
 count, score = idf · f · (k1 + 1) / (f + k1 · (1 − b + b · D / avgD)), k1 = 1.2, b = 0.75.
+One deliberate difference: a query word written as an acronym ("CLIP") matches the works
+that write it in capitals, through a term of its own (keyword.acronym), not its stem.
 
 The server's background thread builds it (≈ 15 s for 145k works) when the works change,
 as files that every process on the machine maps (search/files.py): one process builds,
@@ -37,7 +39,7 @@ from sqlalchemy import Engine, text
 from peergraph.db import generation
 from peergraph.search import files
 from peergraph.search.files import IndexFolder
-from peergraph.search.keyword import TITLE_WEIGHT, query_terms
+from peergraph.search.keyword import TITLE_WEIGHT, exact_terms, query_acronyms, query_terms
 
 K1, B = 1.2, 0.75
 WORD = re.compile(r"[^\W_]+")  # FTS5 unicode61: letters and digits; "_" separates
@@ -140,7 +142,7 @@ class LexicalIndex:
     works' ids and filter columns, and the Terms: every part a plain array, so the index
     can be written to files and mapped by many processes (search/files.py)."""
 
-    KIND = "lexical"
+    KIND = "lexical-2"  # 2: acronyms as exact terms (files of another format are not read)
 
     def __init__(self, arrays: dict[str, np.ndarray], stamp: Stamp) -> None:
         self.ids = arrays["ids"]
@@ -205,8 +207,13 @@ class LexicalIndex:
                 title_tokens = tokenizer(title or "")
                 abstract_tokens = tokenizer(abstract or "")
                 counts: dict[str, float] = dict(Counter(abstract_tokens))
+                # acronyms also as exact terms ("=clip"), weighted as their fields are
+                for exact in exact_terms(abstract or "", len(abstract_tokens)):
+                    counts[exact] = counts.get(exact, 0) + 1
                 for token, n in Counter(title_tokens).items():
                     counts[token] = counts.get(token, 0) + TITLE_WEIGHT * n
+                for exact in exact_terms(title or "", len(title_tokens)):
+                    counts[exact] = counts.get(exact, 0) + TITLE_WEIGHT
                 for token, weighted in counts.items():
                     term = vocabulary.setdefault(token, len(vocabulary))
                     term_ids.append(term)
@@ -264,8 +271,13 @@ class LexicalIndex:
         """((work id, BM25) best first, number of matching works)."""
         scores = np.zeros(len(self.ids), dtype=np.float32)
         indptr, indices, data = self.indptr, self.indices, self.data
+        exact = query_acronyms(query)
         for word in query_terms(query):
-            term = self.terms.get(self.tokenizer.word(word))
+            # an acronym matches only itself ("CLIP", not "clipping"), unless no work
+            # writes it in capitals: then its stem, as any other word
+            term = self.terms.get(exact[word]) if word in exact else None
+            if term is None:
+                term = self.terms.get(self.tokenizer.word(word))
             if term is None:
                 continue
             start, end = indptr[term], indptr[term + 1]

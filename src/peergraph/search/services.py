@@ -15,13 +15,13 @@ from typing import Any, Protocol
 
 import numpy as np
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, joinedload
 
 from peergraph.search.embeddings import EncoderUnavailable, zscore_fused
 from peergraph.search.facts import SearchFacts
-from peergraph.search.keyword import fts_query, query_terms
+from peergraph.search.keyword import ACRONYM_MARK, acronym, fts_query, query_acronyms, query_terms
 from peergraph.search.lexical import WORD, LexicalIndex, Tokenizer
 from peergraph.search.people import ResearcherHit, TopicHit, researcher_hits, topic_hits
 from peergraph.search.semantic import SemanticIndex
@@ -261,10 +261,45 @@ def rank_works(
                 "The keyword index is missing or damaged; run `peergraph reindex` to rebuild"
                 " it (the server also does this when it starts)."
             ) from exc
+        kept = _exact_acronyms(session, query, candidates)
+        if len(kept) < len(candidates):
+            total = len(kept) if len(candidates) < CANDIDATES else total
+            candidates = kept
     if keyword_only:
         return candidates, total, embedded, note
     fused = zscore_fused([candidates, dense])  # score: the sum of the two z-scores
     return fused, len(fused), embedded, note
+
+
+def _exact_acronyms(
+    session: Session, query: str, candidates: list[tuple[int, float]]
+) -> list[tuple[int, float]]:
+    """The database's text index stems every word, so "CLIP" also finds "clipping":
+    keep the candidates that write one of the query's acronyms in capitals or match one
+    of its other words, as the BM25 index does (search/lexical.py). When no candidate
+    writes an acronym, none is dropped (the BM25 index then matches its stem too)."""
+    exact = query_acronyms(query)
+    if not exact or not candidates:
+        return candidates
+    tokenizer = _tokenizer()
+    others = {tokenizer.word(t) for t in query_terms(query) if t not in exact}
+    wanted = set(exact.values())
+    texts = dict(
+        session.execute(
+            select(Work.id, Work.title + " " + func.coalesce(Work.abstract, "")).where(
+                Work.id.in_([i for i, _ in candidates])
+            )
+        ).all()
+    )
+    kept, any_exact = [], False
+    for work_id, score in candidates:
+        words = WORD.findall(texts.get(work_id) or "")
+        if any(acronym(w) in wanted for w in words):
+            any_exact = True
+            kept.append((work_id, score))
+        elif others and others & {tokenizer.word(w.lower()) for w in words}:
+            kept.append((work_id, score))
+    return kept if any_exact else candidates
 
 
 def search_works(
@@ -345,9 +380,18 @@ def snippet(
         words_ = [m.group().lower() for m in WORD.finditer(text_)]
     # a word's stem once per distinct word, not once per occurrence
     matching = {w for w, stem in tokenizer.stems(set(words_)).items() if stem in stems}
-    if not matching:
+    exact = {s for s in stems if s.startswith(ACRONYM_MARK)}
+    if exact:  # acronyms match as written ("CLIP", not "clip"): the words in their case
+        written = WORD.findall(text_)
+        hits = [
+            i
+            for i, w in enumerate(words_)
+            if w in matching or (i < len(written) and acronym(written[i]) in exact)
+        ]
+    else:
+        hits = [i for i, w in enumerate(words_) if w in matching]
+    if not hits:
         return None
-    hits = [i for i, w in enumerate(words_) if w in matching]
     best_start, best_count, last = hits[0], 0, 0
     for n, first in enumerate(hits):  # windows that start at a hit: the most hits wins
         while last < len(hits) and hits[last] < first + words:
@@ -380,9 +424,11 @@ def snippet(
 
 
 def query_stems(query: str) -> set[str]:
-    """The index tokens of the query's words: what a passage marks."""
+    """The index tokens of the query's words: what a passage marks (an acronym by its
+    exact term, keyword.acronym)."""
     tokenizer = _tokenizer()
-    return {tokenizer.word(t) for t in query_terms(query)}
+    exact = query_acronyms(query)
+    return {exact.get(t) or tokenizer.word(t) for t in query_terms(query)}
 
 
 def best_passage(work: Work, stems: set[str]) -> Markup:
