@@ -76,6 +76,22 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return dict(qrels)
 
 
+def read_corpus(folder: Path) -> list[tuple[str, str, str]]:
+    """(id, title, text) of each document of a BEIR corpus, in its order."""
+    documents = []
+    with _open(_find(folder, "corpus.jsonl")) as handle:
+        for line in handle:
+            if line.strip():
+                doc = json.loads(line)
+                documents.append((str(doc["_id"]), doc.get("title") or "", doc.get("text") or ""))
+    return documents
+
+
+def corpus_texts(documents: list[tuple[str, str, str]]) -> list[str]:
+    """What the encoder reads of each document: its title and text."""
+    return [f"{title}. {body}" for _, title, body in documents]
+
+
 def evaluate(
     folder: Path,
     *,
@@ -92,8 +108,10 @@ def evaluate_modes(
     split: str = "train",
     modes: tuple[str, ...] = ("keyword",),
     progress: Callable[[int, int], None] | None = None,
+    doc_vectors: np.ndarray | None = None,
 ) -> list[BeirResult]:
-    """Index the corpus once and score every requested mode on the same queries."""
+    """Index the corpus once and score every requested mode on the same queries.
+    ``doc_vectors``: the corpus's vectors, in its order, when the caller has them."""
     for mode in modes:
         if mode not in MODES:
             raise BeirError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -105,12 +123,7 @@ def evaluate_modes(
                 item = json.loads(line)
                 if item["_id"] in qrels:
                     queries[item["_id"]] = item.get("text", "")
-    documents: list[tuple[str, str, str]] = []
-    with _open(_find(folder, "corpus.jsonl")) as handle:
-        for line in handle:
-            if line.strip():
-                doc = json.loads(line)
-                documents.append((str(doc["_id"]), doc.get("title") or "", doc.get("text") or ""))
+    documents = read_corpus(folder)
 
     conn = sqlite3.connect(":memory:")
     started = time.perf_counter()
@@ -120,17 +133,17 @@ def evaluate_modes(
     keyword_seconds = time.perf_counter() - started
 
     dense_seconds = 0.0
-    doc_vectors = None
     encoder = None
     if any(m in ("semantic", "hybrid") for m in modes):
         from peergraph.search.embeddings import load_encoder
 
         encoder = load_encoder()
-        started = time.perf_counter()
-        doc_vectors = encoder.encode(
-            [f"{title}. {body}" for _, title, body in documents], progress=progress
-        )
-        dense_seconds = time.perf_counter() - started
+        if doc_vectors is None:
+            started = time.perf_counter()
+            doc_vectors = encoder.encode(corpus_texts(documents), progress=progress)
+            dense_seconds = time.perf_counter() - started
+        elif len(doc_vectors) != len(documents):
+            raise BeirError(f"{len(doc_vectors)} vectors for {len(documents)} documents")
     doc_ids = [d[0] for d in documents]
 
     # each query's keyword run, once for the keyword and the hybrid mode, with its time,

@@ -276,3 +276,25 @@ def zscore_fused(
     order = np.lexsort((np.asarray(docs), -fused)).tolist()  # best first, then smaller id
     scores = fused.tolist()
     return [(docs[i], scores[i]) for i in order]
+
+
+def zscore_fused_within(
+    run: Sequence[tuple[Doc, float]], dense: np.ndarray
+) -> list[tuple[Doc, float]]:
+    """Fusion over one run's documents only (hybrid search on a partial semantic index):
+    ``dense`` holds each document's cosine, NaN where it has no vector. Both are
+    z-normalised over the run's documents (the cosines over those that have one); a
+    document without a vector gets a dense z of 0, the mean, so it neither gains nor
+    loses by it. Nothing outside ``run`` can enter. Ties go to the smaller id."""
+    if not run:
+        return []
+    values = np.fromiter((score for _, score in run), dtype=np.float64, count=len(run))
+    fused = (values - values.mean()) / (float(values.std()) or 1.0)
+    have = ~np.isnan(dense)
+    if have.sum() > 1:
+        known = dense[have]
+        fused[have] += (known - known.mean()) / (float(known.std()) or 1.0)
+    docs = [doc for doc, _ in run]
+    order = np.lexsort((np.asarray(docs), -fused)).tolist()
+    scores = fused.tolist()
+    return [(docs[i], scores[i]) for i in order]

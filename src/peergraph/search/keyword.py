@@ -35,7 +35,7 @@ def query_terms(text: str) -> list[str]:
 
 # Acronyms are matched exactly, not stemmed: "CLIP" is a model, "clipping" is not it.
 # The index keeps, next to each word's stem, a term of its own for every word written in
-# capitals ("CLIP", "GPT3", and "GANs" for "GAN"), marked by a character the tokenizer
+# capitals ("CLIP", and "GANs" for "GAN"), marked by a character the tokenizer
 # never produces (it yields letters and digits only).
 ACRONYM_MARK = "="
 MAX_ACRONYM = 12
@@ -44,12 +44,12 @@ SHOUTING_WORDS = 3  # a text of this many words or more, mostly in capitals, is 
 
 def acronym(word: str) -> str | None:
     """The exact-match index term of an original-case word, or None: 'CLIP' → '=clip',
-    'GANs' → '=gan', 'GPT3' → '=gpt3'; not 'Clip', 'A', '3D' (one capital) or 'U' of
-    'U.S.'. Two capitals at least, no lower-case letter but a plural 's'."""
+    'GANs' → '=gan'; not 'Clip', 'A', 'U' of 'U.S.' (two capitals at least, no lower-case
+    letter but a plural 's'), and not a word with a digit ('GPT3', 'GATA3'): no English
+    word stems to one, so such words match as any other word does, in any case (mouse
+    genes are written 'Gata3')."""
     core = word[:-1] if len(word) > 2 and word[-1] == "s" else word
-    if not 2 <= len(core) <= MAX_ACRONYM or not core.isupper() or not core.isalnum():
-        return None
-    if sum(c.isupper() for c in core) < 2:
+    if not 2 <= len(core) <= MAX_ACRONYM or not core.isupper() or not core.isalpha():
         return None
     return ACRONYM_MARK + core.lower()
 
@@ -64,9 +64,9 @@ def acronyms(words: list[str]) -> list[str | None]:
     return found
 
 
-# a word with two capitals or more (ASCII), and no lower-case letter but a plural "s":
+# a word of two capitals or more (ASCII), and no other letter but a plural "s":
 # the candidates for acronym() in a stored text, found in one pass
-CAPITALS = re.compile(r"(?<![^\W_])[A-Z0-9]*[A-Z][A-Z0-9]*[A-Z][A-Z0-9]*s?(?![^\W_])")
+CAPITALS = re.compile(r"(?<![^\W_])[A-Z][A-Z]+s?(?![^\W_])")
 
 
 def exact_terms(text: str, words: int) -> list[str]:

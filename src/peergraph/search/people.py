@@ -7,7 +7,8 @@ best ``BEST_OF`` works among the query's top works, so three good matches beat o
 match near the top beats several far down, and sheer volume of weak matches does not
 count; works with more than ``MAX_AUTHORS`` authors are left out of it. Topics:
 Σ 1 / (K + rank) over the top works carrying each topic (breadth counts there), topics
-whose name contains the query first.
+whose name contains the query first. Neither list takes a researcher or a topic on one
+weak match (SEVERAL, STRONG_RANK, TOPIC_SEVERAL below).
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ LIMIT = 5
 BEST_OF = 3
 MAX_AUTHORS = 50  # a 3,000-author consortium paper says little about each author
 TOPIC_WINDOW = 100
+# Who may appear at all (docs/search.md): a researcher needs several matching works
+# (SEVERAL in the top SEVERAL_WINDOW) or one very strong one (a top-STRONG_RANK work);
+# a topic needs TOPIC_SEVERAL of the top TOPIC_WINDOW works, or SEVERAL of the top
+# TOPIC_CLOSE. One weak match is a coincidence, not a body of work.
+SEVERAL = 2
+SEVERAL_WINDOW = 100
+STRONG_RANK = 3
+TOPIC_SEVERAL = 3
+TOPIC_CLOSE = 20
 
 
 @dataclass
@@ -139,12 +149,16 @@ def _best_by_work(
     gains = np.where(within < BEST_OF, 1.0 / np.log2(1.0 + ranks), 0.0)
     scores = np.add.reduceat(gains, first)
     ids = records[first]
-    ordered = np.lexsort((ids, -scores))
-    keep = set(ordered[: limit + len(named)].tolist())
+    # several matching works, or one very strong one; a name match needs neither
+    several = np.add.reduceat((ranks <= SEVERAL_WINDOW).astype(np.int64), first) >= SEVERAL
+    eligible = several | (ranks[first] <= STRONG_RANK) | np.isin(ids, list(named))
+    scores = np.where(eligible, scores, -1.0)
+    ordered = [i for i in np.lexsort((ids, -scores)).tolist() if eligible[i]]
+    keep = set(ordered[: limit + len(named)])
     keep |= {int(i) for i in np.flatnonzero(np.isin(ids, list(named)))}
     return {
         int(ids[i]): (float(scores[i]), int(sizes[i]), top[int(ranks[first[i]]) - 1])
-        for i in ordered.tolist()
+        for i in ordered
         if i in keep
     }
 
@@ -174,6 +188,7 @@ def topic_hits(
     rank = {work_id: n for n, work_id in enumerate(top_work_ids[:TOPIC_WINDOW], start=1)}
     score: dict[int, float] = defaultdict(float)
     count: dict[int, int] = defaultdict(int)
+    close: dict[int, int] = defaultdict(int)  # works in the top TOPIC_CLOSE
     if rank:
         tagged = (
             facts.topics_of_works(list(rank))
@@ -187,7 +202,12 @@ def topic_hits(
         for topic_id, work_id in tagged:
             score[topic_id] += 1.0 / (K + rank[work_id])
             count[topic_id] += 1
-    by_work = [t for t in sorted(score, key=lambda t: (-score[t], t)) if count[t] >= 2]
+            close[topic_id] += rank[work_id] <= TOPIC_CLOSE
+    by_work = [
+        t
+        for t in sorted(score, key=lambda t: (-score[t], t))
+        if count[t] >= TOPIC_SEVERAL or close[t] >= SEVERAL
+    ]
     chosen = (by_name + [t for t in by_work if t not in by_name])[:limit]
     topics = {t.id: t for t in session.scalars(select(Topic).where(Topic.id.in_(chosen)))}
     return [

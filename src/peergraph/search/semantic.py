@@ -79,7 +79,13 @@ def embed_pending(
             (WorkEmbedding.work_id == Work.id) & (WorkEmbedding.model == encoder.name),
         )
         .where(WorkEmbedding.work_id.is_(None))
-        .order_by(Work.id)
+        # the works search gains most from first: those with an abstract (a title alone
+        # says little), then the newest (what people look for most)
+        .order_by(
+            (func.coalesce(func.length(Work.abstract), 0) > 0).desc(),
+            Work.year.desc().nulls_last(),
+            Work.id.desc(),
+        )
     )
     with engine.connect() as conn:
         todo = conn.execute(select(func.count()).select_from(missing.subquery())).scalar_one()
@@ -247,8 +253,22 @@ class SemanticIndex:
         self, query: str, k: int = 1000, *, where: Callable[[Any], Any] | None = None
     ) -> list[tuple[int, float]]:
         """(work id, cosine) best first; ``where`` returns a boolean row mask (filters)."""
-        vector = self.encoder.encode([query])[0]
-        return self.nearest(vector, k, where=where)
+        return self.nearest(self.encode(query), k, where=where)
+
+    def encode(self, query: str) -> np.ndarray:
+        return self.encoder.encode([query])[0]
+
+    def cosines(self, vector: np.ndarray, work_ids: Sequence[int]) -> np.ndarray:
+        """Each work's cosine to ``vector``, NaN where the work has no vector yet."""
+        with self._lock:
+            self._refresh()
+            out = np.full(len(work_ids), np.nan, dtype=np.float64)
+            if not len(self._ids) or not len(work_ids):
+                return out
+            rows = self._rows(work_ids)
+            have = rows >= 0
+            out[have] = self._matrix[rows[have]] @ vector
+            return out
 
     def nearest(
         self,
