@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -119,11 +121,26 @@ def test_inferred_topics_agree_with_openalex_fields(shared_data, tmp_path):
             name
             for (name,) in conn.execute(text("SELECT name FROM topics WHERE taxonomy = 'inferred'"))
         ]
+        titles_of: dict[str, list[str]] = {}
+        for name, title in conn.execute(
+            text(
+                "SELECT t.name, w.title FROM topics t JOIN work_topics wt ON wt.topic_id = t.id"
+                " JOIN works w ON w.id = wt.work_id WHERE t.taxonomy = 'inferred'"
+            )
+        ):
+            titles_of.setdefault(name, []).append(
+                unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+            )
     engine.dispose()
     assert len(rows) > 900
     nmi = normalized_mutual_info_score([r[0] for r in rows], [r[1] for r in rows])
     assert nmi >= TOPIC_NMI_FLOOR, nmi
     assert all(label and not label.lower().startswith("topic") for label in labels)
+    assert len(titles_of) == len(labels)
+    for label, titles in titles_of.items():
+        # every label is a phrase (or two) found in the topic's own titles
+        for phrase in re.sub(r" \(\d+\)$", "", label).split(", "):
+            assert any(phrase.lower() in t for t in titles), (label, titles[:5])
 
 
 @pytest.fixture(scope="module")

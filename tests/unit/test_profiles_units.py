@@ -7,7 +7,7 @@ import pytest
 
 from peergraph.profiles import trust
 from peergraph.profiles.services import describe
-from peergraph.profiles.topics import label_clusters, topic_count
+from peergraph.profiles.topics import label_clusters, title_phrases, topic_count
 from peergraph.web.charts import works_per_year_svg
 
 
@@ -68,6 +68,36 @@ def test_topic_labels_read_as_phrases():
     assert labels[0].startswith("Reinforcement learning")
     assert labels[1].startswith("Machine translation")
     assert topic_count(145_000) == 120 and topic_count(100) == 8
+
+
+def test_topic_labels_are_noun_phrases_found_in_the_titles_as_written():
+    titles = [
+        "Monte Carlo sampling for Bayesian inference",
+        "Efficient Monte Carlo sampling in high dimensions",
+        "Sequential Monte Carlo methods",
+        "Markov chain Monte Carlo sampling revisited",
+        "Hamiltonian Monte Carlo sampling",
+        "Time series forecasting with deep networks",
+        "Probabilistic Time Series Forecasting",  # title case: its capitals say nothing
+        "Forecasting time series with transformers",
+        "Deep time series forecasting models",
+        "Improving Vision-Language Models with CLIP",
+        "Vision-language models for captioning",
+        "Scaling vision-language models",
+    ]
+    labels = label_clusters(titles, np.array([0] * 5 + [1] * 4 + [2] * 3), 3)
+    # no "Sampling · monte carlo", no "Time series · series forecasting"
+    assert labels == ["Monte Carlo sampling", "Time series forecasting", "Vision-language models"]
+    for cluster, label in enumerate(labels):
+        own = [
+            t.lower()
+            for t, c in zip(titles, [0] * 5 + [1] * 4 + [2] * 3, strict=True)
+            if c == cluster
+        ]
+        assert any(label.lower() in t for t in own)
+    phrases, sentence_case = title_phrases("Improving Deep Neural Machine Translation: a Study")
+    assert "neural machine translation" in phrases and not sentence_case
+    assert not {"improving deep", "deep", "deep neural", "study"} & phrases.keys()
 
 
 def test_works_per_year_chart():

@@ -3,27 +3,23 @@
 Method (docs/profiles.md): latent semantic analysis (100-dimensional truncated SVD of the
 TF-IDF matrix, rows re-normalised) then spherical k-means with k = clip(√(n/2.5), 8, 120)
 clusters.
-Each cluster is labelled by its most distinctive title phrases: bigrams and unigrams
-ranked by lift (share of the cluster's titles containing the phrase ÷ share of all titles)
-times the phrase's frequency in the cluster, so labels read "reinforcement learning ·
-policy optimization" rather than "topic_17". Each work gets its nearest cluster as an
+Each cluster is labelled by the noun phrase of its titles with the highest c-TF-IDF
+(``label_clusters``), as the works write it: "Monte Carlo sampling", "Vision-language
+models", not "topic_17". Each work gets its nearest cluster as an
 ``inferred`` topic with the cosine as its score.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
-from peergraph.ingest.normalize import fold
-
-_WORD = re.compile(r"[a-z][a-z0-9\-]+")
 # function words never start or end a label phrase
 STOPWORDS = frozenset(
     [
@@ -146,56 +142,179 @@ def infer_topics(text: sparse.csr_matrix, titles: list[str], *, seed: int = 0) -
     return InferredTopics(labels, assignment, score, sizes)
 
 
-def _phrases(title: str) -> set[str]:
-    words = [w for w in _WORD.findall(fold(title))]
-    phrases = {w for w in words if w not in STOPWORDS and w not in GENERIC and len(w) > 2}
-    for a, b in itertools.pairwise(words):
-        if a not in STOPWORDS and b not in STOPWORDS:
-            phrases.add(f"{a} {b}")
-    return phrases
+# a title's words, diacritics folded but case kept ("Monte Carlo", "vision-language")
+_TITLE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")
+# punctuation ends a phrase: "Transformers: attention ..." gives two chunks
+_BREAK = re.compile(r"[:;,.!?()\[\]{}\"/|–—]")
+# words that open a title's clause but never a noun phrase ("Improving machine translation")
+VERB_START = frozenset(
+    (
+        "improving exploring understanding revisiting rethinking leveraging making scaling "
+        "enhancing boosting bridging evaluating estimating predicting detecting generating "
+        "solving finding reducing optimizing optimising measuring beyond combining building "
+        "designing enabling incorporating integrating unifying addressing analyzing analysing "
+        "applying achieving adapting automating benchmarking characterizing comparing "
+        "discovering extending harnessing identifying investigating mitigating overcoming "
+        "quantifying learn learns training train"
+    ).split()
+)
+# adjective endings: a noun phrase ends in its noun ("neural networks", not "deep neural")
+_ADJECTIVE_END = re.compile(r"(?:ive|ous|ful|less|able|ible|ary|ian|al|ic|ent|ant)$")
+NOUNS_LIKE_ADJECTIVES = frozenset(
+    (
+        "signal signals retrieval interval intervals proposal proposals tutorial music logic "
+        "topic topics potential arrival removal survival trial trials material materials "
+        "journal animal animals hospital capital rival principal manual terminal metal "
+        "agent agents content gradient gradients component components segment segments "
+        "element elements event events patient patients student students environment "
+        "environments experiment experiments assessment treatment management alignment "
+        "embedding argument arguments document documents equivalent constant constants "
+        "variant variants tensor network dictionary library boundary summary vocabulary "
+        "inventory memory category ontology classifier graphic graphics dynamic dynamics "
+        "clinic mechanic mechanics physic physics statistic statistics metric metrics "
+        "heuristic heuristics epidemic epidemics mechanism adversary adversaries "
+        "descent ascent moment moments percent tangent intent"
+    ).split()
+)
+# common adjectives the endings miss; a phrase does not end in one
+ADJECTIVES = frozenset(
+    (
+        "deep robust fast large small high low simple sparse dense latent hidden multiple "
+        "single general strong weak joint open hard soft local global online offline "
+        "free better best fine full partial short long wide narrow scalable efficient "
+        "effective improved accurate unsupervised supervised semi self multi non pre "
+        "based driven aware guided"
+    ).split()
+)
+MAX_PHRASE = 3
+PHRASE_BONUS = 1.5  # c-TF-IDF weight of a phrase of two or three words
+LONGER_SHARE = 0.4  # a phrase yields to a longer one found in this share of its titles
+
+
+def _case_folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _sentence_case(words: list[str]) -> bool:
+    """Whether a title is in sentence case (its capitals mean something): most words
+    after the first, leaving out acronyms and function words, are in lower case."""
+    rest = [w for w in words[1:] if not w.isupper() and w.lower() not in STOPWORDS]
+    return bool(rest) and sum(w[0].isupper() for w in rest) * 2 < len(rest)
+
+
+def _noun_like_end(word: str) -> bool:
+    low = word.lower()
+    if low in ADJECTIVES:
+        return False
+    return low in NOUNS_LIKE_ADJECTIVES or not _ADJECTIVE_END.search(low) or word.isupper()
+
+
+def title_phrases(title: str) -> tuple[dict[str, str], bool]:
+    """The noun-phrase candidates of a title, {lower-case phrase: as written}, and
+    whether the title is in sentence case. Candidates are runs of one to three words
+    inside a chunk (the title cut at punctuation and function words) that do not open
+    with a clause verb ("improving"), do not end in an adjective ("deep neural"), are
+    not a lone generic word ("models") and hold no number alone."""
+    folded = _case_folded(title)
+    words_all = _TITLE_WORD.findall(folded)
+    found: dict[str, str] = {}
+    for part in _BREAK.split(folded):
+        chunk: list[str] = []
+        for word in [*_TITLE_WORD.findall(part), ""]:
+            low = word.lower()
+            if word and low not in STOPWORDS:
+                chunk.append(word)
+                continue
+            for i in range(len(chunk)):
+                for j in range(i + 1, min(i + MAX_PHRASE, len(chunk)) + 1):
+                    span = chunk[i:j]
+                    first, last = span[0].lower(), span[-1]
+                    if first in VERB_START or (first in GENERIC and len(span) > 1):
+                        continue
+                    if not _noun_like_end(last):
+                        continue
+                    key = " ".join(w.lower() for w in span)
+                    if len(span) == 1 and (key in GENERIC or len(key) < 3):
+                        continue
+                    found.setdefault(key, " ".join(span))
+            chunk = []
+    return found, _sentence_case(words_all)
+
+
+def _display(key: str, trusted: Counter[str], word_forms: dict[str, Counter[str]]) -> str:
+    """A phrase as the works write it: the commonest form among sentence-case titles
+    ("Monte Carlo sampling"); otherwise each word as sentence-case titles write it
+    elsewhere ("Markov"), or in lower case."""
+    if trusted:
+        return trusted.most_common(1)[0][0]
+    return " ".join(
+        word_forms[w].most_common(1)[0][0] if w in word_forms else w for w in key.split()
+    )
 
 
 def label_clusters(titles: list[str], assignment: np.ndarray, k: int) -> list[str]:
+    """Each cluster's label: the noun phrase of its titles with the highest c-TF-IDF
+    (Grootendorst 2022, BERTopic: a phrase's frequency in the cluster times
+    log(1 + A / its frequency over all clusters), A the average cluster size; counted in
+    titles, so one long title cannot dominate). A phrase yields to a longer one that
+    holds it in 40 % of its titles or more ("series" → "time series forecasting"); a
+    second phrase, sharing no word with the first, is added only to tell two clusters
+    apart. Every label is a phrase that occurs in the cluster's own titles."""
     overall: Counter[str] = Counter()
     per_cluster: list[Counter[str]] = [Counter() for _ in range(k)]
+    trusted: dict[str, Counter[str]] = {}  # phrase: its forms in sentence-case titles
+    word_forms: dict[str, Counter[str]] = {}  # word: its forms there, not first in a title
     for title, cluster in zip(titles, assignment.tolist(), strict=True):
-        phrases = _phrases(title)
-        overall.update(phrases)
-        per_cluster[cluster].update(phrases)
-    n = max(len(titles), 1)
+        phrases, sentence_case = title_phrases(title)
+        overall.update(phrases.keys())
+        per_cluster[cluster].update(phrases.keys())
+        if sentence_case:
+            for key, form in phrases.items():
+                trusted.setdefault(key, Counter())[form] += 1
+            for word in _TITLE_WORD.findall(_case_folded(title))[1:]:
+                word_forms.setdefault(word.lower(), Counter())[word] += 1
     sizes = np.bincount(assignment, minlength=k)
-    labels: list[str] = []
-    used: set[str] = set()
+    average = max(len(titles), 1) / max(k, 1)
+    ranked_per_cluster: list[list[str]] = []
     for cluster in range(k):
         size = max(int(sizes[cluster]), 1)
-        ranked = sorted(
-            (
-                (count / size)
-                * math.log((count / size) / (overall[p] / n))
-                * (1.3 if " " in p else 1.0),
-                p,
-            )
-            for p, count in per_cluster[cluster].items()
-            if count >= max(2, size * 0.02) or (count >= 2 and size < 200)
-        )
         counts = per_cluster[cluster]
+        weight = {
+            # a phrase of several words names a field better than one word does
+            p: (c / size) * math.log(1 + average / overall[p]) * (PHRASE_BONUS if " " in p else 1)
+            for p, c in counts.items()
+            if c >= max(2, size * 0.02) or (c >= 2 and size < 200)
+        }
+        ranked = sorted(weight, key=lambda p: (-weight[p], p))
         chosen: list[str] = []
-        for _score, phrase in reversed(ranked):
-            if " " not in phrase:  # "translation" → "machine translation" when it mostly is
-                bigrams = [b for b in counts if " " in b and phrase in b.split()]
-                best = max(bigrams, key=lambda b: counts[b], default=None)
-                if best is not None and counts[best] >= 0.5 * counts[phrase]:
-                    phrase = best
-            if any(phrase in c or c in phrase for c in chosen):
-                continue  # "neural" adds nothing to "neural networks"
+        for phrase in ranked:
+            # the longest phrase that holds this one in at least half of its titles
+            longer = [
+                q
+                for q in counts
+                if len(q) > len(phrase)
+                and f" {phrase} " in f" {q} "
+                and q in weight
+                and counts[q] >= LONGER_SHARE * counts[phrase]
+            ]
+            if longer:
+                phrase = max(longer, key=lambda q: (counts[q] * len(q.split()), q))
+            if any(set(phrase.split()) & set(c.split()) for c in chosen):
+                continue  # "series forecasting" adds nothing to "time series"
             chosen.append(phrase)
             if len(chosen) == 3:
                 break
-        label = " · ".join(chosen[:2]) if chosen else f"miscellaneous {cluster + 1}"
-        if label in used and len(chosen) > 2:
-            label = " · ".join(chosen)
-        if label in used:
+        ranked_per_cluster.append(chosen)
+    labels: list[str] = []
+    used: set[str] = set()
+    for cluster, chosen in enumerate(ranked_per_cluster):
+        shown = [_display(p, trusted.get(p, Counter()), word_forms) for p in chosen]
+        label = shown[0] if shown else f"Miscellaneous {cluster + 1}"
+        if label.lower() in used and len(shown) > 1:
+            label = ", ".join(shown[:2])
+        if label.lower() in used:
             label = f"{label} ({cluster + 1})"
-        used.add(label)
+        used.add(label.lower())
         labels.append(label[:1].upper() + label[1:])
     return labels

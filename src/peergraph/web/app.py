@@ -49,6 +49,19 @@ from peergraph.works.services import author_name, identifier_url
 WEB_DIR = Path(__file__).parent
 
 
+TOPIC_SOURCES = {
+    "openalex": "OpenAlex topic",
+    "openalex-concept": "OpenAlex concept",
+    "arxiv": "arXiv category",
+    "inferred": "inferred from titles and abstracts",
+}
+
+
+def topic_source(taxonomy: str) -> str:
+    """Where a topic comes from, in words (pages show it next to the topic)."""
+    return TOPIC_SOURCES.get(taxonomy, taxonomy)
+
+
 def create_app(
     settings: Settings, *, background: bool = False, embed: bool = True, worker: bool = False
 ) -> FastAPI:
@@ -111,6 +124,7 @@ def create_app(
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
     templates.env.filters["public_path"] = public_path
     templates.env.filters["author_name"] = author_name  # always "given family"
+    templates.env.filters["topic_source"] = topic_source
     templates.env.globals["safe_link"] = safe_link  # every link built from data
     templates.env.globals["identifier_url"] = identifier_url
     templates.env.globals["csrf_token"] = csrf_token  # every form carries it
