@@ -64,7 +64,8 @@ def test_a_running_server_shows_another_process_import_and_rebuild(tmp_path, tes
         # the server's in-memory keyword index is built: the stale case is the real one
         wait_for(lambda: get(status)["keyword_in_memory_works"], 30)
         assert get(f"{url}/healthz")["status"] == "ok"
-        assert get(f"{url}/readyz")["ready"]
+        # ready once the search facts are mapped too, a moment after the BM25 index
+        wait_for(lambda: get(f"{url}/readyz")["ready"], 30)
         search = f"{url}/api/search?mode=keyword&q=quokka"
         assert get(search)["total"] == 0
         before = current(engine)
@@ -83,8 +84,9 @@ def test_a_running_server_shows_another_process_import_and_rebuild(tmp_path, tes
         # and the background job rebuilds its in-memory index from the new generation
         wait_for(lambda: get(status)["keyword_in_memory_works"] == works, 30)
         assert get(search)["total"] == 1
+        wait_for(lambda: get(f"{url}/readyz")["ready"], 30)
         ready = get(f"{url}/readyz")
-        assert ready["ready"] and ready["generations"] == current(engine)
+        assert ready["ready"] and ready["generations"] == current(engine), ready
         assert ready["keyword_index_generation"] == after["works"]
     finally:
         process.terminate()
