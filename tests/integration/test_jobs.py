@@ -15,6 +15,7 @@ from peergraph.db.generation import current
 from peergraph.jobs import queue
 from peergraph.jobs.worker import Worker
 from peergraph.search.files import IndexFolder
+from peergraph.search.lexical import LexicalIndex
 from peergraph.works.models import Work
 
 
@@ -31,7 +32,7 @@ def test_a_worker_runs_queued_imports_and_rebuilds_in_order(engine, test_data, t
     assert embedded.message.startswith("embedded ")
     # the worker wrote the index files the web processes map: at the stored generations
     now = current(engine)
-    lexical = json.loads((folder.current("lexical") / "meta.json").read_text())
+    lexical = json.loads((folder.current(LexicalIndex.KIND) / "meta.json").read_text())
     assert lexical["generations"] == {"works": now["works"]}
     vectors = json.loads((folder.current("vectors-minilm-q8") / "meta.json").read_text())
     assert vectors["generations"] == {"vectors": now["vectors"], "works": now["works"]}
