@@ -14,7 +14,6 @@ worse than keywords on a partial index, and should gain as coverage grows.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -22,15 +21,14 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from postgres import SHARED, engine_for, scifact_sqlite
+from postgres import engine_for, scifact_sqlite, scifact_train
 
 
 def scores(folder: Path, keep: set[int] | None) -> dict[str, float]:
-    from sqlalchemy import delete, select, text
+    from sqlalchemy import delete, select
     from sqlalchemy.orm import Session
 
     from peergraph.db import generation
-    from peergraph.search.beir import read_qrels
     from peergraph.search.lexical import LexicalIndex
     from peergraph.search.metrics import ndcg_at_k
     from peergraph.search.models import WorkEmbedding
@@ -49,15 +47,7 @@ def scores(folder: Path, keep: set[int] | None) -> dict[str, float]:
                     )
                 )
             generation.advance(conn, "vectors")
-    with engine.connect() as conn:
-        corpus_id = dict(
-            conn.execute(
-                text("SELECT entity_id, record_key FROM provenance WHERE entity_type = 'work'")
-            ).all()
-        )
-    qrels = read_qrels(SHARED / "scifact-beir" / "qrels" / "train.tsv")
-    with (SHARED / "scifact-beir" / "queries.jsonl").open(encoding="utf-8") as handle:
-        queries = {q["_id"]: q["text"] for q in map(json.loads, handle) if q["_id"] in qrels}
+    corpus_id, qrels, queries = scifact_train(engine)
     lexical = LexicalIndex.build(engine)
     semantic = SemanticIndex(engine)
     semantic.size()
@@ -82,8 +72,9 @@ def scores(folder: Path, keep: set[int] | None) -> dict[str, float]:
 
 def main() -> None:
     import numpy as np
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
+    from peergraph.search.semantic import EMBED_ORDER
     from peergraph.works.models import Work
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -94,17 +85,7 @@ def main() -> None:
     source = scifact_sqlite()
     engine = engine_for(source)
     with engine.connect() as conn:
-        order = (
-            conn.execute(
-                select(Work.id).order_by(
-                    (func.coalesce(func.length(Work.abstract), 0) > 0).desc(),
-                    Work.year.desc().nulls_last(),
-                    Work.id.desc(),
-                )
-            )
-            .scalars()
-            .all()
-        )
+        order = conn.execute(select(Work.id).order_by(*EMBED_ORDER)).scalars().all()
     engine.dispose()
     print("| share embedded | subset | keyword | hybrid | hybrid − keyword |")
     print("| --- | --- | --- | --- | --- |")

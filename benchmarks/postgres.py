@@ -135,17 +135,12 @@ def scifact_sqlite() -> Path:
     return folder
 
 
-def scifact_scores(folder: Path) -> dict[str, float]:
+def scifact_train(engine):  # type: ignore[no-untyped-def]
+    """SciFact train in a store: (work id → corpus id, qrels, queries with judgements)."""
     from sqlalchemy import text
-    from sqlalchemy.orm import Session
 
     from peergraph.search.beir import read_qrels
-    from peergraph.search.lexical import LexicalIndex
-    from peergraph.search.metrics import ndcg_at_k
-    from peergraph.search.semantic import SemanticIndex
-    from peergraph.search.services import SearchError, rank_works
 
-    engine = engine_for(folder)
     with engine.connect() as conn:
         corpus_id = dict(
             conn.execute(
@@ -155,6 +150,19 @@ def scifact_scores(folder: Path) -> dict[str, float]:
     qrels = read_qrels(SHARED / "scifact-beir" / "qrels" / "train.tsv")
     with (SHARED / "scifact-beir" / "queries.jsonl").open(encoding="utf-8") as handle:
         queries = {q["_id"]: q["text"] for q in map(json.loads, handle) if q["_id"] in qrels}
+    return corpus_id, qrels, queries
+
+
+def scifact_scores(folder: Path) -> dict[str, float]:
+    from sqlalchemy.orm import Session
+
+    from peergraph.search.lexical import LexicalIndex
+    from peergraph.search.metrics import ndcg_at_k
+    from peergraph.search.semantic import SemanticIndex
+    from peergraph.search.services import SearchError, rank_works
+
+    engine = engine_for(folder)
+    corpus_id, qrels, queries = scifact_train(engine)
     lexical = LexicalIndex.build(engine)
     semantic = SemanticIndex(engine)
     semantic.size()

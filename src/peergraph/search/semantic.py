@@ -60,6 +60,15 @@ def coverage(engine: Engine, model: str = DEFAULT_ENCODER) -> Coverage:
     return Coverage(int(embedded), int(total))
 
 
+# the order the embedding job takes works in: those search gains most from first, with an
+# abstract (a title alone says little), then the newest (what people look for most)
+EMBED_ORDER = (
+    (func.coalesce(func.length(Work.abstract), 0) > 0).desc(),
+    Work.year.desc().nulls_last(),
+    Work.id.desc(),
+)
+
+
 def work_text(title: str, abstract: str | None) -> str:
     return f"{title}. {abstract}" if abstract else title
 
@@ -79,13 +88,7 @@ def embed_pending(
             (WorkEmbedding.work_id == Work.id) & (WorkEmbedding.model == encoder.name),
         )
         .where(WorkEmbedding.work_id.is_(None))
-        # the works search gains most from first: those with an abstract (a title alone
-        # says little), then the newest (what people look for most)
-        .order_by(
-            (func.coalesce(func.length(Work.abstract), 0) > 0).desc(),
-            Work.year.desc().nulls_last(),
-            Work.id.desc(),
-        )
+        .order_by(*EMBED_ORDER)
     )
     with engine.connect() as conn:
         todo = conn.execute(select(func.count()).select_from(missing.subquery())).scalar_one()
