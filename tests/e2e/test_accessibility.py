@@ -84,6 +84,7 @@ def test_pages_pass_axe_at_both_widths(browser, a11y_site):
         f"/researchers/{radford}",
         f"/researchers/{radford}/trust",
         "/researchers?topic=1",
+        "/topics/1",
         "/search?q=learning",
         f"/explore?node=researcher:{radford}",
         "/login",

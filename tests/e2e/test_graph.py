@@ -143,7 +143,7 @@ def test_a_topic_page_shows_its_slice(browser, graph_site):
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{url}/researchers/{ids['Alec Radford']}")
-    page.locator("a[href^='/researchers?topic=']").first.click()
+    page.locator("a[href^='/topics/']").first.click()
     page.wait_for_selector(".graph-view[data-ready=true]", timeout=15_000)
     assert page.locator(".graph-view").get_attribute("data-node", timeout=1000).startswith("topic:")
     assert errors == [], errors

@@ -78,6 +78,8 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
     ("GET", "/researchers/{record_id}"): (None, everyone(200)),
     ("GET", "/researchers/{record_id}/trust"): (None, everyone(200)),
     ("GET", "/search"): (None, everyone(200)),
+    ("GET", "/topics/{topic_id}"): (None, everyone(200)),
+    ("GET", "/api/topics/{topic_id}"): (None, everyone(200)),
     # accounts
     ("GET", "/signup"): (None, everyone(200)),
     ("POST", "/signup"): ({"email": "not an address", "password": PASSWORD}, everyone(400)),

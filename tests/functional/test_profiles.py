@@ -128,8 +128,10 @@ def test_work_page_links_authors_with_why(client, store):
     page = client.get(f"/works/{clip['id']}")
     radford = record_id(store, "Alec Radford")
     assert f'<a href="/researchers/{radford}">Alec Radford</a>' in page.text
-    assert "Why this author?" in page.text
+    assert page.text.count("Why these authors?") == 1  # one disclosure for the whole list
     detail = client.get(f"/api/works/{clip['id']}").json()
+    line = page.text.split('<ol class="author-line">')[1].split("</ol>")[0]
+    assert line.count("<li>") == len(detail["authorships"]) >= 2  # all of them, on one line
     first = detail["authorships"][0]
     assert first["record_id"] == radford and first["record_name"] == "Alec Radford"
     assert first["link_method"] == "model" and "confidence" in first["why"]

@@ -100,6 +100,14 @@ def test_topic_labels_are_noun_phrases_found_in_the_titles_as_written():
     assert not {"improving deep", "deep", "deep neural", "study"} & phrases.keys()
 
 
+def test_title_phrases_reach_four_words_and_skip_participles_and_foreign_function_words():
+    phrases, _ = title_phrases("Adaptive Markov chain Monte Carlo for randomized trials")
+    assert "markov chain monte carlo" in phrases and "randomized trials" in phrases
+    assert "randomized" not in phrases  # a participle qualifies, it does not name
+    phrases, _ = title_phrases("Estudio de la enseñanza de la física")
+    assert not {"de la", "de", "la"} & phrases.keys() and "fisica" in phrases
+
+
 def test_works_per_year_chart():
     svg = str(works_per_year_svg([(2018, 2), (2020, 5)]))
     assert svg.startswith("<svg") and '<title id="wpy-title">Works per year</title>' in svg

@@ -117,7 +117,7 @@ def node_url(key: Key) -> str:
     if kind == "work":
         return f"/works/{number}"
     if kind == "topic":
-        return f"/researchers?topic={number}"
+        return f"/topics/{number}"
     if kind == "institution":
         return f"/researchers?institution={number}"
     return f"/explore?node=venue:{number}"

@@ -73,6 +73,9 @@ STOPWORDS = frozenset(
         "towards",
         "use",
         "used",
+        # titles in French, Spanish, Portuguese, Italian and German have their own
+        *"de la le les des del della di du el los las en et y da dos das um una une un "
+        "para por con sur der die und von zu im".split(),
     ]
 )
 # words too general to be a label on their own (fine inside "reinforcement learning")
@@ -186,8 +189,9 @@ ADJECTIVES = frozenset(
         "based driven aware guided"
     ).split()
 )
-MAX_PHRASE = 3
-PHRASE_BONUS = 1.5  # c-TF-IDF weight of a phrase of two or three words
+NOUNS_LIKE_PARTICIPLES = frozenset("embed proceed breed speed".split())
+MAX_PHRASE = 4  # "Markov chain Monte Carlo"
+PHRASE_BONUS = 1.5  # c-TF-IDF weight of a phrase of two words or more
 LONGER_SHARE = 0.4  # a phrase yields to a longer one found in this share of its titles
 
 
@@ -207,12 +211,14 @@ def _noun_like_end(word: str) -> bool:
     low = word.lower()
     if low in ADJECTIVES:
         return False
+    if low.endswith("ed") and len(low) > 5 and low not in NOUNS_LIKE_PARTICIPLES:
+        return False  # "randomized", "supervised": participles qualify a noun
     return low in NOUNS_LIKE_ADJECTIVES or not _ADJECTIVE_END.search(low) or word.isupper()
 
 
 def title_phrases(title: str) -> tuple[dict[str, str], bool]:
     """The noun-phrase candidates of a title, {lower-case phrase: as written}, and
-    whether the title is in sentence case. Candidates are runs of one to three words
+    whether the title is in sentence case. Candidates are runs of one to four words
     inside a chunk (the title cut at punctuation and function words) that do not open
     with a clause verb ("improving"), do not end in an adjective ("deep neural"), are
     not a lone generic word ("models") and hold no number alone."""

@@ -22,6 +22,7 @@ from peergraph.ingest.services import public_path
 from peergraph.jobs.worker import WorkerThread
 from peergraph.links import safe_link
 from peergraph.logs import configure_logging
+from peergraph.profiles.topic_page import topic_source
 from peergraph.search.background import SearchIndexJob
 from peergraph.search.facts import FactsHolder
 from peergraph.search.files import IndexFolder
@@ -40,6 +41,7 @@ from peergraph.web import (
     orcid,
     researchers,
     search,
+    topics,
     views,
 )
 from peergraph.web.auth import AccountContext, csrf_token
@@ -47,19 +49,6 @@ from peergraph.web.security import SecurityHeaders
 from peergraph.works.services import author_name, identifier_url
 
 WEB_DIR = Path(__file__).parent
-
-
-TOPIC_SOURCES = {
-    "openalex": "OpenAlex topic",
-    "openalex-concept": "OpenAlex concept",
-    "arxiv": "arXiv category",
-    "inferred": "inferred from titles and abstracts",
-}
-
-
-def topic_source(taxonomy: str) -> str:
-    """Where a topic comes from, in words (pages show it next to the topic)."""
-    return TOPIC_SOURCES.get(taxonomy, taxonomy)
 
 
 def create_app(
@@ -137,8 +126,10 @@ def create_app(
     app.include_router(observe.router)
     app.include_router(api.router)
     app.include_router(api_researchers.router)
+    app.include_router(topics.router)
     app.include_router(views.router)
     app.include_router(researchers.router)
+    app.include_router(topics.pages)
     app.include_router(search.router)
     app.include_router(accounts.router)
     app.include_router(accounts.api_router)

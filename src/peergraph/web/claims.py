@@ -19,12 +19,11 @@ from peergraph.links import safe_link
 from peergraph.profiles.models import Profile
 from peergraph.web.accounts import commit_and_send, context, render
 from peergraph.web.auth import require_account, require_csrf
-from peergraph.web.deps import MAX_ID, RecordId, get_session, record_or_redirect
+from peergraph.web.deps import MAX_ID, RecordId, TopicId, get_session, record_or_redirect
 
 router = APIRouter(include_in_schema=False)
 Me = Depends(require_account)
 ClaimId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
-TopicId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 Csrf = [Depends(require_csrf)]
 
 
@@ -309,7 +308,7 @@ def follow_topic(
     except follows.FollowError as exc:
         raise HTTPException(404 if "no topic" in str(exc) else 400, str(exc)) from exc
     session.commit()
-    return RedirectResponse(f"/researchers?topic={topic_id}", status_code=303)
+    return RedirectResponse(f"/topics/{topic_id}", status_code=303)
 
 
 @router.post("/topics/{topic_id}/unfollow", dependencies=Csrf)
@@ -318,7 +317,7 @@ def unfollow_topic(
 ) -> Response:
     follows.unfollow_topic(session, me, topic_id)
     session.commit()
-    return RedirectResponse(f"/researchers?topic={topic_id}", status_code=303)
+    return RedirectResponse(f"/topics/{topic_id}", status_code=303)
 
 
 @router.get("/following", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ from peergraph.profiles import queries as profiles
 MAX_ID = 2**63 - 1
 WorkId = Annotated[int, Path(ge=1, le=MAX_ID, description="a work id")]
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID, description="a researcher record id")]
+TopicId = Annotated[int, Path(ge=1, le=MAX_ID, description="a topic id")]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 MAX_YEAR = 9999
 

@@ -53,6 +53,7 @@ class TopicHitOut(BaseModel):
     matching_works: int = Field(description="works with this topic among the query's top 100")
     reason: str
     researchers_url: str
+    url: str = Field(description="the topic's page")
 
 
 class SearchOut(Paged):
@@ -120,6 +121,7 @@ def result_json(result: search.SearchResult) -> dict[str, Any]:
                 "matching_works": h.matching_works,
                 "reason": h.reason,
                 "researchers_url": f"/researchers?topic={h.topic.id}",
+                "url": f"/topics/{h.topic.id}",
             }
             for h in result.topics
         ],

@@ -1,0 +1,169 @@
+"""The topic page: a topic's works (compact rows, sorted, paged), the researchers who
+work on it most, and the topics its works also carry.
+
+Every function issues a fixed number of queries whatever the topic's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from peergraph.authors.models import AuthorRecord
+from peergraph.profiles.models import RecordTopic
+from peergraph.profiles.queries import WORKS_PER_PAGE, bylines, hidden_records
+from peergraph.works.models import Topic, Work, WorkTopic
+from peergraph.works.services import Citations, Page, citations_of
+
+SHOWN_RESEARCHERS = 12
+SHOWN_RELATED = 10
+TOPIC_SOURCES = {
+    "openalex": "OpenAlex topic",
+    "openalex-concept": "OpenAlex concept",
+    "arxiv": "arXiv category",
+    "inferred": "inferred from titles and abstracts",
+}
+
+
+def topic_source(taxonomy: str) -> str:
+    """Where a topic comes from, in words (pages show it next to the topic)."""
+    return TOPIC_SOURCES.get(taxonomy, taxonomy)
+
+
+@dataclass
+class RelatedTopic:
+    topic: Topic
+    shared: int  # works that carry both topics, or researchers who have both
+    by: str = "works"  # "works" or "researchers"
+
+    @property
+    def reason(self) -> str:
+        if self.by == "researchers":
+            return f"{self.shared:,} researchers on this topic also work on it"
+        return f"{self.shared:,} of this topic's works also carry it"
+
+
+@dataclass
+class TopicView:
+    topic: Topic
+    works: Page  # of Work, WORKS_PER_PAGE at a time
+    sort: str
+    researchers: list[tuple[AuthorRecord, RecordTopic]]
+    researchers_total: int
+    related: list[RelatedTopic]
+    citations: Citations
+    bylines: dict[int, tuple[list[str], int]] = field(default_factory=dict)
+
+
+def topic_works(session: Session, topic_id: int, *, page: int = 1, sort: str = "newest") -> Page:
+    """The topic's works, newest, oldest or most cited first."""
+    orders = {
+        "oldest": (Work.year.asc().nulls_last(), Work.id),
+        "cited": (Work.cited_by_count.desc().nulls_last(), Work.year.desc().nulls_last(), Work.id),
+        "newest": (Work.year.desc().nulls_last(), Work.id.desc()),
+    }
+    total = session.scalar(select(func.count()).where(WorkTopic.topic_id == topic_id)) or 0
+    works = session.scalars(
+        select(Work)
+        .join(WorkTopic, WorkTopic.work_id == Work.id)
+        .where(WorkTopic.topic_id == topic_id)
+        .options(selectinload(Work.source), selectinload(Work.identifiers))
+        .order_by(*orders.get(sort, orders["newest"]))
+        .limit(WORKS_PER_PAGE)
+        .offset((page - 1) * WORKS_PER_PAGE)
+    )
+    return Page(list(works), page, WORKS_PER_PAGE, int(total))
+
+
+def topic_researchers(
+    session: Session, topic_id: int, limit: int = SHOWN_RESEARCHERS
+) -> tuple[list[tuple[AuthorRecord, RecordTopic]], int]:
+    """The researchers with the most works on the topic (never those their owners hid),
+    and how many researchers have it among their topics."""
+    shown = (RecordTopic.topic_id == topic_id, RecordTopic.record_id.not_in(hidden_records()))
+    total = session.scalar(select(func.count()).select_from(RecordTopic).where(*shown)) or 0
+    rows = session.execute(
+        select(AuthorRecord, RecordTopic)
+        .join(RecordTopic, RecordTopic.record_id == AuthorRecord.id)
+        .where(*shown)
+        .order_by(RecordTopic.works_count.desc(), RecordTopic.weight.desc(), AuthorRecord.id)
+        .limit(limit)
+    ).all()
+    return [(record, link) for record, link in rows], int(total)
+
+
+def related_topics(
+    session: Session, topic_id: int, limit: int = SHOWN_RELATED
+) -> list[RelatedTopic]:
+    """The topics this topic's works carry most often besides it (co-occurrence on works);
+    where works carry too few (each work has one inferred topic, and the ML and ACL data
+    have no others), the topics its researchers work on most besides it."""
+    related = _related_by_works(session, topic_id, limit)
+    if len(related) < limit:
+        seen = {r.topic.id for r in related}
+        related += [
+            r for r in _related_by_researchers(session, topic_id, limit) if r.topic.id not in seen
+        ][: limit - len(related)]
+    return related
+
+
+def _related_by_works(session: Session, topic_id: int, limit: int) -> list[RelatedTopic]:
+    mine, other = aliased(WorkTopic), aliased(WorkTopic)
+    shared = func.count().label("shared")
+    rows = session.execute(
+        select(Topic, shared)
+        .select_from(mine)
+        .join(other, (other.work_id == mine.work_id) & (other.topic_id != mine.topic_id))
+        .join(Topic, Topic.id == other.topic_id)
+        .where(mine.topic_id == topic_id)
+        .group_by(Topic.id)
+        .order_by(shared.desc(), Topic.id)
+        .limit(limit)
+    ).all()
+    return [RelatedTopic(topic, int(n)) for topic, n in rows]
+
+
+MIN_SHARED_RESEARCHERS = 2  # one researcher's two interests do not relate two topics
+
+
+def _related_by_researchers(session: Session, topic_id: int, limit: int) -> list[RelatedTopic]:
+    mine, other = aliased(RecordTopic), aliased(RecordTopic)
+    shared = func.count().label("shared")
+    rows = session.execute(
+        select(Topic, shared)
+        .select_from(mine)
+        .join(other, (other.record_id == mine.record_id) & (other.topic_id != mine.topic_id))
+        .join(Topic, Topic.id == other.topic_id)
+        .where(mine.topic_id == topic_id)
+        .group_by(Topic.id)
+        .having(shared >= MIN_SHARED_RESEARCHERS)
+        .order_by(shared.desc(), Topic.id)
+        .limit(limit)
+    ).all()
+    return [RelatedTopic(topic, int(n), "researchers") for topic, n in rows]
+
+
+def topic_citations(session: Session, topic_id: int) -> Citations:
+    rows = session.execute(
+        select(Work.cited_by_count, Work.cited_by_source, Work.cited_by_date)
+        .join(WorkTopic, WorkTopic.work_id == Work.id)
+        .where(WorkTopic.topic_id == topic_id)
+    ).all()
+    return citations_of([(r[0], r[1], r[2]) for r in rows], len(rows))
+
+
+def topic_view(session: Session, topic: Topic, *, page: int = 1, sort: str = "newest") -> TopicView:
+    works = topic_works(session, topic.id, page=page, sort=sort)
+    researchers, researchers_total = topic_researchers(session, topic.id)
+    return TopicView(
+        topic=topic,
+        works=works,
+        sort=sort,
+        researchers=researchers,
+        researchers_total=researchers_total,
+        related=related_topics(session, topic.id),
+        citations=topic_citations(session, topic.id),
+        bylines=bylines(session, [work.id for work in works.items]),
+    )
