@@ -177,3 +177,26 @@ def test_train_name_prior_counts_the_store(tmp_path, test_data):
     # every name kept was seen at least MIN_COUNT times: bin ≥ 1 + ⌊log₂ MIN_COUNT⌋
     kept = [*table.first.values(), *table.family.values()]
     assert kept and min(kept) >= prior.MIN_COUNT.bit_length()
+
+
+LOOK_UP_NEVER_LOADS = ("numpy", "scipy", "sklearn", "onnxruntime", "fastapi", "alembic")
+
+
+@pytest.mark.parametrize("command", [["stats"], ["profile", "Nobody In Particular"]])
+def test_look_up_commands_load_no_heavy_module(tmp_path, test_data, command):
+    """`stats` and `profile` answer in about a second on the full corpus because they
+    import neither the numeric stack, the web app nor the migrations (each costs 0.2 to
+    0.8 s of start-up): checked in a fresh interpreter, as a user runs them."""
+    import subprocess
+    import sys
+
+    assert invoke(tmp_path, "import", "--quiet", str(test_data / "sample.csl.json")).exit_code == 0
+    script = (
+        "import sys\n"
+        "from peergraph.cli.main import app\n"
+        f"try: app({['--data-dir', str(tmp_path), *command]!r})\n"
+        "except SystemExit: pass\n"
+        f"print(sorted(m for m in {LOOK_UP_NEVER_LOADS!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from peergraph.authors.models import (
@@ -35,6 +34,8 @@ from peergraph.claims.models import Follow, RecordSettings
 from peergraph.db.base import utcnow
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from peergraph.authors.disambiguation import Constraints
 
 VERIFIED = "approved"
