@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +67,10 @@ def check(page, url: str, path: str, width: int) -> list[str]:  # type: ignore[n
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
+    shots = ARTIFACTS / "pages"
+    shots.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
+    page.screenshot(path=str(shots / f"{slug}-{width}.png"), full_page=True)
     problems = [f"{path} @{width}: {v}" for v in found]
     if overflow > 0:
         problems.append(f"{path} @{width}: scrolls sideways by {overflow} px")
