@@ -17,7 +17,7 @@ from peergraph.ingest.loader import import_file
 from peergraph.profiles.models import RecordTopic
 from peergraph.profiles.queries import WORKS_PER_PAGE
 from peergraph.profiles.services import rebuild
-from peergraph.profiles.topic_page import _related_by_researchers
+from peergraph.profiles.topic_page import ACTIVE_RESEARCHERS, _related_by_researchers
 from peergraph.settings import Settings
 from peergraph.web.app import create_app
 from peergraph.works.models import Topic, Work, WorkTopic
@@ -175,7 +175,7 @@ def test_profiles_search_and_graph_link_to_topic_pages(client, store):
 def test_related_topics_fall_back_on_shared_researchers(store):
     """An inferred topic is the only inferred topic of its works, so on data with no
     source topics nothing co-occurs on a work: its related topics then come from the
-    researchers who work on both, each shared by two researchers or more."""
+    researchers who work on both (among its most active), each shared by two or more."""
     with Session(store) as session:
         topic_id = session.scalar(
             select(RecordTopic.topic_id)
@@ -187,7 +187,12 @@ def test_related_topics_fall_back_on_shared_researchers(store):
         assert topic_id is not None
         related = _related_by_researchers(session, topic_id, 10)
         holders = set(
-            session.scalars(select(RecordTopic.record_id).where(RecordTopic.topic_id == topic_id))
+            session.scalars(
+                select(RecordTopic.record_id)
+                .where(RecordTopic.topic_id == topic_id)
+                .order_by(RecordTopic.works_count.desc(), RecordTopic.record_id)
+                .limit(ACTIVE_RESEARCHERS)  # its most active researchers
+            )
         )
         assert related, "the largest inferred topic shares researchers with some topic"
         for rel in related:
@@ -198,6 +203,6 @@ def test_related_topics_fall_back_on_shared_researchers(store):
                 )
             )
             assert rel.shared == len(both) >= 2
-            assert "researchers on this topic" in rel.reason
+            assert "researchers most active on this topic" in rel.reason
         counts = [rel.shared for rel in related]
         assert counts == sorted(counts, reverse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from peergraph.db.base import Base, utcnow
@@ -13,12 +13,21 @@ from peergraph.db.base import Base, utcnow
 
 class RecordTopic(Base):
     __tablename__ = "record_topics"
+    # a topic's most active researchers, read from the index alone (topic pages)
+    __table_args__ = (
+        Index(
+            "ix_record_topics_topic_id_works_count_record_id",
+            "topic_id",
+            "works_count",
+            "record_id",
+        ),
+    )
 
     record_id: Mapped[int] = mapped_column(
         ForeignKey("author_records.id", ondelete="CASCADE"), primary_key=True
     )
     topic_id: Mapped[int] = mapped_column(
-        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
     )
     weight: Mapped[float] = mapped_column(Float)
     works_count: Mapped[int] = mapped_column(Integer)

@@ -41,7 +41,7 @@ class RelatedTopic:
     @property
     def reason(self) -> str:
         if self.by == "researchers":
-            return f"{self.shared:,} researchers on this topic also work on it"
+            return f"{self.shared:,} of the researchers most active on this topic also work on it"
         return f"{self.shared:,} of this topic's works also carry it"
 
 
@@ -126,17 +126,27 @@ def _related_by_works(session: Session, topic_id: int, limit: int) -> list[Relat
 
 
 MIN_SHARED_RESEARCHERS = 2  # one researcher's two interests do not relate two topics
+ACTIVE_RESEARCHERS = 300  # the community a topic is compared by: its most active researchers
 
 
 def _related_by_researchers(session: Session, topic_id: int, limit: int) -> list[RelatedTopic]:
-    mine, other = aliased(RecordTopic), aliased(RecordTopic)
+    """The topics that the topic's most active researchers (most works on it, up to
+    ``ACTIVE_RESEARCHERS``) also have, by how many of them have each: a bounded sample,
+    so a topic of 3,000 researchers costs what one of 300 does."""
+    active = (
+        select(RecordTopic.record_id)
+        .where(RecordTopic.topic_id == topic_id)
+        .order_by(RecordTopic.works_count.desc(), RecordTopic.record_id)
+        .limit(ACTIVE_RESEARCHERS)
+        .subquery()
+    )
     shared = func.count().label("shared")
     rows = session.execute(
         select(Topic, shared)
-        .select_from(mine)
-        .join(other, (other.record_id == mine.record_id) & (other.topic_id != mine.topic_id))
-        .join(Topic, Topic.id == other.topic_id)
-        .where(mine.topic_id == topic_id)
+        .select_from(RecordTopic)
+        .join(active, active.c.record_id == RecordTopic.record_id)
+        .join(Topic, Topic.id == RecordTopic.topic_id)
+        .where(RecordTopic.topic_id != topic_id)
         .group_by(Topic.id)
         .having(shared >= MIN_SHARED_RESEARCHERS)
         .order_by(shared.desc(), Topic.id)
@@ -145,13 +155,15 @@ def _related_by_researchers(session: Session, topic_id: int, limit: int) -> list
     return [RelatedTopic(topic, int(n), "researchers") for topic, n in rows]
 
 
-def topic_citations(session: Session, topic_id: int) -> Citations:
+def topic_citations(session: Session, topic_id: int, works: int) -> Citations:
+    """The citation figures of the topic's ``works`` works (only those with a count are
+    read: the ML and ACL data have none)."""
     rows = session.execute(
         select(Work.cited_by_count, Work.cited_by_source, Work.cited_by_date)
         .join(WorkTopic, WorkTopic.work_id == Work.id)
-        .where(WorkTopic.topic_id == topic_id)
+        .where(WorkTopic.topic_id == topic_id, Work.cited_by_count.is_not(None))
     ).all()
-    return citations_of([(r[0], r[1], r[2]) for r in rows], len(rows))
+    return citations_of([(r[0], r[1], r[2]) for r in rows], works)
 
 
 def topic_view(session: Session, topic: Topic, *, page: int = 1, sort: str = "newest") -> TopicView:
@@ -164,6 +176,6 @@ def topic_view(session: Session, topic: Topic, *, page: int = 1, sort: str = "ne
         researchers=researchers,
         researchers_total=researchers_total,
         related=related_topics(session, topic.id),
-        citations=topic_citations(session, topic.id),
+        citations=topic_citations(session, topic.id, works.total),
         bylines=bylines(session, [work.id for work in works.items]),
     )

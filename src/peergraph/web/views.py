@@ -43,11 +43,14 @@ def work_page(
     work = works.get_work(session, work_id)
     if work is None:
         raise HTTPException(404, f"There is no work with id {work_id}.")
+    affiliations, affiliation_numbers = works.numbered_affiliations(work)
     return request.app.state.templates.TemplateResponse(
         request,
         "work.html",
         {
             "work": work,
+            "affiliations": affiliations,
+            "affiliation_numbers": affiliation_numbers,
             "topics": works.work_topics(session, work_id),
             "provenance": works.work_provenance(
                 session, work_id, count_cap=works.PROVENANCE_COUNT_CAP

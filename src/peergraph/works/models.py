@@ -161,12 +161,14 @@ class Topic(Base):
 
 class WorkTopic(Base):
     __tablename__ = "work_topics"
+    # a topic's works without visiting the table: topic pages, related topics
+    __table_args__ = (Index("ix_work_topics_topic_id_work_id", "topic_id", "work_id"),)
 
     work_id: Mapped[int] = mapped_column(
         ForeignKey("works.id", ondelete="CASCADE"), primary_key=True
     )
     topic_id: Mapped[int] = mapped_column(
-        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
     )
     score: Mapped[float | None] = mapped_column(Float)
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)

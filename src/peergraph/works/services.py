@@ -292,6 +292,18 @@ def work_summary(work: Work, *, authors: list[str] | None = None) -> dict[str, A
     }
 
 
+def numbered_affiliations(work: Work) -> tuple[list[str], dict[int, list[int]]]:
+    """A work's affiliations as papers print them: each distinct one once, numbered in
+    order of first appearance, and authorship id → its numbers (institutions where the
+    source resolved them, else the raw strings)."""
+    numbers: dict[str, int] = {}
+    of_author: dict[int, list[int]] = {}
+    for authorship in work.authorships:
+        names = [i.name for i in authorship.institutions] or authorship.raw_affiliations or []
+        of_author[authorship.id] = [numbers.setdefault(n, len(numbers) + 1) for n in names]
+    return list(numbers), of_author
+
+
 def work_detail(work: Work, topics: list[tuple[Topic, WorkTopic]] | None = None) -> dict[str, Any]:
     data = work_summary(work)
     data.update(
