@@ -114,3 +114,16 @@ def test_works_per_year_chart():
     assert svg.count("<rect") == 3  # 2018, 2019 (empty), 2020
     assert "2019: 0 works" in svg and "7 works from 2018 to 2020" in svg
     assert str(works_per_year_svg([])) == ""
+
+
+def test_a_small_cluster_sharing_no_phrase_is_still_named_by_one_of_its_phrases():
+    titles = [
+        "Graph neural networks for molecules",
+        "Graph neural networks for proteins",
+        "Protein folding with language models",
+        "Conformal prediction intervals",
+    ]
+    labels = label_clusters(titles, np.array([0, 0, 1, 1]), 2)
+    assert labels[0] == "Graph neural networks"
+    assert not labels[1].startswith("Miscellaneous")
+    assert any(labels[1].lower() in t.lower() for t in titles[2:])
