@@ -50,6 +50,16 @@ def test_home_lists_works_with_counts(client, loaded):
     assert "sample.csl.json" in work_page.text  # provenance
 
 
+def test_home_source_line_follows_imports(client, engine, test_data):
+    """The "From …" line is remembered per process, and a new import shows at once."""
+    import_file(engine, ImportTarget(test_data / "openalex.jsonl", "openalex-jsonl"))
+    first = client.get("/").text
+    assert "From openalex-jsonl" in first and "csl-json" not in first
+    import_file(engine, ImportTarget(test_data / "sample.csl.json", "csl-json"))
+    second = client.get("/").text
+    assert "From csl-json (4 works), openalex-jsonl" in second and "in 2 imports" in second
+
+
 def test_home_paging(client, loaded, settings):
     assert client.get("/", params={"page": 1}).status_code == 200
     missing = client.get("/", params={"page": 99})

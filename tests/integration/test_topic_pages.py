@@ -17,7 +17,7 @@ from peergraph.ingest.loader import import_file
 from peergraph.profiles.models import RecordTopic
 from peergraph.profiles.queries import WORKS_PER_PAGE
 from peergraph.profiles.services import rebuild
-from peergraph.profiles.topic_page import ACTIVE_RESEARCHERS, _related_by_researchers
+from peergraph.profiles.topic_page import ACTIVE_RESEARCHERS, ACTIVE_WINDOW, _related_by_researchers
 from peergraph.settings import Settings
 from peergraph.web.app import create_app
 from peergraph.works.models import Topic, Work, WorkTopic
@@ -206,3 +206,37 @@ def test_related_topics_fall_back_on_shared_researchers(store):
             assert "researchers most active on this topic" in rel.reason
         counts = [rel.shared for rel in related]
         assert counts == sorted(counts, reverse=True)
+
+
+def test_home_lists_the_topics_of_the_newest_works(client, store):
+    """Active topics: of the newest works (ACTIVE_WINDOW), the topics most of them carry,
+    OpenAlex's before inferred ones, each linked to its page with its count."""
+    with Session(store) as session:
+        newest = (
+            select(Work.id)
+            .where(Work.year.is_not(None))
+            .order_by(Work.year.desc(), Work.id.desc())
+            .limit(ACTIVE_WINDOW)
+            .subquery()
+        )
+        counts = dict(
+            session.execute(
+                select(WorkTopic.topic_id, func.count())
+                .join(newest, newest.c.id == WorkTopic.work_id)
+                .join(Topic, Topic.id == WorkTopic.topic_id)
+                .where(Topic.taxonomy != "inferred")
+                .group_by(WorkTopic.topic_id)
+            ).all()
+        )
+    html = client.get("/").text
+    section = html.split('id="active-h"')[1].split("</section>")[0]
+    shown = [
+        (int(t), int(n))
+        for t, n in re.findall(
+            r'href="/topics/(\d+)">[^<]*</a> <span class="muted small">(\d+)', section
+        )
+    ]
+    assert len(shown) == min(8, len(counts))
+    assert all(counts[t] == n for t, n in shown)  # the count is the newest works carrying it
+    assert [n for _, n in shown] == sorted((n for _, n in shown), reverse=True)
+    assert min(n for _, n in shown) >= sorted(counts.values(), reverse=True)[len(shown) - 1]

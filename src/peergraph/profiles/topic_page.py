@@ -179,3 +179,38 @@ def topic_view(session: Session, topic: Topic, *, page: int = 1, sort: str = "ne
         citations=topic_citations(session, topic.id, works.total),
         bylines=bylines(session, [work.id for work in works.items]),
     )
+
+
+ACTIVE_WINDOW = 2_000  # the newest works that say which topics are active
+SHOWN_ACTIVE = 8
+
+
+@dataclass
+class ActiveTopic:
+    topic: Topic
+    recent: int  # of the newest ACTIVE_WINDOW works, how many carry it
+
+
+def active_topics(session: Session, limit: int = SHOWN_ACTIVE) -> list[ActiveTopic]:
+    """The topics the newest works carry most (the home page's entry points): of the
+    ``ACTIVE_WINDOW`` newest works, by how many carry each. Inferred topics only when
+    the newest works have no other (OpenAlex topics name fields more precisely)."""
+    newest = (
+        select(Work.id)
+        .where(Work.year.is_not(None))
+        .order_by(Work.year.desc(), Work.id.desc())
+        .limit(ACTIVE_WINDOW)
+        .subquery()
+    )
+    recent = func.count().label("recent")
+    rows = session.execute(
+        select(Topic, recent)
+        .join(WorkTopic, WorkTopic.topic_id == Topic.id)
+        .join(newest, newest.c.id == WorkTopic.work_id)
+        .group_by(Topic.id)
+        .order_by(recent.desc(), Topic.id)
+        .limit(limit * 3)
+    ).all()
+    found = [ActiveTopic(topic, int(n)) for topic, n in rows]
+    named = [a for a in found if a.topic.taxonomy != "inferred"]
+    return (named if len(named) >= limit else found)[:limit]
