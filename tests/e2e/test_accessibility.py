@@ -90,6 +90,7 @@ def test_pages_pass_axe_at_both_widths(browser, a11y_site):
         f"/researchers/{radford}/trust",
         "/researchers?topic=1",
         "/topics/1",
+        "/institutions/1",
         "/search?q=learning",
         f"/explore?node=researcher:{radford}",
         "/login",

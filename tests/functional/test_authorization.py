@@ -28,7 +28,7 @@ from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.profiles.services import rebuild
 from peergraph.web.app import create_app
-from peergraph.works.models import Topic, Work
+from peergraph.works.models import Institution, Topic, Work
 
 ROLES = ("anonymous", "member", "moderator", "admin", "other_owner", "owner")
 PASSWORD = "correct horse battery staple"
@@ -80,6 +80,8 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
     ("GET", "/search"): (None, everyone(200)),
     ("GET", "/topics/{topic_id}"): (None, everyone(200)),
     ("GET", "/api/topics/{topic_id}"): (None, everyone(200)),
+    ("GET", "/institutions/{institution_id}"): (None, everyone(200)),
+    ("GET", "/api/institutions/{institution_id}"): (None, everyone(200)),
     # accounts
     ("GET", "/signup"): (None, everyone(200)),
     ("POST", "/signup"): ({"email": "not an address", "password": PASSWORD}, everyone(400)),
@@ -157,6 +159,7 @@ MOUNTS = {"/static", "/static/swagger-ui"}  # files, the same for everyone
 @pytest.fixture
 def app(settings, engine, test_data):  # type: ignore[no-untyped-def]
     import_file(engine, ImportTarget(test_data / "profiles.csl.json", "csl-json"))
+    import_file(engine, ImportTarget(test_data / "openalex.jsonl", "openalex-jsonl"))
     rebuild(engine)
     with Session(engine) as session:
         accounts = {}
@@ -233,6 +236,9 @@ def test_every_route_answers_each_visitor_as_the_matrix_says(app, clients, engin
             "claim_id": str(session.scalars(claim).one()),
             "dispute_id": "999999",
             "topic_id": str(session.scalars(select(Topic.id).order_by(Topic.id)).first()),
+            "institution_id": str(
+                session.scalars(select(Institution.id).order_by(Institution.id)).first()
+            ),
         }
     wrong = []
     for (method, path), (form, expected) in MATRIX.items():

@@ -316,6 +316,8 @@ def test_huge_integers_are_404_or_422_never_500(client, hostile_store, value):
         f"/api/researchers/{value}/similar",
         f"/api/researchers?topic={value}",
         f"/api/researchers?institution={value}",
+        f"/api/topics/{value}",
+        f"/api/institutions/{value}",
         f"/api/search?q=x&year_from={value}",
         f"/api/search?q=x&year_to={value}",
         f"/api/search?q=x&page={value}",
@@ -325,6 +327,8 @@ def test_huge_integers_are_404_or_422_never_500(client, hostile_store, value):
         f"/researchers/{value}/trust",
         f"/researchers?topic={value}",
         f"/researchers?institution={value}",
+        f"/topics/{value}",
+        f"/institutions/{value}",
         f"/?page={value}",
     ]
     for path in paths:

@@ -148,7 +148,7 @@ def test_researchers_list_and_filters(client, store):
     assert [r["display_name"] for r in institution["items"]] == ["A. Lovelace"]
     lovelace = institution["items"][0]["id"]
     profile = client.get(f"/researchers/{lovelace}")
-    assert '<a href="/researchers?institution=1">University of Examples</a>' in profile.text
+    assert '<a href="/institutions/1">University of Examples</a>' in profile.text
     assert client.get(f"/api/researchers/{lovelace}").json()["affiliations"][0]["id"] == 1
 
 

@@ -1,5 +1,5 @@
-"""Topic pages and their JSON: works in compact rows (sorted, paged), the researchers
-with the most works on the topic, related topics by shared works, the graph slice."""
+"""Topic and institution pages and their JSON: works in compact rows (sorted, paged),
+the researchers with the most works there, related topics, the graph slice."""
 
 from __future__ import annotations
 
@@ -20,7 +20,14 @@ from peergraph.profiles.services import rebuild
 from peergraph.profiles.topic_page import ACTIVE_RESEARCHERS, ACTIVE_WINDOW, _related_by_researchers
 from peergraph.settings import Settings
 from peergraph.web.app import create_app
-from peergraph.works.models import Topic, Work, WorkTopic
+from peergraph.works.models import (
+    Authorship,
+    AuthorshipInstitution,
+    Institution,
+    Topic,
+    Work,
+    WorkTopic,
+)
 from tests.stores import store_engine
 
 MAX_TOPIC_QUERIES = 11  # the related topics' fallback adds one
@@ -240,3 +247,77 @@ def test_home_lists_the_topics_of_the_newest_works(client, store):
     assert all(counts[t] == n for t, n in shown)  # the count is the newest works carrying it
     assert [n for _, n in shown] == sorted((n for _, n in shown), reverse=True)
     assert min(n for _, n in shown) >= sorted(counts.values(), reverse=True)[len(shown) - 1]
+
+
+def largest_institution(engine) -> int:
+    with Session(engine) as session:
+        return int(
+            session.scalar(
+                select(AuthorshipInstitution.institution_id)
+                .group_by(AuthorshipInstitution.institution_id)
+                .order_by(func.count().desc(), AuthorshipInstitution.institution_id)
+            )
+        )
+
+
+def test_institution_page_lists_its_works_researchers_and_topics(client, store):
+    institution_id = largest_institution(store)
+    with Session(store) as session:
+        institution = session.get(Institution, institution_id)
+        assert institution is not None
+        works = set(
+            session.scalars(
+                select(Authorship.work_id)
+                .join(AuthorshipInstitution, AuthorshipInstitution.authorship_id == Authorship.id)
+                .where(AuthorshipInstitution.institution_id == institution_id)
+            )
+        )
+    page = client.get(f"/institutions/{institution_id}")
+    assert page.status_code == 200
+    html = page.text
+    assert f"<h1>{institution.name}</h1>" in html
+    assert f'data-node="institution:{institution_id}"' in html  # the graph slice
+    api = client.get(f"/api/institutions/{institution_id}").json()
+    assert api["total"] == len(works)
+    assert {item["id"] for item in api["items"]} <= works
+    assert len(api["items"]) == min(len(works), WORKS_PER_PAGE)
+    years = [item["year"] or 0 for item in api["items"]]
+    assert years == sorted(years, reverse=True)  # newest first
+    counts = [r["works_here"] for r in api["researchers"]]
+    assert counts == sorted(counts, reverse=True) and api["researchers_total"] >= len(counts)
+    for researcher in api["researchers"]:
+        assert f'href="/researchers/{researcher["id"]}"' in html
+    for topic in api["topics"]:
+        assert f'href="/topics/{topic["id"]}"' in html and topic["works_here"] >= 1
+    cited = client.get(f"/api/institutions/{institution_id}", params={"sort": "cited"}).json()
+    counted = [item["cited_by_count"] or 0 for item in cited["items"]]
+    assert counted == sorted(counted, reverse=True)
+    assert client.get("/institutions/999999").status_code == 404
+    assert client.get(f"/institutions/{institution_id}?page=999").status_code == 404
+    assert client.get(f"/api/institutions/{institution_id}?sort=random").status_code == 422
+
+
+def test_institution_links_pass_the_url_policy(client, store):
+    """An institution's homepage comes from data: a hostile one is shown as no link."""
+    institution_id = largest_institution(store)
+    with Session(store) as session:
+        institution = session.get(Institution, institution_id)
+        assert institution is not None
+        kept = institution.homepage_url
+        institution.homepage_url = "javascript:alert(document.cookie)"
+        session.commit()
+    try:
+        html = client.get(f"/institutions/{institution_id}").text
+        assert "javascript:" not in html
+        assert client.get(f"/api/institutions/{institution_id}").json()["homepage"] is None
+    finally:
+        with Session(store) as session:
+            institution = session.get(Institution, institution_id)
+            assert institution is not None
+            institution.homepage_url = kept
+            session.commit()
+
+
+def test_profiles_and_the_graph_link_to_institution_pages(client, store):
+    html = client.get(f"/api/graph/slice?node=institution:{largest_institution(store)}").text
+    assert f"/institutions/{largest_institution(store)}" in html

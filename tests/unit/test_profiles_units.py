@@ -127,3 +127,14 @@ def test_a_small_cluster_sharing_no_phrase_is_still_named_by_one_of_its_phrases(
     assert labels[0] == "Graph neural networks"
     assert not labels[1].startswith("Miscellaneous")
     assert any(labels[1].lower() in t.lower() for t in titles[2:])
+
+
+def test_labels_keep_acronyms_written_in_title_case_titles():
+    titles = [
+        "Improved Techniques for Training GANs",
+        "Stabilizing Training of GANs",
+        "Large-Scale Weak Supervision for Speech",
+        "Large-Scale Weak Supervision of Images",
+    ]
+    labels = label_clusters(titles, np.array([0, 0, 1, 1]), 2)
+    assert labels == ["GANs", "Large-scale weak supervision"]

@@ -119,7 +119,7 @@ def node_url(key: Key) -> str:
     if kind == "topic":
         return f"/topics/{number}"
     if kind == "institution":
-        return f"/researchers?institution={number}"
+        return f"/institutions/{number}"
     return f"/explore?node=venue:{number}"
 
 

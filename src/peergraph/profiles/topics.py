@@ -275,11 +275,19 @@ def label_clusters(titles: list[str], assignment: np.ndarray, k: int) -> list[st
         phrases, sentence_case = title_phrases(title)
         overall.update(phrases.keys())
         per_cluster[cluster].update(phrases.keys())
+        words = _TITLE_WORD.findall(_case_folded(title))
         if sentence_case:
             for key, form in phrases.items():
                 trusted.setdefault(key, Counter())[form] += 1
-            for word in _TITLE_WORD.findall(_case_folded(title))[1:]:
+            for word in words[1:]:
                 word_forms.setdefault(word.lower(), Counter())[word] += 1
+        else:
+            # title case capitalises each word and each part of a hyphenated one
+            # ("Large-Scale"), never a letter inside: "GANs", "BERT" are written so on
+            # purpose, in any title
+            for word in words:
+                if any(ch.isupper() and word[i - 1] != "-" for i, ch in enumerate(word) if i):
+                    word_forms.setdefault(word.lower(), Counter())[word] += 1
     sizes = np.bincount(assignment, minlength=k)
     average = max(len(titles), 1) / max(k, 1)
     ranked_per_cluster: list[list[str]] = []

@@ -38,6 +38,7 @@ from peergraph.web import (
     errors,
     graph,
     health,
+    institutions,
     observe,
     orcid,
     researchers,
@@ -134,9 +135,11 @@ def create_app(
     app.include_router(api.router)
     app.include_router(api_researchers.router)
     app.include_router(topics.router)
+    app.include_router(institutions.router)
     app.include_router(views.router)
     app.include_router(researchers.router)
     app.include_router(topics.pages)
+    app.include_router(institutions.pages)
     app.include_router(search.router)
     app.include_router(accounts.router)
     app.include_router(accounts.api_router)

@@ -19,6 +19,7 @@ MAX_ID = 2**63 - 1
 WorkId = Annotated[int, Path(ge=1, le=MAX_ID, description="a work id")]
 RecordId = Annotated[int, Path(ge=1, le=MAX_ID, description="a researcher record id")]
 TopicId = Annotated[int, Path(ge=1, le=MAX_ID, description="a topic id")]
+InstitutionId = Annotated[int, Path(ge=1, le=MAX_ID, description="an institution id")]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 MAX_YEAR = 9999
 

@@ -180,6 +180,7 @@ IDENTIFIER_LINKS = {
     "pmid": "https://pubmed.ncbi.nlm.nih.gov/{}",
     "pmcid": "https://www.ncbi.nlm.nih.gov/pmc/articles/{}",
     "orcid": "https://orcid.org/{}",
+    "ror": "https://ror.org/{}",
 }
 
 
