@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from peergraph.authors.models import AuthorRecord, AuthorshipLink
-from peergraph.profiles.queries import WORKS_PER_PAGE, bylines, hidden_records
+from peergraph.profiles.queries import WORKS_PER_PAGE, bylines, hidden_records, work_order
 from peergraph.works.models import (
     Authorship,
     AuthorshipInstitution,
@@ -53,18 +53,13 @@ def institution_works(
     session: Session, institution_id: int, *, page: int = 1, sort: str = "newest"
 ) -> Page:
     """The institution's works, newest, oldest or most cited first."""
-    orders = {
-        "oldest": (Work.year.asc().nulls_last(), Work.id),
-        "cited": (Work.cited_by_count.desc().nulls_last(), Work.year.desc().nulls_last(), Work.id),
-        "newest": (Work.year.desc().nulls_last(), Work.id.desc()),
-    }
     ids = _work_ids(institution_id)
     total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
     works = session.scalars(
         select(Work)
         .where(Work.id.in_(ids))
         .options(selectinload(Work.source), selectinload(Work.identifiers))
-        .order_by(*orders.get(sort, orders["newest"]))
+        .order_by(*work_order(sort))
         .limit(WORKS_PER_PAGE)
         .offset((page - 1) * WORKS_PER_PAGE)
     )

@@ -35,6 +35,18 @@ from peergraph.works.models import Authorship, AuthorshipInstitution, Topic, Wor
 from peergraph.works.services import Citations, Page, citations_of, person_name
 
 WORKS_PER_PAGE = 25  # a long record pages its works: compact rows, 25 at a time
+
+
+def work_order(sort: str) -> tuple[Any, ...]:
+    """ORDER BY of a paged work list: newest, oldest or most cited first (unknown values
+    read as newest); ties broken by id so pages never overlap."""
+    if sort == "oldest":
+        return (Work.year.asc().nulls_last(), Work.id)
+    if sort == "cited":
+        return (Work.cited_by_count.desc().nulls_last(), Work.year.desc().nulls_last(), Work.id)
+    return (Work.year.desc().nulls_last(), Work.id.desc())
+
+
 BYLINE_AUTHORS = 3  # names shown on a work row; then "et al." with the count
 SHOWN_COLLABORATORS = 20
 
@@ -290,12 +302,7 @@ def record_works(
     session: Session, record: AuthorRecord, *, page: int = 1, sort: str = "newest"
 ) -> Page:
     """The record's works with the link that put each one here (why this paper)."""
-    orders = {
-        "oldest": (Work.year.asc().nulls_last(), Work.id),
-        "cited": (Work.cited_by_count.desc().nulls_last(), Work.year.desc().nulls_last(), Work.id),
-        "newest": (Work.year.desc().nulls_last(), Work.id.desc()),
-    }
-    order = orders.get(sort, orders["newest"])
+    order = work_order(sort)
     rows = session.execute(
         select(Work, AuthorshipLink, Authorship.position)
         .join(Authorship, Authorship.work_id == Work.id)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from peergraph.authors.models import AuthorRecord
 from peergraph.profiles.models import RecordTopic
-from peergraph.profiles.queries import WORKS_PER_PAGE, bylines, hidden_records
+from peergraph.profiles.queries import WORKS_PER_PAGE, bylines, hidden_records, work_order
 from peergraph.works.models import Topic, Work, WorkTopic
 from peergraph.works.services import Citations, Page, citations_of
 
@@ -59,18 +59,13 @@ class TopicView:
 
 def topic_works(session: Session, topic_id: int, *, page: int = 1, sort: str = "newest") -> Page:
     """The topic's works, newest, oldest or most cited first."""
-    orders = {
-        "oldest": (Work.year.asc().nulls_last(), Work.id),
-        "cited": (Work.cited_by_count.desc().nulls_last(), Work.year.desc().nulls_last(), Work.id),
-        "newest": (Work.year.desc().nulls_last(), Work.id.desc()),
-    }
     total = session.scalar(select(func.count()).where(WorkTopic.topic_id == topic_id)) or 0
     works = session.scalars(
         select(Work)
         .join(WorkTopic, WorkTopic.work_id == Work.id)
         .where(WorkTopic.topic_id == topic_id)
         .options(selectinload(Work.source), selectinload(Work.identifiers))
-        .order_by(*orders.get(sort, orders["newest"]))
+        .order_by(*work_order(sort))
         .limit(WORKS_PER_PAGE)
         .offset((page - 1) * WORKS_PER_PAGE)
     )

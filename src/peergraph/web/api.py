@@ -48,6 +48,33 @@ def page_fields(page: Page) -> dict[str, int]:
     return {"page": page.page, "per_page": page.per_page, "total": page.total, "pages": page.pages}
 
 
+# a paged work list's query parameters (topic and institution pages, their JSON)
+WorkSort = Query("newest", pattern="^(newest|oldest|cited)$", description="newest, oldest or cited")
+WorkPageNumber = Query(1, ge=1, le=100_000)
+
+
+class ListedWork(WorkSummary):
+    """A row of a paged work list: the first few authors and the citation count."""
+
+    authors: list[str] = Field(description="the first few authors, given name first")
+    authors_total: int = Field(description="how many authors the work has")
+    cited_by_count: int | None
+
+
+def listed_works(
+    items: list[Any], byline_of: dict[int, tuple[list[str], int]]
+) -> list[dict[str, Any]]:
+    """``ListedWork`` rows of ``items`` (works), with their bylines (profiles.bylines)."""
+    out = []
+    for work in items:
+        names, total = byline_of.get(work.id, ([], 0))
+        out.append(
+            works.work_summary(work, authors=names)
+            | {"authors_total": total, "cited_by_count": work.cited_by_count}
+        )
+    return out
+
+
 class WorkPage(Paged):
     items: list[WorkSummary]
 

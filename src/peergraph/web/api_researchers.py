@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from peergraph.profiles import queries as profiles
-from peergraph.web.api import ERRORS, Paged, WorkSummary, page_fields
+from peergraph.web.api import ERRORS, Paged, WorkPageNumber, WorkSort, WorkSummary, page_fields
 from peergraph.web.deps import OptionalId, RecordId, get_session, shown_record
 from peergraph.works.services import work_summary
 
@@ -140,8 +140,8 @@ def get_researcher(
 def get_researcher_works(
     request: Request,
     record_id: RecordId,
-    page: int = Query(1, ge=1, le=100_000),
-    sort: str = Query("newest", pattern="^(newest|oldest|cited)$"),
+    page: int = WorkPageNumber,
+    sort: str = WorkSort,
     session: Session = Depends(get_session),
 ) -> Any:
     found = shown_record(request, session, record_id, "/api/researchers", "/works")

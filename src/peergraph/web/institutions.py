@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -13,15 +13,21 @@ from sqlalchemy.orm import Session
 from peergraph.links import safe_link
 from peergraph.profiles import institution_page
 from peergraph.profiles.topic_page import topic_source
-from peergraph.web.api import ERRORS, Paged, WorkSummary, page_fields
+from peergraph.web.api import (
+    ERRORS,
+    ListedWork,
+    Paged,
+    WorkPageNumber,
+    WorkSort,
+    listed_works,
+    page_fields,
+)
 from peergraph.web.deps import InstitutionId, get_session
 from peergraph.works.models import Institution
-from peergraph.works.services import identifier_url, work_summary
+from peergraph.works.services import identifier_url
 
 pages = APIRouter(include_in_schema=False)
 router = APIRouter(prefix="/api", tags=["institutions"])
-Sort = Query("newest", pattern="^(newest|oldest|cited)$", description="newest, oldest or cited")
-PageNumber = Query(1, ge=1, le=100_000)
 
 
 def institution_view(
@@ -40,8 +46,8 @@ def institution_view(
 def institution_html(
     request: Request,
     institution_id: InstitutionId,
-    page: int = PageNumber,
-    sort: str = Sort,
+    page: int = WorkPageNumber,
+    sort: str = WorkSort,
     session: Session = Depends(get_session),
 ) -> Response:
     view = institution_view(session, institution_id, page, sort)
@@ -65,12 +71,6 @@ class InstitutionTopic(BaseModel):
     works_here: int = Field(description="the institution's works that carry the topic")
 
 
-class InstitutionWork(WorkSummary):
-    authors: list[str] = Field(description="the first few authors, given name first")
-    authors_total: int = Field(description="how many authors the work has")
-    cited_by_count: int | None
-
-
 class InstitutionOut(Paged):
     id: int
     name: str
@@ -81,7 +81,7 @@ class InstitutionOut(Paged):
     researchers_total: int
     researchers: list[InstitutionResearcher]
     topics: list[InstitutionTopic]
-    items: list[InstitutionWork] = Field(description="its works, one page, in `sort` order")
+    items: list[ListedWork] = Field(description="its works, one page, in `sort` order")
 
 
 @router.get(
@@ -93,8 +93,8 @@ class InstitutionOut(Paged):
 def institution_json(
     request: Request,
     institution_id: InstitutionId,
-    page: int = PageNumber,
-    sort: str = Sort,
+    page: int = WorkPageNumber,
+    sort: str = WorkSort,
     session: Session = Depends(get_session),
 ) -> Any:
     view = institution_view(session, institution_id, page, sort)
@@ -126,13 +126,6 @@ def institution_json(
             }
             for t, n in view.topics
         ],
-        "items": [
-            work_summary(w, authors=view.bylines.get(w.id, ([], 0))[0])
-            | {
-                "authors_total": view.bylines.get(w.id, ([], 0))[1],
-                "cited_by_count": w.cited_by_count,
-            }
-            for w in view.works.items
-        ],
+        "items": listed_works(view.works.items, view.bylines),
         **page_fields(view.works),
     }

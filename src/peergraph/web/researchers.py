@@ -15,6 +15,7 @@ from peergraph.profiles import queries as profiles
 from peergraph.profiles import trust
 from peergraph.profiles.models import CLOSE_STRENGTH
 from peergraph.search.similar import similar_researchers
+from peergraph.web.api import WorkPageNumber, WorkSort
 from peergraph.web.auth import current_account
 from peergraph.web.charts import works_per_year_svg
 from peergraph.web.deps import OptionalId, RecordId, get_session, shown_record
@@ -54,8 +55,8 @@ def person_json_ld(view: profiles.ProfileView, base_url: str) -> str:
 def profile_page(
     request: Request,
     record_id: RecordId,
-    page: int = Query(1, ge=1, le=100_000),
-    sort: str = Query("newest", pattern="^(newest|oldest|cited)$"),
+    page: int = WorkPageNumber,
+    sort: str = WorkSort,
     session: Session = Depends(get_session),
 ) -> Response:
     found = shown_record(request, session, record_id, "/researchers")

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from peergraph.claims import follows
 from peergraph.profiles import topic_page
-from peergraph.web.api import ERRORS, Paged, WorkSummary, page_fields
+from peergraph.web.api import (
+    ERRORS,
+    ListedWork,
+    Paged,
+    WorkPageNumber,
+    WorkSort,
+    listed_works,
+    page_fields,
+)
 from peergraph.web.auth import current_account
 from peergraph.web.deps import TopicId, get_session
 from peergraph.works.models import Topic
-from peergraph.works.services import work_summary
 
 pages = APIRouter(include_in_schema=False)
 router = APIRouter(prefix="/api", tags=["topics"])
-Sort = Query("newest", pattern="^(newest|oldest|cited)$", description="newest, oldest or cited")
-PageNumber = Query(1, ge=1, le=100_000)
 
 
 def get_topic(session: Session, topic_id: int) -> Topic:
@@ -41,8 +46,8 @@ def topic_view(session: Session, topic_id: int, page: int, sort: str) -> topic_p
 def topic_html(
     request: Request,
     topic_id: TopicId,
-    page: int = PageNumber,
-    sort: str = Sort,
+    page: int = WorkPageNumber,
+    sort: str = WorkSort,
     session: Session = Depends(get_session),
 ) -> Response:
     view = topic_view(session, topic_id, page, sort)
@@ -73,12 +78,6 @@ class RelatedTopicOut(BaseModel):
     reason: str = Field(description="why it is related, in words")
 
 
-class TopicWork(WorkSummary):
-    authors: list[str] = Field(description="the first few authors, given name first")
-    authors_total: int = Field(description="how many authors the work has")
-    cited_by_count: int | None
-
-
 class TopicOut(Paged):
     id: int
     name: str
@@ -90,7 +89,7 @@ class TopicOut(Paged):
     researchers_total: int
     researchers: list[TopicResearcher]
     related: list[RelatedTopicOut]
-    items: list[TopicWork] = Field(description="the topic's works, one page, in `sort` order")
+    items: list[ListedWork] = Field(description="the topic's works, one page, in `sort` order")
 
 
 @router.get(
@@ -102,8 +101,8 @@ class TopicOut(Paged):
 def topic_json(
     request: Request,
     topic_id: TopicId,
-    page: int = PageNumber,
-    sort: str = Sort,
+    page: int = WorkPageNumber,
+    sort: str = WorkSort,
     session: Session = Depends(get_session),
 ) -> Any:
     view = topic_view(session, topic_id, page, sort)
@@ -137,13 +136,6 @@ def topic_json(
             }
             for rel in view.related
         ],
-        "items": [
-            work_summary(w, authors=view.bylines.get(w.id, ([], 0))[0])
-            | {
-                "authors_total": view.bylines.get(w.id, ([], 0))[1],
-                "cited_by_count": w.cited_by_count,
-            }
-            for w in view.works.items
-        ],
+        "items": listed_works(view.works.items, view.bylines),
         **page_fields(view.works),
     }
