@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from peergraph.authors.models import AuthorRecord, AuthorshipLink
-from peergraph.profiles.queries import WORKS_PER_PAGE, bylines, hidden_records, work_order
+from peergraph.profiles.queries import bylines, hidden_records, works_page
 from peergraph.works.models import (
     Authorship,
     AuthorshipInstitution,
@@ -53,17 +53,7 @@ def institution_works(
     session: Session, institution_id: int, *, page: int = 1, sort: str = "newest"
 ) -> Page:
     """The institution's works, newest, oldest or most cited first."""
-    ids = _work_ids(institution_id)
-    total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
-    works = session.scalars(
-        select(Work)
-        .where(Work.id.in_(ids))
-        .options(selectinload(Work.source), selectinload(Work.identifiers))
-        .order_by(*work_order(sort))
-        .limit(WORKS_PER_PAGE)
-        .offset((page - 1) * WORKS_PER_PAGE)
-    )
-    return Page(list(works), page, WORKS_PER_PAGE, int(total))
+    return works_page(session, _work_ids(institution_id), page=page, sort=sort)
 
 
 def institution_researchers(

@@ -298,6 +298,22 @@ def bylines(session: Session, work_ids: list[int]) -> dict[int, tuple[list[str],
     return out
 
 
+def works_page(session: Session, work_ids: Any, *, page: int = 1, sort: str = "newest") -> Page:
+    """One page of the works whose ids ``work_ids`` selects (a SELECT of one column of
+    distinct work ids), in ``work_order(sort)``, with their venue and identifiers: the
+    body of the topic and institution pages."""
+    total = session.scalar(select(func.count()).select_from(work_ids.subquery())) or 0
+    works = session.scalars(
+        select(Work)
+        .where(Work.id.in_(work_ids))
+        .options(selectinload(Work.source), selectinload(Work.identifiers))
+        .order_by(*work_order(sort))
+        .limit(WORKS_PER_PAGE)
+        .offset((page - 1) * WORKS_PER_PAGE)
+    )
+    return Page(list(works), page, WORKS_PER_PAGE, int(total))
+
+
 def record_works(
     session: Session, record: AuthorRecord, *, page: int = 1, sort: str = "newest"
 ) -> Page:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased
 
 from peergraph.authors.models import AuthorRecord
 from peergraph.profiles.models import RecordTopic
-from peergraph.profiles.queries import WORKS_PER_PAGE, bylines, hidden_records, work_order
+from peergraph.profiles.queries import bylines, hidden_records, works_page
 from peergraph.works.models import Topic, Work, WorkTopic
 from peergraph.works.services import Citations, Page, citations_of
 
@@ -59,17 +59,8 @@ class TopicView:
 
 def topic_works(session: Session, topic_id: int, *, page: int = 1, sort: str = "newest") -> Page:
     """The topic's works, newest, oldest or most cited first."""
-    total = session.scalar(select(func.count()).where(WorkTopic.topic_id == topic_id)) or 0
-    works = session.scalars(
-        select(Work)
-        .join(WorkTopic, WorkTopic.work_id == Work.id)
-        .where(WorkTopic.topic_id == topic_id)
-        .options(selectinload(Work.source), selectinload(Work.identifiers))
-        .order_by(*work_order(sort))
-        .limit(WORKS_PER_PAGE)
-        .offset((page - 1) * WORKS_PER_PAGE)
-    )
-    return Page(list(works), page, WORKS_PER_PAGE, int(total))
+    ids = select(WorkTopic.work_id).where(WorkTopic.topic_id == topic_id)
+    return works_page(session, ids, page=page, sort=sort)
 
 
 def topic_researchers(
