@@ -12,16 +12,15 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from peergraph.authors.models import AuthorRecord, AuthorshipLink
-from peergraph.profiles.queries import bylines, hidden_records, works_page
+from peergraph.profiles.queries import bylines, hidden_records, works_citations, works_page
 from peergraph.works.models import (
     Authorship,
     AuthorshipInstitution,
     Institution,
     Topic,
-    Work,
     WorkTopic,
 )
-from peergraph.works.services import Citations, Page, citations_of
+from peergraph.works.services import Citations, Page
 
 SHOWN_RESEARCHERS = 12
 SHOWN_TOPICS = 10
@@ -99,18 +98,13 @@ def institution_topics(
     return [(topic, int(n)) for topic, n in rows]
 
 
-def institution_citations(session: Session, institution_id: int, works: int) -> Citations:
-    rows = session.execute(
-        select(Work.cited_by_count, Work.cited_by_source, Work.cited_by_date).where(
-            Work.id.in_(_work_ids(institution_id)), Work.cited_by_count.is_not(None)
-        )
-    ).all()
-    return citations_of([(r[0], r[1], r[2]) for r in rows], works)
-
-
 def institution_view(
-    session: Session, institution: Institution, *, page: int = 1, sort: str = "newest"
-) -> InstitutionView:
+    session: Session, institution_id: int, *, page: int = 1, sort: str = "newest"
+) -> InstitutionView | None:
+    """Everything the institution page shows; None when there is no such institution."""
+    institution = session.get(Institution, institution_id)
+    if institution is None:
+        return None
     works = institution_works(session, institution.id, page=page, sort=sort)
     researchers, researchers_total = institution_researchers(session, institution.id)
     return InstitutionView(
@@ -120,6 +114,6 @@ def institution_view(
         researchers=researchers,
         researchers_total=researchers_total,
         topics=institution_topics(session, institution.id),
-        citations=institution_citations(session, institution.id, works.total),
+        citations=works_citations(session, _work_ids(institution.id), works.total),
         bylines=bylines(session, [work.id for work in works.items]),
     )

@@ -35,18 +35,6 @@ from peergraph.works.models import Authorship, AuthorshipInstitution, Topic, Wor
 from peergraph.works.services import Citations, Page, citations_of, person_name
 
 WORKS_PER_PAGE = 25  # a long record pages its works: compact rows, 25 at a time
-
-
-def work_order(sort: str) -> tuple[Any, ...]:
-    """ORDER BY of a paged work list: newest, oldest or most cited first (unknown values
-    read as newest); ties broken by id so pages never overlap."""
-    if sort == "oldest":
-        return (Work.year.asc().nulls_last(), Work.id)
-    if sort == "cited":
-        return (Work.cited_by_count.desc().nulls_last(), Work.year.desc().nulls_last(), Work.id)
-    return (Work.year.desc().nulls_last(), Work.id.desc())
-
-
 BYLINE_AUTHORS = 3  # names shown on a work row; then "et al." with the count
 SHOWN_COLLABORATORS = 20
 
@@ -298,6 +286,16 @@ def bylines(session: Session, work_ids: list[int]) -> dict[int, tuple[list[str],
     return out
 
 
+def work_order(sort: str) -> tuple[Any, ...]:
+    """ORDER BY of a paged work list: newest, oldest or most cited first (unknown values
+    read as newest); ties broken by id so pages never overlap."""
+    if sort == "oldest":
+        return (Work.year.asc().nulls_last(), Work.id)
+    if sort == "cited":
+        return (Work.cited_by_count.desc().nulls_last(), Work.year.desc().nulls_last(), Work.id)
+    return (Work.year.desc().nulls_last(), Work.id.desc())
+
+
 def works_page(session: Session, work_ids: Any, *, page: int = 1, sort: str = "newest") -> Page:
     """One page of the works whose ids ``work_ids`` selects (a SELECT of one column of
     distinct work ids), in ``work_order(sort)``, with their venue and identifiers: the
@@ -312,6 +310,17 @@ def works_page(session: Session, work_ids: Any, *, page: int = 1, sort: str = "n
         .offset((page - 1) * WORKS_PER_PAGE)
     )
     return Page(list(works), page, WORKS_PER_PAGE, int(total))
+
+
+def works_citations(session: Session, work_ids: Any, works: int) -> Citations:
+    """The citation figures of the ``works`` works whose ids ``work_ids`` selects; only
+    those with a count are read (the ML and ACL data have none)."""
+    rows = session.execute(
+        select(Work.cited_by_count, Work.cited_by_source, Work.cited_by_date).where(
+            Work.id.in_(work_ids), Work.cited_by_count.is_not(None)
+        )
+    ).all()
+    return citations_of([(r[0], r[1], r[2]) for r in rows], works)
 
 
 def record_works(

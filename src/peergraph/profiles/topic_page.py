@@ -1,5 +1,5 @@
 """The topic page: a topic's works (compact rows, sorted, paged), the researchers who
-work on it most, and the topics its works also carry.
+work on it most, and the topics its works also carry; and the home page's active topics.
 
 Every function issues a fixed number of queries whatever the topic's size.
 """
@@ -8,28 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from peergraph.authors.models import AuthorRecord
 from peergraph.profiles.models import RecordTopic
-from peergraph.profiles.queries import bylines, hidden_records, works_page
+from peergraph.profiles.queries import bylines, hidden_records, works_citations, works_page
 from peergraph.works.models import Topic, Work, WorkTopic
-from peergraph.works.services import Citations, Page, citations_of
+from peergraph.works.services import Citations, Page
 
 SHOWN_RESEARCHERS = 12
 SHOWN_RELATED = 10
-TOPIC_SOURCES = {
-    "openalex": "OpenAlex topic",
-    "openalex-concept": "OpenAlex concept",
-    "arxiv": "arXiv category",
-    "inferred": "inferred from titles and abstracts",
-}
-
-
-def topic_source(taxonomy: str) -> str:
-    """Where a topic comes from, in words (pages show it next to the topic)."""
-    return TOPIC_SOURCES.get(taxonomy, taxonomy)
 
 
 @dataclass
@@ -57,10 +46,14 @@ class TopicView:
     bylines: dict[int, tuple[list[str], int]] = field(default_factory=dict)
 
 
+def _work_ids(topic_id: int) -> Select[int]:
+    """The ids of the topic's works (a subquery)."""
+    return select(WorkTopic.work_id).where(WorkTopic.topic_id == topic_id)
+
+
 def topic_works(session: Session, topic_id: int, *, page: int = 1, sort: str = "newest") -> Page:
     """The topic's works, newest, oldest or most cited first."""
-    ids = select(WorkTopic.work_id).where(WorkTopic.topic_id == topic_id)
-    return works_page(session, ids, page=page, sort=sort)
+    return works_page(session, _work_ids(topic_id), page=page, sort=sort)
 
 
 def topic_researchers(
@@ -141,18 +134,13 @@ def _related_by_researchers(session: Session, topic_id: int, limit: int) -> list
     return [RelatedTopic(topic, int(n), "researchers") for topic, n in rows]
 
 
-def topic_citations(session: Session, topic_id: int, works: int) -> Citations:
-    """The citation figures of the topic's ``works`` works (only those with a count are
-    read: the ML and ACL data have none)."""
-    rows = session.execute(
-        select(Work.cited_by_count, Work.cited_by_source, Work.cited_by_date)
-        .join(WorkTopic, WorkTopic.work_id == Work.id)
-        .where(WorkTopic.topic_id == topic_id, Work.cited_by_count.is_not(None))
-    ).all()
-    return citations_of([(r[0], r[1], r[2]) for r in rows], works)
-
-
-def topic_view(session: Session, topic: Topic, *, page: int = 1, sort: str = "newest") -> TopicView:
+def topic_view(
+    session: Session, topic_id: int, *, page: int = 1, sort: str = "newest"
+) -> TopicView | None:
+    """Everything the topic page shows; None when there is no such topic."""
+    topic = session.get(Topic, topic_id)
+    if topic is None:
+        return None
     works = topic_works(session, topic.id, page=page, sort=sort)
     researchers, researchers_total = topic_researchers(session, topic.id)
     return TopicView(
@@ -162,7 +150,7 @@ def topic_view(session: Session, topic: Topic, *, page: int = 1, sort: str = "ne
         researchers=researchers,
         researchers_total=researchers_total,
         related=related_topics(session, topic.id),
-        citations=topic_citations(session, topic.id, works.total),
+        citations=works_citations(session, _work_ids(topic.id), works.total),
         bylines=bylines(session, [work.id for work in works.items]),
     )
 

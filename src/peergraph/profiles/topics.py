@@ -294,19 +294,18 @@ def label_clusters(titles: list[str], assignment: np.ndarray, k: int) -> list[st
     for cluster in range(k):
         size = max(int(sizes[cluster]), 1)
         counts = per_cluster[cluster]
+        shared = {
+            p: c for p, c in counts.items() if c >= max(2, size * 0.02) or (c >= 2 and size < 200)
+        }
+        if not shared and size < 10:
+            # a handful of works that share no phrase (small stores): the best phrase of
+            # any one of them still says more than "Miscellaneous"
+            shared = dict(counts)
         # a phrase of several words names a field better than one word does
         weight = {
             p: (c / size) * math.log(1 + average / overall[p]) * (PHRASE_BONUS if " " in p else 1)
-            for p, c in counts.items()
-            if c >= max(2, size * 0.02) or (c >= 2 and size < 200)
+            for p, c in shared.items()
         }
-        if not weight and size < 10:
-            # a handful of works that share no phrase (small stores): the best phrase of
-            # any one of them still says more than "Miscellaneous"
-            weight = {
-                p: c * math.log(1 + average / overall[p]) * (PHRASE_BONUS if " " in p else 1)
-                for p, c in counts.items()
-            }
         ranked = sorted(weight, key=lambda p: (-weight[p], p))
         chosen: list[str] = []
         for phrase in ranked:

@@ -23,7 +23,6 @@ from peergraph.ingest.services import public_path
 from peergraph.jobs.worker import WorkerThread
 from peergraph.links import safe_link
 from peergraph.logs import configure_logging
-from peergraph.profiles.topic_page import topic_source
 from peergraph.search.background import SearchIndexJob
 from peergraph.search.facts import FactsHolder
 from peergraph.search.files import IndexFolder
@@ -48,7 +47,7 @@ from peergraph.web import (
 )
 from peergraph.web.auth import AccountContext, csrf_token
 from peergraph.web.security import SecurityHeaders
-from peergraph.works.services import author_name, identifier_url
+from peergraph.works.services import author_name, identifier_url, topic_source
 
 WEB_DIR = Path(__file__).parent
 

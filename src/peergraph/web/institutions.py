@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from peergraph.links import safe_link
 from peergraph.profiles import institution_page
-from peergraph.profiles.topic_page import topic_source
 from peergraph.web.api import (
     ERRORS,
     ListedWork,
@@ -23,8 +22,7 @@ from peergraph.web.api import (
     page_fields,
 )
 from peergraph.web.deps import InstitutionId, get_session
-from peergraph.works.models import Institution
-from peergraph.works.services import identifier_url
+from peergraph.works.services import identifier_url, topic_source
 
 pages = APIRouter(include_in_schema=False)
 router = APIRouter(prefix="/api", tags=["institutions"])
@@ -33,10 +31,9 @@ router = APIRouter(prefix="/api", tags=["institutions"])
 def institution_view(
     session: Session, institution_id: int, page: int, sort: str
 ) -> institution_page.InstitutionView:
-    institution = session.get(Institution, institution_id)
-    if institution is None:
+    view = institution_page.institution_view(session, institution_id, page=page, sort=sort)
+    if view is None:
         raise HTTPException(404, f"There is no institution with id {institution_id}.")
-    view = institution_page.institution_view(session, institution, page=page, sort=sort)
     if page > view.works.pages:
         raise HTTPException(404, f"There is no page {page}; the last page is {view.works.pages}.")
     return view

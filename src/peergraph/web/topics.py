@@ -22,21 +22,16 @@ from peergraph.web.api import (
 )
 from peergraph.web.auth import current_account
 from peergraph.web.deps import TopicId, get_session
-from peergraph.works.models import Topic
+from peergraph.works.services import topic_source
 
 pages = APIRouter(include_in_schema=False)
 router = APIRouter(prefix="/api", tags=["topics"])
 
 
-def get_topic(session: Session, topic_id: int) -> Topic:
-    topic = session.get(Topic, topic_id)
-    if topic is None:
-        raise HTTPException(404, f"There is no topic with id {topic_id}.")
-    return topic
-
-
 def topic_view(session: Session, topic_id: int, page: int, sort: str) -> topic_page.TopicView:
-    view = topic_page.topic_view(session, get_topic(session, topic_id), page=page, sort=sort)
+    view = topic_page.topic_view(session, topic_id, page=page, sort=sort)
+    if view is None:
+        raise HTTPException(404, f"There is no topic with id {topic_id}.")
     if page > view.works.pages:
         raise HTTPException(404, f"There is no page {page}; the last page is {view.works.pages}.")
     return view
@@ -111,7 +106,7 @@ def topic_json(
         "id": topic.id,
         "name": topic.name,
         "taxonomy": topic.taxonomy,
-        "source": topic_page.topic_source(topic.taxonomy),
+        "source": topic_source(topic.taxonomy),
         "field": topic.field,
         "subfield": topic.subfield,
         "domain": topic.domain,

@@ -184,6 +184,19 @@ IDENTIFIER_LINKS = {
 }
 
 
+TOPIC_SOURCES = {
+    "openalex": "OpenAlex topic",
+    "openalex-concept": "OpenAlex concept",
+    "arxiv": "arXiv category",
+    "inferred": "inferred from titles and abstracts",
+}
+
+
+def topic_source(taxonomy: str) -> str:
+    """Where a topic comes from, in words (pages show it next to the topic)."""
+    return TOPIC_SOURCES.get(taxonomy, taxonomy)
+
+
 def identifier_url(scheme: str, value: str) -> str | None:
     """The resolver link for an identifier, through the URL policy (links.py)."""
     template = IDENTIFIER_LINKS.get(scheme)
