@@ -21,8 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from peergraph.accounts import services
+from peergraph.accounts.models import Account
 from peergraph.authors.models import AuthorRecord, RecordClaim
 from peergraph.authors.ownership import claim_record
+from peergraph.claims.models import RecordSettings
+from peergraph.claims.services import Actor
+from peergraph.conversations import services as conversations
+from peergraph.conversations.models import Conversation, Message
 from peergraph.db.base import utcnow
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
@@ -127,7 +132,10 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
     ),
     ("GET", "/researchers/{record_id}/followers"): (None, signed_in(403, owner=200)),
     ("GET", "/researchers/{record_id}/edit"): (None, signed_in(403, owner=200)),
-    ("POST", "/researchers/{record_id}/edit"): ({"bio": "Hello."}, signed_in(403, owner=303)),
+    ("POST", "/researchers/{record_id}/edit"): (  # staying open to collaborate
+        {"bio": "Hello.", "open_to_collaborate": "1"},
+        signed_in(403, owner=303),
+    ),
     ("POST", "/researchers/{record_id}/not-mine"): (  # a work not on the record: 400
         {"authorship_id": "999999999"},
         signed_in(403, owner=400),
@@ -147,12 +155,66 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
         {"decision": "dismiss", "reason": ""},
         moderators(400),
     ),
+    # focused conversations: {conversation_id} is an invitation from "other_owner" to
+    # "owner"; {message_id} its text; strangers learn nothing (404)
+    ("GET", "/researchers/{record_id}/invite"): (None, signed_in(403, other_owner=200)),
+    ("POST", "/researchers/{record_id}/invite"): (
+        {"about": "", "message": ""},
+        signed_in(403, other_owner=400),
+    ),
+    ("GET", "/conversations"): (None, signed_in(200)),
+    ("GET", "/conversations/events"): (None, signed_in(200)),
+    ("GET", "/api/conversations"): (None, signed_in(200, anonymous=401)),
+    ("GET", "/conversations/{conversation_id}"): (
+        None,
+        signed_in(404, owner=200, other_owner=200),
+    ),
+    ("GET", "/api/conversations/{conversation_id}"): (
+        None,
+        signed_in(404, anonymous=401, owner=200, other_owner=200),
+    ),
+    ("POST", "/conversations/{conversation_id}/accept"): (
+        {},
+        signed_in(404, other_owner=403, owner=303),
+    ),
+    ("POST", "/conversations/{conversation_id}/decline"): (  # accepted already: 400
+        {"reason": ""},
+        signed_in(404, other_owner=403, owner=400),
+    ),
+    ("POST", "/conversations/{conversation_id}/messages"): (
+        {"body": ""},
+        signed_in(404, other_owner=400, owner=400),
+    ),
+    ("POST", "/conversations/{conversation_id}/archive"): (
+        {"on": "false"},
+        signed_in(404, other_owner=303, owner=303),
+    ),
+    ("POST", "/conversations/{conversation_id}/messages/{message_id}/report"): (
+        {"reason": ""},
+        signed_in(404, other_owner=400, owner=400),
+    ),
+    ("POST", "/conversations/{conversation_id}/leave"): (
+        {},
+        signed_in(404, other_owner=303, owner=303),
+    ),
+    ("POST", "/conversations/{conversation_id}/block"): (
+        {},
+        signed_in(404, other_owner=303, owner=303),
+    ),
+    ("POST", "/moderation/reports/{report_id}"): ({"decision": "dismiss"}, moderators(404)),
+    ("POST", "/account/notifications"): ({"choice": "sometimes"}, signed_in(400)),
+    ("POST", "/account/blocks/{block_id}/delete"): ({}, signed_in(303)),
     # near the end: the owner releases the record (the owner's claim is {claim_id})
     ("POST", "/claims/{claim_id}/withdraw"): ({}, signed_in(404, owner=303)),
     ("POST", "/logout"): ({}, everyone(303)),  # last: it ends the session
 }
 # what the route needs to answer
-QUERY = {"/api/search": "?q=graph", "/search": "?q=graph", "/api/graph/slice": "?node=work:1"}
+QUERY = {
+    "/api/search": "?q=graph",
+    "/search": "?q=graph",
+    "/api/graph/slice": "?node=work:1",
+    "/conversations/events": "?wait=0",
+}
 MOUNTS = {"/static", "/static/swagger-ui"}  # files, the same for everyone
 
 
@@ -176,7 +238,16 @@ def app(settings, engine, test_data):  # type: ignore[no-untyped-def]
         for role, record_id in (("owner", owned), ("other_owner", other)):
             account = accounts[role]
             claim_record(conn, record_id, f"account:{account}", account_id=account)
-    return create_app(settings)
+    app = create_app(settings)
+    with Session(engine) as session:
+        session.add(RecordSettings(record_id=owned, open_to_collaborate=True))
+        session.flush()
+        inviter = session.get_one(Account, accounts["other_owner"])
+        ctx = services.Context(app.state.signing, "http://testserver", "127.0.0.1", utcnow())
+        work = conversations.anchor_choices(session, other, owned)["their-work"][0]
+        conversations.invite(session, Actor(inviter, ctx), owned, work.kind, work.id, "Talk?")
+        session.commit()
+    return app
 
 
 @pytest.fixture
@@ -235,6 +306,10 @@ def test_every_route_answers_each_visitor_as_the_matrix_says(app, clients, engin
             "token_id": "999999",
             "claim_id": str(session.scalars(claim).one()),
             "dispute_id": "999999",
+            "conversation_id": str(session.scalars(select(Conversation.id)).one()),
+            "message_id": str(session.scalars(select(Message.id)).one()),
+            "report_id": "999999",
+            "block_id": "999999",
             "topic_id": str(session.scalars(select(Topic.id).order_by(Topic.id)).first()),
             "institution_id": str(
                 session.scalars(select(Institution.id).order_by(Institution.id)).first()

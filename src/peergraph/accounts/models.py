@@ -31,6 +31,9 @@ class Account(Base):
     orcid: Mapped[str | None] = mapped_column(String(19), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # conversation mail: "daily" or "weekly" digest, or "never" (conversations/digest.py)
+    digest: Mapped[str] = mapped_column(String(8), default="daily", server_default="daily")
+    last_digest_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AccountSession(Base):

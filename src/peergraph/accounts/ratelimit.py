@@ -35,6 +35,11 @@ RULES = {
     "reset-ip": Rule(10, HOUR, "password-reset requests from one IP address"),
     "claim-account": Rule(10, DAY, "claims by one account"),
     "claim-ip": Rule(30, DAY, "claims from one IP address"),
+    # the limit of invitations depends on the sender's trust band (conversations/services.py
+    # INVITATIONS_PER_DAY); 20 is the highest
+    "invite-account": Rule(20, DAY, "conversation invitations by one account"),
+    "message-account": Rule(120, HOUR, "conversation messages by one account"),
+    "report-account": Rule(20, DAY, "reports by one account"),
 }
 LONGEST = max(rule.window for rule in RULES.values())
 
@@ -42,12 +47,12 @@ LONGEST = max(rule.window for rule in RULES.values())
 class RateLimited(Exception):
     """Too many attempts; ``retry_after`` seconds until the next is allowed."""
 
-    def __init__(self, rule: str, retry_after: int) -> None:
+    def __init__(self, rule: str, retry_after: int, limit: int | None = None) -> None:
         self.rule = rule
         self.retry_after = max(1, retry_after)
         minutes = -(-self.retry_after // 60)
         super().__init__(
-            f"Too many attempts ({RULES[rule].limit} {RULES[rule].counts} within "
+            f"Too many attempts ({limit or RULES[rule].limit} {RULES[rule].counts} within "
             f"{_words(RULES[rule].window)}). Try again in {minutes} minute"
             f"{'s' if minutes != 1 else ''}."
         )
@@ -62,20 +67,24 @@ def _words(window: timedelta) -> str:
     return f"{minutes} minutes"
 
 
-def check(session: Session, rule: str, key: str, now: datetime) -> None:
-    """Raise RateLimited when ``key`` has used up ``rule`` at ``now``."""
+def check(
+    session: Session, rule: str, key: str, now: datetime, *, limit: int | None = None
+) -> None:
+    """Raise RateLimited when ``key`` has used up ``rule`` at ``now`` (``limit``: a lower
+    limit than the rule's for this key, e.g. by trust band)."""
     spec = RULES[rule]
+    allowed = min(limit, spec.limit) if limit is not None else spec.limit
     since = now - spec.window
     recent = (
         select(RateEvent.created_at)
         .where(RateEvent.rule == rule, RateEvent.key == key, RateEvent.created_at > since)
         .order_by(RateEvent.created_at.desc())
-        .limit(spec.limit)
+        .limit(allowed)
     ).subquery()
     count, oldest = session.execute(select(func.count(), func.min(recent.c.created_at))).one()
-    if count >= spec.limit:
+    if count >= allowed:
         wait = (oldest + spec.window - now).total_seconds()
-        raise RateLimited(rule, int(wait) + 1)
+        raise RateLimited(rule, int(wait) + 1, allowed)
 
 
 def hit(session: Session, rule: str, key: str, now: datetime) -> None:

@@ -114,3 +114,21 @@ def grant_institution(
         verb = "is no longer" if revoke else "is now"
         note = "" if changed else " (no change)"
         out.print(f"{account.email} {verb} an administrator of {found.name}{note}")
+
+
+@admin_app.command("send-digests")
+def send_digests() -> None:
+    """Queue and send the conversation digests that are due now (each account's daily or
+    weekly setting). The worker does this once a minute; run it from cron when no worker
+    runs."""
+    from peergraph.accounts import mail
+    from peergraph.cli.main import _engine, out, state
+    from peergraph.conversations import digest
+    from peergraph.db.base import utcnow
+
+    engine = _engine()
+    settings = state.settings
+    base = settings.base_url or f"http://localhost:{settings.port}"
+    queued = digest.send_digests(engine, base, utcnow())
+    sent = mail.deliver_pending(engine, settings)
+    out.print(f"{queued} digest(s) queued; {sent} message(s) sent")

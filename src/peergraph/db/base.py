@@ -36,6 +36,7 @@ def load_all_models() -> None:
     import peergraph.accounts.models
     import peergraph.authors.models
     import peergraph.claims.models
+    import peergraph.conversations.models
     import peergraph.db.generation
     import peergraph.ingest.models
     import peergraph.jobs.models

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from peergraph.accounts import mail
+from peergraph.conversations import digest
 from peergraph.db.base import utcnow
 from peergraph.jobs import queue
 from peergraph.search.files import IndexFolder
@@ -222,12 +223,17 @@ class Worker:
             queue.ensure(self.engine, "embed")  # the new works' vectors, by a worker too
 
     def retry_mail(self) -> None:
-        """Between jobs, at most once a minute: send the mail that is still pending (the
-        SMTP server was down when a page queued it; accounts/mail.py)."""
+        """Between jobs, at most once a minute: queue the conversation digests that are due
+        (conversations/digest.py), then send the mail that is still pending (the SMTP
+        server was down when a page queued it; accounts/mail.py)."""
         if self.settings is None or time.monotonic() < self.next_mail:
             return
         self.next_mail = time.monotonic() + MAIL_RETRY_SECONDS
         try:
+            base = self.settings.base_url or f"http://localhost:{self.settings.port}"
+            digests = digest.send_digests(self.engine, base, utcnow())
+            if digests:
+                log.info("queued %d conversation digest(s)", digests)
             sent = mail.deliver_pending(self.engine, self.settings)
         except Exception:  # a busy store: the next minute will do
             log.warning("retrying pending mail failed", exc_info=True)

@@ -17,6 +17,8 @@ from peergraph.accounts.models import Account
 from peergraph.accounts.passwords import PasswordRejected
 from peergraph.accounts.ratelimit import RateLimited
 from peergraph.claims.services import claims_of, forget_account
+from peergraph.conversations import digest
+from peergraph.conversations import services as conversations
 from peergraph.db.base import utcnow
 from peergraph.web.api import ErrorResponse
 from peergraph.web.auth import (
@@ -50,6 +52,8 @@ DONE = {
     "withdrawn": "Done: the claim is withdrawn (a released record is unclaimed again).",
     "orcid": "Your ORCID iD is linked: it logs you in, and it can back a claim.",
     "orcid-unlinked": "Your ORCID iD is no longer linked to this account.",
+    "digest": "Your mail setting for conversations is saved.",
+    "unblocked": "Unblocked: that researcher can invite you again.",
 }
 
 
@@ -303,6 +307,8 @@ def account_page_values(request: Request, session: Session, account: Account) ->
         "account": account,
         "tokens": services.api_tokens(session, account),
         "claims": claims_of(session, account),
+        "blocks": conversations.blocks_of(session, account),
+        "digests": digest.CHOICES,
     }
 
 
@@ -456,6 +462,7 @@ def delete_account(
     try:
         services.check_password(account, password)
         forget_account(session, account, utcnow())  # its claims are released first
+        conversations.forget_account(session, account, utcnow())
         services.delete_account(session, account)
     except services.AccountError as exc:
         return account_problem(request, session, exc)
@@ -470,6 +477,30 @@ def delete_account(
     )
     clear_session_cookie(request, response)
     return response
+
+
+@router.post("/account/notifications", dependencies=[Depends(require_csrf)])
+def notifications(
+    choice: str = Form(..., max_length=10),
+    session: Session = Depends(get_session),
+    me: Account = Me,
+) -> Response:
+    if choice not in digest.CHOICES:
+        raise HTTPException(400, "Choose daily, weekly or never.")
+    session.get_one(Account, me.id).digest = choice
+    session.commit()
+    return RedirectResponse("/account?done=digest", status_code=303)
+
+
+@router.post("/account/blocks/{block_id}/delete", dependencies=[Depends(require_csrf)])
+def unblock(
+    block_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
+    session: Session = Depends(get_session),
+    me: Account = Me,
+) -> Response:
+    conversations.unblock(session, me, block_id)
+    session.commit()
+    return RedirectResponse("/account?done=unblocked", status_code=303)
 
 
 # ---- JSON ------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from peergraph.web import (
     api,
     api_researchers,
     claims,
+    conversations,
     errors,
     graph,
     health,
@@ -124,6 +125,7 @@ def create_app(
     templates.env.globals["safe_link"] = safe_link  # every link built from data
     templates.env.globals["identifier_url"] = identifier_url
     templates.env.globals["csrf_token"] = csrf_token  # every form carries it
+    templates.env.globals["unread_conversations"] = conversations.unread_for  # the nav's count
     templates.env.globals["link_labels"] = LINK_KINDS  # an owner's links (claims/owner.py)
     templates.env.globals["orcid_sign_in"] = settings.oidc_client_id is not None
     app.state.templates = templates
@@ -143,6 +145,8 @@ def create_app(
     app.include_router(accounts.router)
     app.include_router(accounts.api_router)
     app.include_router(claims.router)
+    app.include_router(conversations.router)
+    app.include_router(conversations.api_router)
     app.include_router(orcid.router)
     app.include_router(graph.router)
     app.include_router(graph.pages)

@@ -14,6 +14,8 @@ from peergraph.accounts.ratelimit import RateLimited
 from peergraph.authors.models import AuthorRecord, RecordClaim
 from peergraph.claims import follows, owner
 from peergraph.claims import services as claims
+from peergraph.conversations import services as conversations
+from peergraph.db.base import utcnow
 from peergraph.jobs import queue
 from peergraph.links import safe_link
 from peergraph.profiles.models import Profile
@@ -386,7 +388,17 @@ def moderation_queue(
                 "disputer": session.get(Account, row.account_id) if row.account_id else None,
             }
         )
-    return render(request, "moderation.html", {"items": items, "disputes": open_disputes})
+    reports = conversations.open_reports(session, utcnow())
+    return render(
+        request,
+        "moderation.html",
+        {
+            "items": items,
+            "disputes": open_disputes,
+            "reports": reports,
+            "report_reasons": conversations.REPORT_REASONS,
+        },
+    )
 
 
 def _decision(value: str, yes: str, no: str) -> bool:

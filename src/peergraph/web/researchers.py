@@ -11,6 +11,7 @@ from peergraph.accounts.models import Account
 from peergraph.authors.models import RecordClaim
 from peergraph.claims import follows
 from peergraph.claims.services import may_confirm
+from peergraph.conversations import services as conversations
 from peergraph.profiles import queries as profiles
 from peergraph.profiles import trust
 from peergraph.profiles.models import CLOSE_STRENGTH
@@ -88,8 +89,19 @@ def viewer_state(
 ) -> dict[str, object]:
     """What the page shows this visitor: follow or unfollow, own the record or not, a
     claim of theirs waiting for review."""
+    invite = (  # an unclaimed record needs no look-up
+        conversations.may_invite(session, account, view.record.id)
+        if view.claim is not None
+        else conversations.UNCLAIMED
+    )
     if account is None:
-        return {"following": False, "is_owner": False, "my_pending": None, "confirm_as": None}
+        return {
+            "following": False,
+            "is_owner": False,
+            "my_pending": None,
+            "confirm_as": None,
+            "invite": invite,
+        }
     pending = session.scalars(
         select(RecordClaim).where(
             RecordClaim.record_id == view.record.id,
@@ -102,6 +114,7 @@ def viewer_state(
         "following": follows.is_following(session, account, view.record.id),
         "is_owner": is_owner,
         "my_pending": pending,
+        "invite": invite,
         # a moderator, or an administrator of the record's institutions, may confirm (L3)
         "confirm_as": (
             may_confirm(session, account, view.claim) if view.claim and not is_owner else None

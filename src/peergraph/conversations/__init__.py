@@ -1,0 +1,1 @@
+"""Focused conversations between researchers (docs/conversations.md)."""
