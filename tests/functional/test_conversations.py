@@ -280,6 +280,7 @@ def test_block_report_suspend_and_limits(app, engine):  # type: ignore[no-untype
     # moderators see the report with its context, and suspend: pending invitations vanish
     moderator = login(app, "mod@example.org")
     queue = moderator.get("/moderation").text
+    assert "<title>Moderation — peergraph</title>" in queue  # the reports stay in <main>
     assert (
         "Reported messages" in queue and "Visit spam.example" in queue and "Buy my course!" in queue
     )
