@@ -102,6 +102,7 @@ def test_pages_pass_axe_at_both_widths(browser, a11y_site):
         f"/researchers/{ada}/claim",
         "/moderation",
         "/following",
+        "/conversations",
     ]
     problems: list[str] = []
     errors: list[str] = []

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
 from peergraph.accounts import mail
 from peergraph.accounts.models import Account
 from peergraph.authors.models import AuthorRecord
 from peergraph.conversations.models import Conversation, ConversationMember, Message
+from peergraph.conversations.services import unread, visible
 from peergraph.db.base import rows_changed
 
 CHOICES = {"daily": "Daily", "weekly": "Weekly", "never": "Never"}
@@ -36,10 +37,9 @@ def due(session: Session, now: datetime) -> list[Account]:
         .join(Conversation, Conversation.id == ConversationMember.conversation_id)
         .where(
             Message.id > ConversationMember.notified_id,
-            Message.id > ConversationMember.last_read_id,
-            or_(Message.author_id.is_(None), Message.author_id != ConversationMember.account_id),
+            unread(),
+            visible(),
             ConversationMember.left_at.is_(None),
-            ~and_(Conversation.status == "withdrawn", ConversationMember.role == "recipient"),
         )
         .distinct()
     )
@@ -69,9 +69,8 @@ def compose(session: Session, account: Account, base_url: str) -> tuple[str, str
             ConversationMember.account_id == account.id,
             ConversationMember.left_at.is_(None),
             Message.id > ConversationMember.notified_id,
-            Message.id > ConversationMember.last_read_id,
-            or_(Message.author_id.is_(None), Message.author_id != account.id),
-            ~and_(Conversation.status == "withdrawn", ConversationMember.role == "recipient"),
+            unread(),
+            visible(),
         )
         .order_by(Message.id)
     ).all()
@@ -161,20 +160,3 @@ def send_digests(engine: Engine, base_url: str, now: datetime) -> int:
             mail.enqueue(session, account.email, subject, body)
             queued += 1
     return queued
-
-
-def pending_items(session: Session, account: Account) -> int:
-    """How many messages wait for the account's next digest (its account page says)."""
-    return int(
-        session.scalar(
-            select(func.count(Message.id))
-            .join(ConversationMember, ConversationMember.conversation_id == Message.conversation_id)
-            .where(
-                ConversationMember.account_id == account.id,
-                Message.id > ConversationMember.notified_id,
-                Message.id > ConversationMember.last_read_id,
-                or_(Message.author_id.is_(None), Message.author_id != account.id),
-            )
-        )
-        or 0
-    )

@@ -731,6 +731,21 @@ def suspend(session: Session, actor: Actor, account_id: int, why: str) -> int:
 # ---- reading ---------------------------------------------------------------------------------
 
 
+def unread() -> Any:
+    """SQL: the message is new to the participant row it is joined with — after what that
+    participant read, and written by the other side (or an event)."""
+    return and_(
+        Message.id > ConversationMember.last_read_id,
+        or_(Message.author_id.is_(None), Message.author_id != ConversationMember.account_id),
+    )
+
+
+def visible() -> Any:
+    """SQL: the participant row's conversation is shown to it (a withdrawn invitation
+    vanishes from its recipient)."""
+    return ~and_(Conversation.status == "withdrawn", ConversationMember.role == "recipient")
+
+
 @dataclass
 class Summary:
     conversation: Conversation
@@ -746,13 +761,9 @@ def inbox(
 ) -> list[Summary]:
     """The account's conversations, newest activity first (withdrawn invitations to it
     left out)."""
-    unread = (
+    unread_count = (
         select(func.count(Message.id))
-        .where(
-            Message.conversation_id == ConversationMember.conversation_id,
-            Message.id > ConversationMember.last_read_id,
-            or_(Message.author_id.is_(None), Message.author_id != account.id),
-        )
+        .where(Message.conversation_id == ConversationMember.conversation_id, unread())
         .correlate(ConversationMember)
         .scalar_subquery()
     )
@@ -763,11 +774,11 @@ def inbox(
         .scalar_subquery()
     )
     query = (
-        select(Conversation, ConversationMember, unread, newest)
+        select(Conversation, ConversationMember, unread_count, newest)
         .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
         .where(
             ConversationMember.account_id == account.id,
-            ~and_(Conversation.status == "withdrawn", ConversationMember.role == "recipient"),
+            visible(),
             ConversationMember.archived_at.is_not(None)
             if archived
             else ConversationMember.archived_at.is_(None),
@@ -805,25 +816,25 @@ def unread_total(session: Session, account: Account) -> int:
             .where(
                 ConversationMember.account_id == account.id,
                 ConversationMember.archived_at.is_(None),
-                Message.id > ConversationMember.last_read_id,
-                or_(Message.author_id.is_(None), Message.author_id != account.id),
-                ~and_(Conversation.status == "withdrawn", ConversationMember.role == "recipient"),
+                unread(),
+                visible(),
             )
         )
         or 0
     )
 
 
-def latest_change(session: Session, account: Account) -> tuple[int, int]:
-    """(newest message id in the account's conversations, how many conversations it
-    has): what a live page polls to know that something happened."""
-    row = session.execute(
-        select(func.max(Message.id), func.count(func.distinct(ConversationMember.conversation_id)))
-        .select_from(ConversationMember)
-        .outerjoin(Message, Message.conversation_id == ConversationMember.conversation_id)
-        .where(ConversationMember.account_id == account.id)
-    ).one()
-    return int(row[0] or 0), int(row[1] or 0)
+def newest_message_id(session: Session, account: Account) -> int:
+    """The newest message id in the account's conversations: what a live page polls to
+    know that something happened."""
+    return int(
+        session.scalar(
+            select(func.max(Message.id))
+            .join(ConversationMember, ConversationMember.conversation_id == Message.conversation_id)
+            .where(ConversationMember.account_id == account.id)
+        )
+        or 0
+    )
 
 
 @dataclass

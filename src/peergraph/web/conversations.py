@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from peergraph.accounts.models import Account
 from peergraph.accounts.ratelimit import RateLimited
+from peergraph.authors.models import AuthorRecord
 from peergraph.conversations import services as conversations
-from peergraph.conversations.models import Message
+from peergraph.conversations.models import Conversation, Message
 from peergraph.web.accounts import context, render
 from peergraph.web.api import ErrorResponse
 from peergraph.web.auth import api_account, require_account, require_csrf
@@ -147,7 +148,7 @@ def inbox_page(
         "items": items,
         "view": view,
         "unread": conversations.unread_total(session, me),
-        "newest": conversations.latest_change(session, me)[0],
+        "newest": conversations.newest_message_id(session, me),
     }
     return render(request, "_inbox_list.html" if partial else "inbox.html", values)
 
@@ -166,8 +167,10 @@ async def events(
 
     def look() -> tuple[int, int]:
         with sessions() as session:
-            newest, _count = conversations.latest_change(session, me)
-            return newest, conversations.unread_total(session, me)
+            return (
+                conversations.newest_message_id(session, me),
+                conversations.unread_total(session, me),
+            )
 
     async def stream() -> AsyncIterator[str]:
         seen = since
@@ -415,6 +418,28 @@ def _message_out(message: Message, me: Account, names: dict[int, str]) -> Messag
     )
 
 
+def _conversation_out(
+    c: Conversation,
+    role: str,
+    other_id: int,
+    other: AuthorRecord | None,
+    unread: int,
+    messages: list[MessageOut],
+) -> ConversationOut:
+    return ConversationOut(
+        id=c.id,
+        status=c.status,
+        role=role,
+        about=c.anchor_kind,
+        about_id=c.anchor_id,
+        about_label=c.anchor_label,
+        with_record_id=other_id,
+        with_name=other.display_name if other else None,
+        unread=unread,
+        messages=messages,
+    )
+
+
 def _api_me(request: Request) -> Account:
     account = api_account(request)
     if account is None:
@@ -441,16 +466,8 @@ def api_inbox(
 ) -> list[ConversationOut]:
     me = _api_me(request)
     return [
-        ConversationOut(
-            id=s.conversation.id,
-            status=s.conversation.status,
-            role=s.member.role,
-            about=s.conversation.anchor_kind,
-            about_id=s.conversation.anchor_id,
-            about_label=s.conversation.anchor_label,
-            with_record_id=s.other_record_id,
-            with_name=s.other_record.display_name if s.other_record else None,
-            unread=s.unread,
+        _conversation_out(
+            s.conversation, s.member.role, s.other_record_id, s.other_record, s.unread, []
         )
         for s in conversations.inbox(session, me, archived=archived)
     ]
@@ -476,16 +493,12 @@ def api_conversation(
     except conversations.ConversationError as exc:
         raise HTTPException(_status(exc), str(exc)) from exc
     session.commit()
-    c = thread.conversation
-    return ConversationOut(
-        id=c.id,
-        status=c.status,
-        role=thread.member.role,
-        about=c.anchor_kind,
-        about_id=c.anchor_id,
-        about_label=c.anchor_label,
-        with_record_id=thread.other_record_id,
-        with_name=thread.other_record.display_name if thread.other_record else None,
-        unread=0,
-        messages=[_message_out(m, me, thread.names) for m in thread.messages],
+    messages = [_message_out(m, me, thread.names) for m in thread.messages]
+    return _conversation_out(
+        thread.conversation,
+        thread.member.role,
+        thread.other_record_id,
+        thread.other_record,
+        0,
+        messages,
     )
