@@ -103,6 +103,8 @@ def test_pages_pass_axe_at_both_widths(browser, a11y_site):
         "/moderation",
         "/following",
         "/conversations",
+        "/dashboard",
+        "/feed",
     ]
     problems: list[str] = []
     errors: list[str] = []

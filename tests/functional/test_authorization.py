@@ -204,6 +204,17 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
     ("POST", "/moderation/reports/{report_id}"): ({"decision": "dismiss"}, moderators(404)),
     ("POST", "/account/notifications"): ({"choice": "sometimes"}, signed_in(400)),
     ("POST", "/account/blocks/{block_id}/delete"): ({}, signed_in(303)),
+    # dashboard, feeds, saved searches, alerts, Atom ({search_id} is nobody's: 404)
+    ("GET", "/dashboard"): (None, signed_in(200)),
+    ("GET", "/api/suggestions"): (None, signed_in(200, anonymous=401)),
+    ("GET", "/feed"): (None, signed_in(200)),
+    ("GET", "/api/feed"): (None, signed_in(200, anonymous=401)),
+    ("POST", "/searches"): ({"q": "   ", "mode": "keyword"}, signed_in(400)),
+    ("POST", "/searches/{search_id}/alerts"): ({}, signed_in(404)),
+    ("POST", "/searches/{search_id}/delete"): ({}, signed_in(404)),
+    ("POST", "/account/alerts"): ({"alerts": "sometimes"}, signed_in(400)),
+    ("GET", "/searches/{token}.atom"): (None, everyone(404)),
+    ("GET", "/researchers/{record_id}/works.atom"): (None, everyone(200)),
     # near the end: the owner releases the record (the owner's claim is {claim_id})
     ("POST", "/claims/{claim_id}/withdraw"): ({}, signed_in(404, owner=303)),
     ("POST", "/logout"): ({}, everyone(303)),  # last: it ends the session
@@ -310,6 +321,8 @@ def test_every_route_answers_each_visitor_as_the_matrix_says(app, clients, engin
             "message_id": str(session.scalars(select(Message.id)).one()),
             "report_id": "999999",
             "block_id": "999999",
+            "search_id": "999999",
+            "token": "no-such-feed-token-0000",
             "topic_id": str(session.scalars(select(Topic.id).order_by(Topic.id)).first()),
             "institution_id": str(
                 session.scalars(select(Institution.id).order_by(Institution.id)).first()

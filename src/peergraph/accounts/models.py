@@ -34,6 +34,9 @@ class Account(Base):
     # conversation mail: "daily" or "weekly" digest, or "never" (conversations/digest.py)
     digest: Mapped[str] = mapped_column(String(8), default="daily", server_default="daily")
     last_digest_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # feed alerts: a "weekly" digest of at most feeds.alerts.BUDGET items, or "never"
+    alerts: Mapped[str] = mapped_column(String(8), default="weekly", server_default="weekly")
+    last_alert_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AccountSession(Base):

@@ -118,17 +118,19 @@ def grant_institution(
 
 @admin_app.command("send-digests")
 def send_digests() -> None:
-    """Queue and send the conversation digests that are due now (each account's daily or
-    weekly setting). The worker does this once a minute; run it from cron when no worker
-    runs."""
+    """Queue and send the conversation digests and the weekly feed alerts that are due
+    now (each account's settings). The worker does this once a minute; run it from cron
+    when no worker runs."""
     from peergraph.accounts import mail
     from peergraph.cli.main import _engine, out, state
     from peergraph.conversations import digest
     from peergraph.db.base import utcnow
+    from peergraph.feeds.services import send_alerts
 
     engine = _engine()
     settings = state.settings
     base = settings.base_url or f"http://localhost:{settings.port}"
     queued = digest.send_digests(engine, base, utcnow())
+    alerts = send_alerts(engine, base, utcnow())
     sent = mail.deliver_pending(engine, settings)
-    out.print(f"{queued} digest(s) queued; {sent} message(s) sent")
+    out.print(f"{queued} digest(s) and {alerts} alert digest(s) queued; {sent} message(s) sent")

@@ -857,6 +857,10 @@ def embed(
     started = time.perf_counter()
     with StepProgress(err, "embedding works", unit="works") as bar:
         added = embed_pending(engine, encoder, limit=limit, progress=bar.update)
+    from peergraph.db.base import utcnow
+    from peergraph.feeds import matching
+
+    matching.update(engine, utcnow(), ("semantic",))  # saved semantic searches (feeds/)
     state = coverage(engine, encoder.name)
     err.print(
         f"embedded {added:,} works in {time.perf_counter() - started:.0f} s; semantic index: "

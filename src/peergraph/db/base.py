@@ -38,6 +38,7 @@ def load_all_models() -> None:
     import peergraph.claims.models
     import peergraph.conversations.models
     import peergraph.db.generation
+    import peergraph.feeds.models
     import peergraph.ingest.models
     import peergraph.jobs.models
     import peergraph.profiles.models

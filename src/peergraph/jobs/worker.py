@@ -24,6 +24,8 @@ from sqlalchemy import Engine
 from peergraph.accounts import mail
 from peergraph.conversations import digest
 from peergraph.db.base import utcnow
+from peergraph.feeds import matching
+from peergraph.feeds import services as feed_alerts
 from peergraph.jobs import queue
 from peergraph.search.files import IndexFolder
 from peergraph.settings import Settings
@@ -95,6 +97,7 @@ def run_embed(engine: Engine, args: dict[str, Any], progress: Progress) -> str:
         limit=args.get("limit"),
         progress=lambda d, t: progress(d, t, "works"),
     )
+    matching.update(engine, utcnow(), ("semantic",))  # saved semantic searches (feeds/)
     return f"embedded {added:,} works"
 
 
@@ -232,8 +235,9 @@ class Worker:
         try:
             base = self.settings.base_url or f"http://localhost:{self.settings.port}"
             digests = digest.send_digests(self.engine, base, utcnow())
+            digests += feed_alerts.send_alerts(self.engine, base, utcnow())
             if digests:
-                log.info("queued %d conversation digest(s)", digests)
+                log.info("queued %d digest(s)", digests)
             sent = mail.deliver_pending(self.engine, self.settings)
         except Exception:  # a busy store: the next minute will do
             log.warning("retrying pending mail failed", exc_info=True)

@@ -102,8 +102,14 @@ def rebuild(
         last = changes.last_rebuild(conn)
     run = Run(engine, model, fingerprint, use_upstream_ids, say, steps)
     if not full and last is not None and last.model == fingerprint:
-        return run.incremental(last)
-    return run.full()
+        report = run.incremental(last)
+    else:
+        report = run.full()
+    # the new works now have their records and topics: tell their followers (feeds/)
+    from peergraph.feeds import matching
+
+    matching.update(engine, utcnow())
+    return report
 
 
 @dataclass

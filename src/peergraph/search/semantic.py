@@ -307,6 +307,25 @@ class SemanticIndex:
         found = (self._ids[rows] == ids) if len(self._ids) else np.zeros(len(ids), dtype=bool)
         return np.where(found, rows, -1)
 
+    def closest_pair(
+        self, left: Sequence[int], right: Sequence[int]
+    ) -> tuple[int, int, float] | None:
+        """The work of ``left`` and the work of ``right`` with the highest cosine (None
+        when either side has no vector)."""
+        with self._lock:
+            self._refresh()
+            if not len(self._ids) or not len(left) or not len(right):
+                return None
+            a, b = np.asarray(left), np.asarray(right)
+            rows_a, rows_b = self._rows(left), self._rows(right)
+            a, b = a[rows_a >= 0], b[rows_b >= 0]
+            rows_a, rows_b = rows_a[rows_a >= 0], rows_b[rows_b >= 0]
+            if not len(rows_a) or not len(rows_b):
+                return None
+            sims = self._matrix[rows_a] @ self._matrix[rows_b].T
+            i, j = np.unravel_index(int(np.argmax(sims)), sims.shape)
+            return int(a[i]), int(b[j]), float(sims[i, j])
+
     def centroid(self, work_ids: Sequence[int]) -> np.ndarray | None:
         """The normalised mean vector of these works (None when none is embedded)."""
         with self._lock:

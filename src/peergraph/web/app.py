@@ -36,6 +36,7 @@ from peergraph.web import (
     claims,
     conversations,
     errors,
+    feeds,
     graph,
     health,
     institutions,
@@ -147,6 +148,8 @@ def create_app(
     app.include_router(claims.router)
     app.include_router(conversations.router)
     app.include_router(conversations.api_router)
+    app.include_router(feeds.router)
+    app.include_router(feeds.api_router)
     app.include_router(orcid.router)
     app.include_router(graph.router)
     app.include_router(graph.pages)

@@ -178,6 +178,14 @@ def api_account(request: Request) -> Account | None:
     return current_account(request)
 
 
+def api_me(request: Request) -> Account:
+    """``api_account``, required: 401 for an anonymous request."""
+    account = api_account(request)
+    if account is None:
+        raise HTTPException(401, "Log in, or send a personal API token.")
+    return account
+
+
 def login_redirect(request: Request) -> str:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return f"/login?next={quote(target, safe='')}"

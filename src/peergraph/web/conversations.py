@@ -27,7 +27,7 @@ from peergraph.conversations import services as conversations
 from peergraph.conversations.models import Conversation, Message
 from peergraph.web.accounts import context, render
 from peergraph.web.api import ErrorResponse
-from peergraph.web.auth import api_account, require_account, require_csrf
+from peergraph.web.auth import api_me, require_account, require_csrf
 from peergraph.web.claims import actor
 from peergraph.web.deps import MAX_ID, OptionalId, RecordId, get_session, record_or_redirect
 
@@ -440,13 +440,6 @@ def _conversation_out(
     )
 
 
-def _api_me(request: Request) -> Account:
-    account = api_account(request)
-    if account is None:
-        raise HTTPException(401, "Log in, or send a personal API token.")
-    return account
-
-
 Problems: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "No session and no valid token"},
     404: {"model": ErrorResponse, "description": "Not a conversation of this account"},
@@ -464,7 +457,7 @@ def api_inbox(
     archived: bool = False,
     session: Session = Depends(get_session),
 ) -> list[ConversationOut]:
-    me = _api_me(request)
+    me = api_me(request)
     return [
         _conversation_out(
             s.conversation, s.member.role, s.other_record_id, s.other_record, s.unread, []
@@ -486,7 +479,7 @@ def api_conversation(
     session: Session = Depends(get_session),
 ) -> ConversationOut:
     """Reading marks the conversation read, as opening its page does."""
-    me = _api_me(request)
+    me = api_me(request)
     try:
         thread = conversations.thread(session, me, conversation_id, after=after)
         conversations.mark_read(session, me, conversation_id)
