@@ -9,9 +9,9 @@ Three passes, each reading the works past its own cursor (``feed_cursors``):
   are not linked yet — an import that lands during the rebuild waits for the next one;
 - ``keyword``: a saved keyword search matches a work that holds every one of its terms
   (the search index's stems) in its title or abstract;
-- ``semantic``: a saved semantic search matches a work whose vector is within
-  ``THRESHOLD`` cosine of the query's. It runs after a rebuild and after each embedding
-  job, and reads only up to the first work without a vector.
+- ``semantic``: a saved semantic search matches a work whose vector is within the
+  query's ``threshold`` (by its number of terms) in cosine. It runs after a rebuild and
+  after each embedding job, and reads only up to the first work without a vector.
 
 The first pass ever starts at the newest work: a feed tells what arrives after it exists,
 not the back catalogue. Items are inserted with "ignore on conflict" on (account, work):
@@ -35,6 +35,7 @@ from peergraph.authors.ownership import HOLDING
 from peergraph.claims.models import Follow
 from peergraph.db.engine import insert_ignore
 from peergraph.feeds.models import FeedCursor, FeedItem, SavedSearch
+from peergraph.search.keyword import query_terms
 from peergraph.search.lexical import Tokenizer
 from peergraph.search.models import WorkEmbedding
 from peergraph.search.services import query_stems
@@ -42,7 +43,9 @@ from peergraph.works.models import Authorship, Topic, Work, WorkTopic
 
 log = logging.getLogger(__name__)
 
-THRESHOLD = 0.6  # cosine of a semantic match (docs/feeds.md: cross-validated on SciFact)
+# the cosine of a semantic match, by the saved query's number of terms: a short query never
+# reaches the cosines a whole sentence does (docs/feeds.md: cross-validated on SciFact)
+THRESHOLDS = ((3, 0.5), (5, 0.55), (None, 0.6))
 PASSES = ("follows", "keyword", "semantic")
 CHUNK = 2000  # works read at a time
 cursors_t: Table = FeedCursor.__table__  # type: ignore[assignment]
@@ -65,6 +68,12 @@ class Match:
 class Report:
     told: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PASSES, 0))
     read: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PASSES, 0))
+
+
+def threshold(query: str) -> float:
+    """The cosine a new work needs to match a saved semantic search of ``query``."""
+    terms = len(query_terms(query))
+    return next(t for most, t in THRESHOLDS if most is None or terms <= most)
 
 
 def update(engine: Engine, now: datetime, passes: tuple[str, ...] = PASSES) -> Report:
@@ -270,8 +279,14 @@ def _keyword(conn: Connection, start: int, end: int) -> list[Match]:
             )
         )
     )
-    wanted = [(s, stems) for s in searches if (stems := query_stems(s.query))]
-    if not wanted:
+    # a work holds every stem of a search, so it holds its first: look only at the
+    # searches whose first stem the work has (no work × search product)
+    keyed: dict[str, list[tuple[Any, set[str]]]] = defaultdict(list)
+    for saved in searches:
+        stems = query_stems(saved.query)
+        if stems:
+            keyed[min(stems)].append((saved, stems))
+    if not keyed:
         return []
     tokenizer = Tokenizer()
     matches = []
@@ -279,6 +294,7 @@ def _keyword(conn: Connection, start: int, end: int) -> list[Match]:
         for work_id, title, abstract in _works(conn, lo, min(lo + CHUNK, end)):
             in_title = set(tokenizer(title))
             anywhere = in_title | set(tokenizer(abstract or ""))
+            wanted = [pair for stem in anywhere & keyed.keys() for pair in keyed[stem]]
             for search, stems in wanted:
                 if stems <= anywhere:
                     share = len(stems & in_title) / len(stems)
@@ -330,7 +346,8 @@ def _semantic(conn: Connection, start: int, end: int) -> list[Match]:
         ids = [r[0] for r in rows]
         matrix = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
         sims = queries @ matrix.T
-        for i, j in zip(*np.nonzero(sims >= THRESHOLD), strict=True):
+        needed = np.array([[threshold(s.query)] for s in group], dtype=np.float32)
+        for i, j in zip(*np.nonzero(sims >= needed), strict=True):
             s, cos = group[int(i)], float(sims[i, j])
             matches.append(
                 Match(
@@ -339,7 +356,8 @@ def _semantic(conn: Connection, start: int, end: int) -> list[Match]:
                     "search",
                     s.id,
                     s.query,
-                    f"Close in meaning to your saved search “{s.query}” (cosine {cos:.2f})",
+                    f"Close in meaning to your saved search “{s.query}” (cosine {cos:.2f};"
+                    f" it needs {float(needed[int(i)][0]):.2f})",
                     cos,
                     s.id,
                 )

@@ -155,7 +155,8 @@ class FeedPage:
 
 
 def feed(session: Session, account: Account, *, kind: str | None = None, page: int = 1) -> FeedPage:
-    """Newest first: the newest matching pass's items on top, newer works first within it."""
+    """Newest first: the newest matching pass's items on top, the best first within it
+    (followed researchers, then topics, then the closest search matches)."""
     where = [FeedItem.account_id == account.id]
     if kind:
         where.append(FeedItem.kind == kind)
@@ -167,7 +168,12 @@ def feed(session: Session, account: Account, *, kind: str | None = None, page: i
         .join(Work, Work.id == FeedItem.work_id)
         .where(*where)
         .options(selectinload(Work.source), selectinload(Work.authorships))
-        .order_by(FeedItem.created_at.desc(), Work.year.desc().nulls_last(), FeedItem.id.desc())
+        .order_by(
+            FeedItem.created_at.desc(),
+            FeedItem.score.desc(),
+            Work.year.desc().nulls_last(),
+            FeedItem.id.desc(),
+        )
         .offset((page - 1) * PAGE)
         .limit(PAGE)
     )
