@@ -126,6 +126,8 @@ def test_invite_accept_talk_and_block(browser, site):
     a.get_by_label("Message").fill("The analytical engine notes.")
     a.get_by_role("button", name="Send").click()
     b.get_by_text("The analytical engine notes.").wait_for(timeout=15_000)
+    # seen on B's open page: the header's unread count does not count it
+    b.wait_for_function("document.getElementById('nav-unread').textContent === ''")
     b.screenshot(path=str(ARTIFACTS / "4-conversation-b.png"), full_page=True)
     a.screenshot(path=str(ARTIFACTS / "5-conversation-a.png"), full_page=True)
 

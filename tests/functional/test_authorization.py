@@ -185,6 +185,10 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
         {"body": ""},
         signed_in(404, other_owner=400, owner=400),
     ),
+    ("POST", "/conversations/{conversation_id}/read"): (
+        {},
+        signed_in(404, other_owner=200, owner=200),
+    ),
     ("POST", "/conversations/{conversation_id}/archive"): (
         {"on": "false"},
         signed_in(404, other_owner=303, owner=303),

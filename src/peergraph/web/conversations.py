@@ -228,6 +228,20 @@ def conversation_page(
     return render(request, "conversation.html", {**values, "notice": notice})
 
 
+@router.post("/conversations/{conversation_id}/read", dependencies=Csrf)
+def mark_read(
+    conversation_id: ConversationId, session: Session = Depends(get_session), me: Account = Me
+) -> dict[str, int]:
+    """What the open page shows has been read: its live script says so after adding new
+    messages, and gets the header's unread count back."""
+    try:
+        conversations.mark_read(session, me, conversation_id)
+    except conversations.ConversationError as exc:
+        raise HTTPException(_status(exc), str(exc)) from exc
+    session.commit()
+    return {"unread": conversations.unread_total(session, me)}
+
+
 def _act(
     request: Request, session: Session, me: Account, conversation_id: int, do: Any
 ) -> Response:

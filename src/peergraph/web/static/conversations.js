@@ -40,17 +40,32 @@
     return li;
   }
 
+  function markRead(id) {
+    var token = document.querySelector("input[name=csrf_token]");
+    if (!token) { return; }
+    fetch("/conversations/" + id + "/read", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "x-csrf-token": token.value },
+    })
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+      .then(function (data) { setUnread(data.unread); }, function () {});
+  }
+
   function refreshConversation() {
     var id = live.getAttribute("data-id");
     return fetch("/api/conversations/" + id + "?after=" + newest, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (data) {
+        var added = false;
         data.messages.forEach(function (m) {
           if (m.id > newest && !document.getElementById("m" + m.id)) {
             live.appendChild(messageItem(m));
             newest = m.id;
+            added = true;
           }
         });
+        if (added) { markRead(id); }  // seen on this open page: the header count drops
         var shown = document.getElementById("conversation-status");
         if (shown && shown.getAttribute("data-status") !== data.status) {
           window.location.reload();  // the forms change with the state: accept, write, closed
