@@ -213,6 +213,7 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str] | None, dict[str, int]]] = {
     ("GET", "/api/suggestions"): (None, signed_in(200, anonymous=401)),
     ("GET", "/feed"): (None, signed_in(200)),
     ("GET", "/api/feed"): (None, signed_in(200, anonymous=401)),
+    ("GET", "/api/searches"): (None, signed_in(200, anonymous=401)),
     ("POST", "/searches"): ({"q": "   ", "mode": "keyword"}, signed_in(400)),
     ("POST", "/searches/{search_id}/alerts"): ({}, signed_in(404)),
     ("POST", "/searches/{search_id}/delete"): ({}, signed_in(404)),

@@ -20,7 +20,7 @@ from peergraph.feeds.models import FeedItem, SavedSearch
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.profiles.services import rebuild
-from peergraph.works.models import Topic, Work, WorkTopic
+from peergraph.works.models import Topic, Work
 
 from .test_conversations import app, login, make_account, own, post, record, store  # noqa: F401
 
@@ -67,6 +67,17 @@ def told(engine, account_id: int) -> dict[str, tuple[str, str]]:  # type: ignore
         }
 
 
+NEW_PREPRINT = {  # in arXiv's cs.CV, a topic followed in the test
+    "id": "2401.99999",
+    "authors": "Grace Hopper",
+    "title": "Vision transformers for galaxy images",
+    "categories": "cs.CV",
+    "abstract": "We classify galaxy images with vision transformers.",
+    "versions": [{"version": "v1", "created": "Mon, 1 Jan 2024 10:00:00 GMT"}],
+    "authors_parsed": [["Hopper", "Grace", ""]],
+}
+
+
 @pytest.fixture
 def second_batch(tmp_path):  # type: ignore[no-untyped-def]
     path = tmp_path / "second.csl.json"
@@ -74,19 +85,33 @@ def second_batch(tmp_path):  # type: ignore[no-untyped-def]
     return ImportTarget(path, "csl-json")
 
 
-def test_a_second_import_tells_each_follower_once(app, engine, second_batch, mailbox):  # noqa: F811
+@pytest.fixture
+def second_preprints(tmp_path):  # type: ignore[no-untyped-def]
+    path = tmp_path / "second.arxiv.jsonl"
+    path.write_text(json.dumps(NEW_PREPRINT) + "\n")
+    return ImportTarget(path, "arxiv-jsonl")
+
+
+def test_a_second_import_tells_each_follower_once(  # type: ignore[no-untyped-def]
+    app,  # noqa: F811
+    engine,
+    test_data,
+    second_batch,
+    second_preprints,
+    mailbox,
+):
     radford, doe = record(engine, "Alec Radford"), record(engine, "Jane Doe")
     fan, searcher, author, topical, idle = (
         make_account(engine, f"{n}@example.org")
         for n in ("fan", "searcher", "author", "topical", "idle")
     )
     own(engine, author, doe)
-    with Session(engine) as session:  # a topic of Radford's: followed by "topical"
-        topic = session.scalars(
-            select(Topic).join(WorkTopic, WorkTopic.topic_id == Topic.id).order_by(Topic.id)
-        ).first()
-        assert topic is not None
-        topic_id = topic.id
+    import_file(engine, ImportTarget(test_data / "arxiv.jsonl", "arxiv-jsonl"))
+    rebuild(engine)  # the first batch's preprints bring arXiv's categories as topics
+    with Session(engine) as session:  # followed by "topical"
+        topic_id = session.scalars(
+            select(Topic.id).where(Topic.taxonomy == "arxiv", Topic.external_id == "cs.CV")
+        ).one()
     fan_client = login(app, "fan@example.org")
     assert post(fan_client, f"/researchers/{radford}/follow").status_code == 303
     # the fan also saved a search that the followed researcher's new work matches: told once
@@ -101,6 +126,7 @@ def test_a_second_import_tells_each_follower_once(app, engine, second_batch, mai
     assert all(not told(engine, a) for a in (fan, searcher, author, topical, idle))
 
     import_file(engine, second_batch)
+    import_file(engine, second_preprints)
     rebuild(engine)
 
     fan_told = told(engine, fan)
@@ -116,10 +142,15 @@ def test_a_second_import_tells_each_follower_once(app, engine, second_batch, mai
     # Jane Doe's owner is not told about her own new paper, only the other one
     assert list(told(engine, author)) == ["Graph Kernels Revisited"]
     assert not told(engine, idle)
+    topical_told = told(engine, topical)
+    assert list(topical_told) == ["Vision transformers for galaxy images"]
+    kind, why = topical_told["Vision transformers for galaxy images"]
+    assert kind == "topic" and why.endswith("a topic you follow")
 
     # nobody is told twice: another rebuild, the same batch again, another pass
     before = {a: told(engine, a) for a in (fan, searcher, author, topical)}
     import_file(engine, second_batch, force=True)
+    import_file(engine, second_preprints, force=True)
     rebuild(engine)
     matching.update(engine, utcnow())
     assert {a: told(engine, a) for a in (fan, searcher, author, topical)} == before
@@ -131,10 +162,13 @@ def test_a_second_import_tells_each_follower_once(app, engine, second_batch, mai
     assert "Every term of your saved search" in page.text
     api = searcher_client.get("/api/feed").json()
     assert api["total"] == 2 and {i["kind"] for i in api["items"]} == {"search"}
+    (listed,) = searcher_client.get("/api/searches").json()
+    assert listed["query"] == "graph kernels" and listed["matches"] == 2
+    assert listed["atom_url"].endswith(".atom")
 
     # the weekly digest: one mail each, best first, nothing mailed twice
     now = utcnow()
-    assert feeds.send_alerts(engine, "http://testserver", now) == 3  # fan, searcher, author
+    assert feeds.send_alerts(engine, "http://testserver", now) == 4  # all but "idle"
     assert feeds.send_alerts(engine, "http://testserver", now + timedelta(days=8)) == 0
     with Session(engine) as session:
         outbox = {m.recipient: m for m in session.scalars(select(OutgoingMail))}

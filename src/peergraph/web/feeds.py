@@ -232,6 +232,16 @@ class FeedOut(BaseModel):
     total: int
 
 
+class SavedSearchOut(BaseModel):
+    id: int
+    query: str
+    mode: str  # keyword | semantic
+    alerts: bool
+    matches: int
+    atom_url: str  # private: whoever has it reads the matches
+    created_at: str
+
+
 class ReasonOut(BaseModel):
     label: str
     contribution: float
@@ -283,6 +293,27 @@ def api_feed(
         pages=found.pages,
         total=found.total,
     )
+
+
+@api_router.get("/searches", response_model=list[SavedSearchOut], responses=ApiErrors)
+def api_searches(
+    request: Request, session: Session = Depends(get_session), me: Account = Depends(api_me)
+) -> list[SavedSearchOut]:
+    """The account's saved searches (made on /feed or the search page), newest first,
+    with how many feed items each produced and its private Atom feed's address."""
+    base = context(request).base_url
+    return [
+        SavedSearchOut(
+            id=saved.id,
+            query=saved.query,
+            mode=saved.mode,
+            alerts=saved.alerts,
+            matches=count,
+            atom_url=f"{base}/searches/{saved.token}.atom",
+            created_at=saved.created_at.isoformat() + "Z",
+        )
+        for saved, count in feeds.searches(session, me)
+    ]
 
 
 @api_router.get("/suggestions", response_model=list[SuggestionOut], responses=ApiErrors)
