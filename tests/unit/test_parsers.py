@@ -165,6 +165,26 @@ def test_arxiv_atom_broken_xml_is_reported(tmp_path, test_data):
     assert items[-1].item.reason == "invalid-xml" and items[-1].item.fatal
 
 
+def test_arxiv_atom_with_a_dtd_is_refused_before_parsing(tmp_path, test_data):
+    """An entity bomb (and any external entity) comes in through a DTD: refused whole."""
+    text = (test_data / "arxiv_atom.xml").read_text()
+
+    def entity(i: int) -> str:
+        return f"&l{i - 1};" * 10 if i else "lol"
+
+    laughs = "".join(f'<!ENTITY l{i} "{entity(i)}">' for i in range(10))
+    bomb = tmp_path / "bomb.xml"
+    start = text.index("<feed")
+    bomb.write_text(
+        text[:start]
+        + f"<!DOCTYPE feed [{laughs}]>"
+        + text[start:].replace("<title>", "<title>&l9;", 1)
+    )
+    items = parse(bomb, "arxiv-atom")
+    assert works(items) == []
+    assert [(i.item.reason, i.item.fatal) for i in items] == [("dtd-refused", True)]
+
+
 def test_bibtex(test_data):
     items = parse(test_data / "sample.bib")
     records = {w.record_key: w for w in works(items)}

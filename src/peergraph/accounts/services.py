@@ -435,7 +435,8 @@ def request_email_change(
 def confirm_email_change(session: Session, ctx: Context, signed: str | None) -> Account:
     link = _use_link(session, ctx, signed, "change-email")
     account = session.get_one(Account, link.account_id)
-    assert link.new_email is not None
+    if link.new_email is None:  # a change-email link always carries the address
+        raise RuntimeError(f"mail link {link.id} has no new address")
     if by_email(session, link.new_email) is not None:
         raise AccountError("Another account uses that address now.")
     account.email = link.new_email

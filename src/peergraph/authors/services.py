@@ -524,7 +524,8 @@ def write_records(
     unchanged: set[int] = set()
     stored: dict[int, Row[Any]] = {}
     if partial:
-        assert changed is not None
+        if changed is None:
+            raise ValueError("a partial write needs the changed blocks")
         unchanged = _unchanged_members(conn, loaded, members, assigned, old_links, changed)
         for some in in_chunks({assigned[label] for label in unchanged}):
             stored.update(

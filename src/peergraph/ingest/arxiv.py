@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
@@ -139,19 +140,30 @@ def _rfc2822_date(value: object) -> str | None:
         return None
 
 
+DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
 def iter_atom(
     stream: IO[bytes], limits: ImportLimits | None = None
 ) -> Iterator[tuple[int, WorkRecord | RecordError]]:
     """Stream the ``<entry>`` elements of an arXiv API feed (ElementTree's iterparse
-    keeps memory flat; Python's expat refuses entity-expansion bombs). An entry larger
-    than the record limit stops the feed: XML cannot be resumed after a skipped part."""
+    keeps memory flat). A document type declaration stops the feed before the parser
+    sees it, as defusedxml's ``forbid_dtd`` would: arXiv's feeds never have one, and
+    entities are how XML bombs and external entities get in. An entry larger than the
+    record limit stops the feed too: XML cannot be resumed after a skipped part."""
     max_bytes = (limits or ImportLimits()).max_record_bytes
     parser: ET.XMLPullParser = ET.XMLPullParser(events=("end",))
     entries = 0
     since_entry = 0  # bytes fed since the last complete entry
+    tail = b""  # the end of the previous chunk: a declaration may straddle two
     try:
         while True:
             chunk = stream.read(1 << 16)
+            if DTD.search(tail + chunk):
+                message = "the feed declares a DTD or entities (<!DOCTYPE, <!ENTITY): refused"
+                yield entries + 1, RecordError("dtd-refused", message, None, True)
+                return
+            tail = chunk[-16:]
             if chunk:
                 parser.feed(chunk)
                 since_entry += len(chunk)

@@ -269,7 +269,8 @@ class BatchWriter:
         )
         rows = []
         for parsed, target, created in provenance:
-            assert target.id is not None
+            if target.id is None:  # flushed above: every target has its id
+                raise RuntimeError("provenance for a work that was not written")
             rows.append(self._provenance(parsed, "work", target.id, created))
         return rows
 

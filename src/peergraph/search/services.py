@@ -273,7 +273,8 @@ def rank_works(
             candidates = kept
     if keyword_only:
         return candidates, total, embedded, note
-    assert semantic is not None and vector is not None
+    if semantic is None or vector is None:  # keyword_only covers both
+        raise RuntimeError("hybrid ranking without the semantic index")
     # While the semantic index is being built, vectors cover only some works: fusing
     # them as they are ranks the embedded works above better keyword matches (SciFact
     # train, half embedded: 0.63 nDCG@10 against keywords' 0.71). So full fusion only
