@@ -11,8 +11,10 @@ another record.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.routing import iter_route_contexts
@@ -350,3 +352,35 @@ def test_every_route_answers_each_visitor_as_the_matrix_says(app, clients, engin
                     f"{method} {path} as {role}: {response.status_code}, not {expected[role]}"
                 )
     assert not wrong, "\n".join(wrong)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "authorization.md"
+BEGIN, END = "<!-- matrix: begin -->", "<!-- matrix: end -->"
+
+
+def matrix_markdown() -> str:
+    """The matrix as docs/authorization.md shows it: one row per route, one column per
+    kind of visitor, the status each gets."""
+    lines = [
+        "| route | " + " | ".join(r.replace("_", " ") for r in ROLES) + " |",
+        "| --- | " + " | ".join("---:" for _ in ROLES) + " |",
+    ]
+    for (method, path), (_form, expected) in sorted(MATRIX.items(), key=lambda kv: kv[0][1]):
+        cells = " | ".join(str(expected[r]) for r in ROLES)
+        lines.append(f"| `{method} {path}` | {cells} |")
+    return "\n".join(lines)
+
+
+def test_docs_carry_the_matrix():
+    """docs/authorization.md is generated from MATRIX: PEERGRAPH_WRITE_DOCS=1 rewrites it."""
+    table = "\n" + matrix_markdown() + "\n"
+    text = DOCS.read_text()
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    if os.environ.get("PEERGRAPH_WRITE_DOCS") == "1":
+        DOCS.write_text(text[:start] + table + text[end:])
+        text = DOCS.read_text()
+        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    assert text[start:end] == table, (
+        "docs/authorization.md is out of date: PEERGRAPH_WRITE_DOCS=1 .venv/bin/pytest "
+        "tests/functional/test_authorization.py -k docs"
+    )

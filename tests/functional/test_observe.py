@@ -37,6 +37,17 @@ def test_request_ids_and_one_json_line_per_request(settings, engine, test_data, 
     assert line["route"] == "/api/works" and line["status"] == 200 and line["level"] == "info"
 
 
+def test_secrets_in_paths_are_never_logged(settings, engine, caplog):
+    secret = "s3cr3t-atom-token-0123456789"
+    with TestClient(create_app(settings)) as client, caplog.at_level(logging.INFO):
+        assert client.get(f"/searches/{secret}.atom").status_code == 404
+        client.get("/verify-email?token=" + secret)
+    lines = [r for r in caplog.records if r.name == "peergraph.requests"]
+    assert [r.path for r in lines] == ["/searches/{token}.atom", "/verify-email"]
+    ours = [r for r in caplog.records if r.name.startswith("peergraph")]
+    assert not [r for r in ours if secret in str(vars(r))]
+
+
 def test_metrics_count_routes_generations_and_jobs(settings, engine, test_data):
     import_file(engine, ImportTarget(test_data / "sample.csl.json", "csl-json"))
     queue.enqueue(engine, "rebuild")

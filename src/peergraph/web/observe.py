@@ -120,7 +120,7 @@ class RequestContext:
             # logged with the request id, answered in the API's error shape (or a plain
             # page), with the same headers as any reply
             status = 500
-            log.exception("unhandled error", extra={"path": scope["path"]})
+            log.exception("unhandled error", extra={"path": _loggable(scope)})
             if started:
                 raise
             await _server_error(scope, sending, rid)
@@ -133,13 +133,20 @@ class RequestContext:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": _loggable(scope),
                     "route": template,
                     "status": status,
                     "ms": round(seconds * 1000, 1),
                 },
             )
             request_id.reset(token)
+
+
+def _loggable(scope: Scope) -> str:
+    """The path as the log shows it: a route whose path holds a secret (a saved search's
+    Atom address, ``{token}``) is logged by its template, never with the secret."""
+    template = getattr(scope.get("route"), "path", None) or ""
+    return template if "{token}" in template else str(scope["path"])
 
 
 async def _server_error(scope: Scope, send: Send, rid: str) -> None:
