@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from peergraph.accounts import mail, ratelimit
 from peergraph.accounts.models import Account
+from peergraph.accounts.ratelimit import RateLimited
 from peergraph.accounts.services import Context
 from peergraph.authors.models import AuthorRecord, AuthorshipLink, ClaimedAuthorship, RecordClaim
 from peergraph.authors.ownership import HOLDING
@@ -248,14 +249,43 @@ def submit_claim(
     record = session.get(AuthorRecord, record_id)
     if record is None:
         raise ClaimError(f"There is no researcher record {record_id}.")
-    _count_attempt(session, actor)
+
+    def refuse(why: str, message: str) -> ClaimError:
+        """Every refused attempt stays in the audit log (the route commits it)."""
+        detail = {"method": method, "why": why}
+        audit(
+            session,
+            account,
+            "claim.refused",
+            actor.now,
+            record_id=record_id,
+            claim_id=None,
+            detail=detail,
+        )
+        return ClaimError(message)
+
+    try:
+        _count_attempt(session, actor)
+    except RateLimited as exc:
+        detail = {"method": method, "retry_after": exc.retry_after}
+        audit(
+            session,
+            account,
+            "claim.limited",
+            actor.now,
+            record_id=record_id,
+            claim_id=None,
+            detail=detail,
+        )
+        raise
     owner = holding_claim(session, record_id)
     if owner is not None:
         if owner.account_id == account.id:
-            raise ClaimError("This record is already yours.")
-        raise ClaimError(
+            raise refuse("yours-already", "This record is already yours.")
+        raise refuse(
+            "claimed",
             "This record is claimed already. If it is you, dispute the claim with your "
-            "evidence: a moderator decides."
+            "evidence: a moderator decides.",
         )
     mine = session.scalars(
         select(RecordClaim).where(
@@ -265,14 +295,16 @@ def submit_claim(
         )
     ).first()
     if mine is not None:
-        raise ClaimError("You have a claim on this record waiting for review already.")
+        raise refuse(
+            "pending-already", "You have a claim on this record waiting for review already."
+        )
     statement = statement.strip()[:MAX_STATEMENT]
     links = [link for link in (links or []) if link][:MAX_EVIDENCE_LINKS]
     evidence: dict[str, Any] = {"method": method}
     approved = False
     if method == "orcid":
         if not account.orcid:
-            raise ClaimError("Sign in with ORCID first: the claim uses the iD it proves.")
+            raise refuse("no-orcid", "Sign in with ORCID first: the claim uses the iD it proves.")
         evidence["orcid"] = account.orcid
         on_record = account.orcid in record_orcids(session, record_id)
         elsewhere = sorted(records_with_orcid(session, account.orcid) - {record_id})
@@ -304,9 +336,10 @@ def submit_claim(
         approved = match is not None
     else:
         if not statement and not links:
-            raise ClaimError(
+            raise refuse(
+                "no-evidence",
                 "Say why this record is you: a homepage or publication list that names "
-                "you, or a co-author who can confirm it."
+                "you, or a co-author who can confirm it.",
             )
     if statement:
         evidence["statement"] = statement
@@ -328,7 +361,9 @@ def submit_claim(
             session.add(claim)
             session.flush()
     except IntegrityError as exc:
-        raise ClaimError("Someone else's claim on this record was approved a moment ago.") from exc
+        raise refuse(
+            "lost-race", "Someone else's claim on this record was approved a moment ago."
+        ) from exc
     audit(
         session,
         account,

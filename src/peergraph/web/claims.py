@@ -92,8 +92,9 @@ def claim_record(
             links=evidence_links(links),
         )
     except (claims.ClaimError, RateLimited) as exc:
-        # a refused claim keeps its audit entry, and every attempt counts for the limits
-        session.commit() if isinstance(exc, claims.ClaimError) else session.rollback()
+        # a refused or limited claim keeps its audit entry, and every attempt counts for
+        # the limits
+        session.commit()
         record = session.get(AuthorRecord, record_id)
         if record is None:
             raise HTTPException(404, str(exc)) from exc
