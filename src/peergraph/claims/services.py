@@ -734,6 +734,41 @@ def decide_dispute(
     return row
 
 
+@dataclass(frozen=True)
+class LimitTrips:
+    """One account's refusals by a rate limit, for the moderators' page."""
+
+    account: Account | None
+    account_id: int | None
+    actions: dict[str, int]  # claim.limited, invitation.limited → how many
+    last_at: datetime
+
+
+def limit_trips(session: Session, since: datetime, limit: int = 50) -> list[LimitTrips]:
+    """Accounts that ran into a rate limit since ``since``, most refusals first: scripted
+    claims or invitation spam shows here before anyone reports it."""
+    rows = session.execute(
+        select(AuditEntry.actor_id, AuditEntry.action, func.count(), func.max(AuditEntry.at))
+        .where(AuditEntry.action.like("%.limited"), AuditEntry.at >= since)
+        .group_by(AuditEntry.actor_id, AuditEntry.action)
+    ).all()
+    by_account: dict[int | None, dict[str, Any]] = {}
+    for actor_id, action, count, last in rows:
+        entry = by_account.setdefault(actor_id, {"actions": {}, "last": last})
+        entry["actions"][action] = int(count)
+        entry["last"] = max(entry["last"], last)
+    ranked = sorted(by_account.items(), key=lambda kv: -sum(kv[1]["actions"].values()))[:limit]
+    return [
+        LimitTrips(
+            session.get(Account, actor_id) if actor_id else None,
+            actor_id,
+            entry["actions"],
+            entry["last"],
+        )
+        for actor_id, entry in ranked
+    ]
+
+
 def _owned_by(session: Session, claim: RecordClaim) -> set[int]:
     """The records the claim's account owns (their integrity counts its strikes)."""
     if claim.account_id is None:

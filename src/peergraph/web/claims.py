@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -394,6 +395,7 @@ def moderation_queue(
         request,
         "moderation.html",
         {
+            "trips": claims.limit_trips(session, utcnow() - timedelta(days=1)),
             "items": items,
             "disputes": open_disputes,
             "reports": reports,
