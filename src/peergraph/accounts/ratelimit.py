@@ -83,7 +83,9 @@ def check(
     ).subquery()
     count, oldest = session.execute(select(func.count(), func.min(recent.c.created_at))).one()
     if count >= allowed:
-        wait = (oldest + spec.window - now).total_seconds()
+        # events stamped after ``now`` (the clock went back) still count, so a clock
+        # jump opens no gap; the wait announced is never longer than the window
+        wait = min((oldest + spec.window - now).total_seconds(), spec.window.total_seconds())
         raise RateLimited(rule, int(wait) + 1, allowed)
 
 
