@@ -42,7 +42,13 @@ def create_db_engine(settings: Settings, *, page_cache_mib: int = PAGE_CACHE_MIB
             lambda connection, _record: _set_page_cache(connection, page_cache_mib),
         )
         return engine
-    return create_engine(postgres_url(settings.database_url), pool_pre_ping=True)
+    # pre-ping: a connection the server dropped (a restart) is replaced, not used; a
+    # server that does not answer fails a connection in 5 s instead of hanging a request
+    return create_engine(
+        postgres_url(settings.database_url),
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 5},
+    )
 
 
 def postgres_url(url: str) -> URL:

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import time
 import uuid
 
@@ -33,6 +34,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from peergraph.logs import request_id
@@ -116,14 +118,20 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, sending)
-        except Exception:
+        except Exception as exc:
             # logged with the request id, answered in the API's error shape (or a plain
-            # page), with the same headers as any reply
-            status = 500
-            log.exception("unhandled error", extra={"path": _loggable(scope)})
+            # page), with the same headers as any reply. A database that is restarting or
+            # gone is a 503 at once, never a hang; the pool's pre-ping reconnects when it
+            # is back, without restarting peergraph.
+            down = isinstance(exc, DBAPIError) and _unreachable(exc)
+            status = 503 if down else 500
+            if down:
+                log.warning("store unavailable: %s", exc.__class__.__name__)
+            else:
+                log.exception("unhandled error", extra={"path": _loggable(scope)})
             if started:
                 raise
-            await _server_error(scope, sending, rid)
+            await _server_error(scope, sending, rid, unavailable=down)
         finally:
             seconds = time.perf_counter() - began
             route = scope.get("route")
@@ -149,20 +157,42 @@ def _loggable(scope: Scope) -> str:
     return template if "{token}" in template else str(scope["path"])
 
 
-async def _server_error(scope: Scope, send: Send, rid: str) -> None:
-    message = f"Something went wrong on our side; it is logged under request id {rid}."
+def _unreachable(exc: DBAPIError) -> bool:
+    """The database did not answer (down, restarting, connection lost; SQLite: busy past
+    its timeout), as opposed to a statement that failed."""
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    if isinstance(exc.orig, sqlite3.Error):
+        return "locked" in str(exc.orig) or "busy" in str(exc.orig)
+    return isinstance(exc, OperationalError)
+
+
+async def _server_error(scope: Scope, send: Send, rid: str, *, unavailable: bool = False) -> None:
+    status = 503 if unavailable else 500
+    if unavailable:
+        message = (
+            "The database is not answering at the moment; try again in a few seconds "
+            f"(request id {rid})."
+        )
+        title = "Back in a moment"
+    else:
+        message = f"Something went wrong on our side; it is logged under request id {rid}."
+        title = "Something went wrong"
     if scope["path"].startswith("/api/"):
-        body = json.dumps(error_body(500, message, "internal")).encode()
+        code = "unavailable" if unavailable else "internal"
+        body = json.dumps(error_body(status, message, code)).encode()
         kind = b"application/json"
     else:
         body = (
             '<!doctype html><html lang="en"><meta charset="utf-8"><title>Error · peergraph'
-            f"</title><h1>Something went wrong</h1><p>{message}</p>"
+            f"</title><h1>{title}</h1><p>{message}</p>"
             '<p><a href="/">Home</a></p></html>'
         ).encode()
         kind = b"text/html; charset=utf-8"
     headers = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    if unavailable:
+        headers.append((b"retry-after", b"5"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
