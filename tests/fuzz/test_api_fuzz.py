@@ -83,3 +83,91 @@ def _fuzz(operation, mode: GenerationMode, examples: dict[str, int]):
         case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
     return check
+
+
+ROLES = ("member", "owner", "moderator", "admin")
+EXAMPLES_PER_ROLE = 40
+
+
+@pytest.fixture(scope="module")
+def api_roles(tmp_path_factory):
+    """The same store with an account of each role (the owner holds a claimed record and
+    an invitation) and a personal API token for each."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from peergraph.accounts import services
+    from peergraph.authors.models import AuthorRecord
+    from peergraph.authors.ownership import claim_record
+    from peergraph.claims.models import RecordSettings
+    from peergraph.db.base import utcnow
+
+    store = Settings.for_data_dir(tmp_path_factory.mktemp("fuzz-roles"))
+    engine = create_db_engine(store)
+    migrate(engine)
+    import_file(engine, ImportTarget(TEST_DATA / "profiles.csl.json", "csl-json"))
+    rebuild(engine)
+    tokens = {}
+    with Session(engine) as session:
+        for role in ROLES:
+            kind = role if role in ("moderator", "admin") else "member"
+            account = services.create_user(
+                session, f"{role}@example.org", "correct horse battery staple", kind, utcnow()
+            )
+            session.flush()
+            tokens[role] = services.create_api_token(session, account, "fuzz", utcnow())
+            if role == "owner":
+                record = session.scalars(select(AuthorRecord.id).order_by(AuthorRecord.id)).first()
+                session.commit()
+                with engine.begin() as conn:
+                    claim_record(conn, record, f"account:{account.id}", account_id=account.id)
+                session.add(RecordSettings(record_id=record, open_to_collaborate=True))
+        session.commit()
+    engine.dispose()
+    app = create_app(dataclasses.replace(store, allowed_hosts=("*",)))
+    return schemathesis.openapi.from_asgi("/api/openapi.json", app), tokens
+
+
+def test_the_account_api_never_fails_as_each_role(api_roles):
+    """The operations that need an account (those documenting a 401), fuzzed with each
+    role's token: no 5xx, every response as the schema says."""
+    schema, tokens = api_roles
+    operations = [
+        op
+        for op in (result.ok() for result in schema.get_all_operations())
+        if "401" in op.definition.raw.get("responses", {})
+    ]
+    assert len(operations) >= 6
+    examples: dict[str, int] = {}
+    for role, token in tokens.items():
+        for operation in operations:
+            for mode in GenerationMode:
+                check = _fuzz_as(operation, mode, role, token, examples)
+                try:
+                    check()
+                except Unsatisfiable:
+                    assert mode is GenerationMode.NEGATIVE, operation.label
+    total = sum(examples.values())
+    print(f"schemathesis, as {len(tokens)} roles: {total} examples")
+
+
+def _fuzz_as(operation, mode: GenerationMode, role: str, token: str, examples: dict[str, int]):
+    label = f"{role} {operation.label} {mode.value}"
+    examples[label] = 0
+    headers = {"Authorization": f"Bearer {token}"}
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES_PER_ROLE,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def check(case):
+        examples[label] += 1
+        response = case.call(headers=headers)
+        assert response.status_code != 401, f"{label}: the token was refused"
+        case.validate_response(response, excluded_checks=[positive_data_acceptance])
+
+    return check
