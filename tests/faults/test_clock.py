@@ -86,6 +86,20 @@ def test_rate_limits_hold_through_a_jump_back_and_reopen_after_the_window(engine
         ratelimit.check(session, rule, key, later + timedelta(days=2))
 
 
+def pending(account_id: int, work_id: int, now) -> FeedItem:  # type: ignore[no-untyped-def]
+    return FeedItem(
+        account_id=account_id,
+        work_id=work_id,
+        kind="search",
+        source_id=1,
+        label="q",
+        why="match",
+        score=1.0,
+        alert="pending",
+        created_at=now,
+    )
+
+
 def test_a_weekly_digest_is_sent_once_whatever_the_clock_does(engine, test_data):  # type: ignore[no-untyped-def]
     import_file(engine, ImportTarget(test_data / "profiles.csl.json", "csl-json"))
     t0 = utcnow()
@@ -94,35 +108,11 @@ def test_a_weekly_digest_is_sent_once_whatever_the_clock_does(engine, test_data)
         session.commit()
         reader_id = reader.id
         first, second = session.scalars(select(Work.id).order_by(Work.id).limit(2)).all()
-        session.add(
-            FeedItem(
-                account_id=reader_id,
-                work_id=first,
-                kind="search",
-                source_id=1,
-                label="q",
-                why="match",
-                score=1.0,
-                alert="pending",
-                created_at=t0,
-            )
-        )
+        session.add(pending(reader_id, first, t0))
         session.commit()
     assert feeds.send_alerts(engine, "http://testserver", t0) == 1
     with Session(engine) as session:  # something new arrives
-        session.add(
-            FeedItem(
-                account_id=reader_id,
-                work_id=second,
-                kind="search",
-                source_id=1,
-                label="q",
-                why="match",
-                score=1.0,
-                alert="pending",
-                created_at=t0,
-            )
-        )
+        session.add(pending(reader_id, second, t0))
         session.commit()
     # the clock goes back a month, then returns: no second digest within the week
     assert feeds.send_alerts(engine, "http://testserver", t0 - timedelta(days=30)) == 0

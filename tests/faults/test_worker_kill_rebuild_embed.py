@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -26,19 +25,12 @@ from peergraph.ingest.loader import import_file
 from peergraph.jobs import queue
 from peergraph.profiles.services import rebuild
 from peergraph.settings import Settings
+from tests.functional.test_worker_kill import worker
 from tests.stores import prepare_store
 
 pytestmark = pytest.mark.slow
 WORKS = 6_000  # a rebuild of several seconds: long enough to be killed in the middle
 EMBEDDED = 800  # works in the embedding part (about 15 s to encode here)
-
-
-def worker(data_dir, *args: str) -> subprocess.Popen:  # type: ignore[no-untyped-def]
-    return subprocess.Popen(
-        [sys.executable, "-m", "peergraph", "--data-dir", str(data_dir), "worker", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def records(engine) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]

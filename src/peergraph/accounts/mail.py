@@ -10,14 +10,17 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
-from peergraph.accounts.models import OutgoingMail
+from peergraph.accounts.models import Account, OutgoingMail
 from peergraph.db.base import rows_changed, utcnow
 from peergraph.settings import Settings
 
@@ -105,3 +108,47 @@ def _send(settings: Settings, message: OutgoingMail) -> None:
             smtp.login(settings.smtp_user, settings.smtp_password or "")
         smtp.send_message(email)
     log.info("mail %d sent", message.id)
+
+
+Composed = tuple[str, str, int]  # subject, body, items told
+
+
+def queue_digests(
+    engine: Engine,
+    account_ids: list[int],
+    last_sent: Any,
+    period: Callable[[Account], timedelta | None],
+    compose: Callable[[Session, Account], Composed | None],
+    now: datetime,
+) -> int:
+    """Queue one digest mail for each account whose ``period`` has passed since its
+    ``last_sent`` column (``Account.last_digest_at``, ``Account.last_alert_at``), each in
+    its own transaction with what ``compose`` marks as told. Taken by one process only: the
+    guarded update of ``last_sent`` is the lock (two workers). Returns how many."""
+    queued = 0
+    for account_id in account_ids:
+        with Session(engine) as session, session.begin():
+            account = session.get(Account, account_id)
+            every = period(account) if account is not None else None
+            if account is None or every is None:
+                continue
+            taken = rows_changed(
+                session.execute(
+                    update(Account)
+                    .where(
+                        Account.id == account_id,
+                        or_(last_sent.is_(None), last_sent <= now - every),
+                    )
+                    .values({last_sent.key: now})
+                )
+            )
+            if not taken:
+                continue
+            made = compose(session, account)
+            if made is None:
+                session.rollback()
+                continue
+            subject, body, _items = made
+            enqueue(session, account.email, subject, body)
+            queued += 1
+    return queued

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from peergraph.accounts import mail
@@ -21,7 +21,6 @@ from peergraph.accounts.models import Account
 from peergraph.authors.models import AuthorRecord
 from peergraph.conversations.models import Conversation, ConversationMember, Message
 from peergraph.conversations.services import unread, visible
-from peergraph.db.base import rows_changed
 
 CHOICES = {"daily": "Daily", "weekly": "Weekly", "never": "Never"}
 PERIOD = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
@@ -128,35 +127,13 @@ def compose(session: Session, account: Account, base_url: str) -> tuple[str, str
 def send_digests(engine: Engine, base_url: str, now: datetime) -> int:
     """Queue one digest for each account that is due; returns how many were queued
     (delivery is accounts/mail.py's ``deliver_pending``)."""
-    queued = 0
     with Session(engine) as session:
         ids = [a.id for a in due(session, now)]
-    for account_id in ids:
-        with Session(engine) as session, session.begin():
-            account = session.get(Account, account_id)
-            if account is None or account.digest not in PERIOD:
-                continue
-            # taken by one process only: the guarded update is the lock (two workers)
-            taken = rows_changed(
-                session.execute(
-                    update(Account)
-                    .where(
-                        Account.id == account_id,
-                        or_(
-                            Account.last_digest_at.is_(None),
-                            Account.last_digest_at <= now - PERIOD[account.digest],
-                        ),
-                    )
-                    .values(last_digest_at=now)
-                )
-            )
-            if not taken:
-                continue
-            made = compose(session, account, base_url)
-            if made is None:
-                session.rollback()
-                continue
-            subject, body, _items = made
-            mail.enqueue(session, account.email, subject, body)
-            queued += 1
-    return queued
+    return mail.queue_digests(
+        engine,
+        ids,
+        Account.last_digest_at,
+        lambda account: PERIOD.get(account.digest),
+        lambda session, account: compose(session, account, base_url),
+        now,
+    )

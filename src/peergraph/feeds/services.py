@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from peergraph.accounts import mail
 from peergraph.accounts.models import Account
-from peergraph.db.base import rows_changed
 from peergraph.feeds.models import MODES, FeedItem, SavedSearch
 from peergraph.search.embeddings import Encoder
 from peergraph.search.keyword import query_terms
@@ -235,34 +234,16 @@ def compose(session: Session, account: Account, base_url: str) -> tuple[str, str
 
 def send_alerts(engine: Engine, base_url: str, now: datetime) -> int:
     """Queue one alert digest for each account that is due; returns how many."""
-    queued = 0
     with Session(engine) as session:
         ids = due(session, now)
-    for account_id in ids:
-        with Session(engine) as session, session.begin():
-            account = session.get(Account, account_id)
-            if account is None:
-                continue
-            taken = rows_changed(  # one process takes it: the guarded update is the lock
-                session.execute(
-                    update(Account)
-                    .where(
-                        Account.id == account_id,
-                        or_(Account.last_alert_at.is_(None), Account.last_alert_at <= now - PERIOD),
-                    )
-                    .values(last_alert_at=now)
-                )
-            )
-            if not taken:
-                continue
-            made = compose(session, account, base_url)
-            if made is None:
-                session.rollback()
-                continue
-            subject, body, _ = made
-            mail.enqueue(session, account.email, subject, body)
-            queued += 1
-    return queued
+    return mail.queue_digests(
+        engine,
+        ids,
+        Account.last_alert_at,
+        lambda account: PERIOD if account.alerts == "weekly" else None,
+        lambda session, account: compose(session, account, base_url),
+        now,
+    )
 
 
 # ---- Atom ----------------------------------------------------------------------------------------
