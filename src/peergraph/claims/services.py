@@ -250,33 +250,26 @@ def submit_claim(
     if record is None:
         raise ClaimError(f"There is no researcher record {record_id}.")
 
-    def refuse(why: str, message: str) -> ClaimError:
-        """Every refused attempt stays in the audit log (the route commits it)."""
-        detail = {"method": method, "why": why}
+    def logged(action: str, **detail: Any) -> None:
+        """Every attempt stays in the audit log, refused ones too (the route commits)."""
         audit(
             session,
             account,
-            "claim.refused",
+            action,
             actor.now,
             record_id=record_id,
             claim_id=None,
-            detail=detail,
+            detail={"method": method, **detail},
         )
+
+    def refuse(why: str, message: str) -> ClaimError:
+        logged("claim.refused", why=why)
         return ClaimError(message)
 
     try:
         _count_attempt(session, actor)
     except RateLimited as exc:
-        detail = {"method": method, "retry_after": exc.retry_after}
-        audit(
-            session,
-            account,
-            "claim.limited",
-            actor.now,
-            record_id=record_id,
-            claim_id=None,
-            detail=detail,
-        )
+        logged("claim.limited", retry_after=exc.retry_after)
         raise
     owner = holding_claim(session, record_id)
     if owner is not None:
@@ -309,15 +302,7 @@ def submit_claim(
         on_record = account.orcid in record_orcids(session, record_id)
         elsewhere = sorted(records_with_orcid(session, account.orcid) - {record_id})
         if not on_record and elsewhere:
-            audit(
-                session,
-                account,
-                "claim.refused",
-                actor.now,
-                record_id=record_id,
-                claim_id=None,
-                detail={**evidence, "asserted_on": elsewhere[:10]},
-            )
+            logged("claim.refused", orcid=account.orcid, asserted_on=elsewhere[:10])
             raise ClaimError(
                 f"Your ORCID iD {account.orcid} is asserted on another record "
                 f"(#{elsewhere[0]}), not this one; claim that record instead."

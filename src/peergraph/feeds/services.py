@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import secrets
-import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -126,10 +125,6 @@ def set_alerts(session: Session, account: Account, search_id: int, on: bool) -> 
 
 def by_token(session: Session, token: str) -> SavedSearch | None:
     return session.scalar(select(SavedSearch).where(SavedSearch.token == token))
-
-
-def quote(query: str) -> str:
-    return urllib.parse.quote_plus(query)
 
 
 def stop_alerts(session: Session, account: Account) -> None:
@@ -281,9 +276,10 @@ def atom(
         ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=url, type="text/html")
         ET.SubElement(entry, f"{{{ATOM}}}updated").text = _stamp(when)
         if work.publication_date:
-            ET.SubElement(entry, f"{{{ATOM}}}published").text = (
-                work.publication_date if len(work.publication_date) == 10 else None
-            ) or _stamp(when)
+            # an RFC 3339 date-time: a full date at midnight, else when it arrived
+            day = work.publication_date
+            published = f"{day}T00:00:00Z" if len(day) == 10 else _stamp(when)
+            ET.SubElement(entry, f"{{{ATOM}}}published").text = published
         for authorship in sorted(work.authorships, key=lambda a: a.position)[:10]:
             person = ET.SubElement(entry, f"{{{ATOM}}}author")
             ET.SubElement(person, f"{{{ATOM}}}name").text = authorship.raw_name

@@ -4,6 +4,7 @@ the Atom feeds, and their JSON API (rules in suggestions/ and feeds/)."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi import Path as PathParam
@@ -115,11 +116,9 @@ def save_search(
     return RedirectResponse(f"/feed?saved={saved.id}#searches", status_code=303)
 
 
-def _own(session: Session, me: Account, search_id: int) -> Any:
-    try:
-        return feeds.own_search(session, me, search_id)
-    except LookupError as exc:
-        raise HTTPException(404, "No such saved search.") from exc
+class NoSuchSearch(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(404, "No such saved search.")
 
 
 @router.post("/searches/{search_id}/alerts", dependencies=Csrf)
@@ -129,8 +128,10 @@ def search_alerts(
     session: Session = Depends(get_session),
     me: Account = Me,
 ) -> Response:
-    _own(session, me, search_id)
-    feeds.set_alerts(session, me, search_id, on)
+    try:
+        feeds.set_alerts(session, me, search_id, on)
+    except LookupError as exc:
+        raise NoSuchSearch() from exc
     session.commit()
     return RedirectResponse("/feed#searches", status_code=303)
 
@@ -139,8 +140,10 @@ def search_alerts(
 def delete_search(
     search_id: SearchId, session: Session = Depends(get_session), me: Account = Me
 ) -> Response:
-    _own(session, me, search_id)
-    feeds.delete_search(session, me, search_id)
+    try:
+        feeds.delete_search(session, me, search_id)
+    except LookupError as exc:
+        raise NoSuchSearch() from exc
     session.commit()
     return RedirectResponse("/feed#searches", status_code=303)
 
@@ -183,7 +186,7 @@ def search_atom(
     body = feeds.atom(
         f"peergraph: new works for “{saved.query}”",
         f"{base}/searches/{token}.atom",
-        f"{base}/search?q={feeds.quote(saved.query)}&mode={mode}",
+        f"{base}/search?{urlencode({'q': saved.query, 'mode': mode})}",
         feeds.search_entries(session, saved),
         base,
         saved.created_at,
