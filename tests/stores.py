@@ -103,3 +103,26 @@ def copied_store(folder: Path, into: Path) -> Settings:
     """A copy of a SQLite store folder (closed), to change without touching the original."""
     shutil.copytree(folder, into)
     return Settings.for_data_dir(into)
+
+
+def import_contents(engine: Engine) -> dict[str, list[tuple]]:
+    """What an import wrote (works, authorships, the import's counts), independent of row
+    ids: two stores that imported the same records compare equal."""
+    with engine.connect() as conn:
+        return {
+            "works": conn.execute(
+                text("SELECT title, year, dedupe_key FROM works ORDER BY dedupe_key, title")
+            ).all(),
+            "authorships": conn.execute(
+                text(
+                    "SELECT w.dedupe_key, w.title, a.position, a.raw_name FROM authorships a"
+                    " JOIN works w ON w.id = a.work_id ORDER BY 1, 2, 3, 4"
+                )
+            ).all(),
+            "imports": conn.execute(
+                text(
+                    "SELECT status, records_read, records_imported, records_merged,"
+                    " records_skipped FROM imports"
+                )
+            ).all(),
+        }

@@ -3,33 +3,50 @@
     .venv/bin/uv pip install 'locust>=2.20'      # the load generator (not a test dependency)
     .venv/bin/python benchmarks/load/run.py [--store DIR] [--users 8,16,24] [--step 60]
         [--duration 300] [--workers 1]
+    .venv/bin/python benchmarks/load/run.py --postgres --workers 2 [--import-during]
 
 Prepares load accounts in the store (members with a verified address; owners of claimed,
 open records, paired in accepted conversations), starts ``peergraph serve`` on loopback,
-then runs locust headless: a step of ``--step`` seconds at each number of users, keeps the
+then runs locust headless: a warm-up (``--warm-up`` seconds at 8 users, not
+counted), a step of ``--step`` seconds at each number of users, keeps the
 highest that had no failures and a p99 ≤ 500 ms, and runs ``--duration`` seconds there.
 Prints one table (requests/s, p50/p95/p99 per route) and writes it with locust's CSVs
 under benchmarks/results/load/. The load generator runs on the same 2 cores as the
 server: its share of the CPU is part of every figure.
+
+``--postgres`` builds (once) a PostgreSQL store of the whole shared corpus except the
+50,000 newest ML Anthology papers, in a throw-away cluster (``scripts/postgres``) under
+/tmp/peergraph-load-pg, kept between runs. ``--import-during`` queues the import of those
+50,000 works and then a rebuild for the server's own worker once the final run starts,
+polls keyword search for the held-out papers, and runs until the rebuild is done (at
+least ``--duration``): the report says when the works became searchable.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import json
 import os
 import random
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from shared_store import DEFAULT_STORE, served  # noqa: E402
+from shared_store import DEFAULT_STORE, SHARED, served, shared_files  # noqa: E402
 
 OUT = REPO / "benchmarks" / "results" / "load"
+PG_CLUSTER = Path("/tmp/peergraph-load-pg")  # directly under /tmp: the cluster runs as postgres
+PG_STORE = REPO / "benchmarks" / "results" / "pgstore"
+MLANTHOLOGY = SHARED / "mlanthology-ml-venues" / "works.csl.json.gz"
+HELD_OUT = 50_000
 PASSWORD = "load test password 2026"
 P99_TARGET_MS = 500
 QUERIES = [
@@ -44,6 +61,50 @@ QUERIES = [
     "dependency parsing",
     "causal inference",
 ]
+
+
+def split_mlanthology() -> tuple[Path, Path]:
+    """The ML Anthology in two CSL-JSON files: the older papers (in the store before the
+    run) and the ``HELD_OUT`` newest (imported during it)."""
+    older, newest = OUT / "mlanthology-older.json", OUT / f"mlanthology-newest-{HELD_OUT}.json"
+    if not (older.exists() and newest.exists()):
+        with gzip.open(MLANTHOLOGY, "rt", encoding="utf-8") as handle:
+            papers = json.load(handle)
+        papers.sort(key=lambda p: (p.get("issued", {}).get("date-parts", [[0]])[0][0], p["id"]))
+        OUT.mkdir(parents=True, exist_ok=True)
+        older.write_text(json.dumps(papers[:-HELD_OUT]), encoding="utf-8")
+        newest.write_text(json.dumps(papers[-HELD_OUT:]), encoding="utf-8")
+    return older, newest
+
+
+def postgres_store() -> Path:
+    """The PostgreSQL store (cluster started when it is not running), built on first use:
+    the shared corpus without the held-out papers, rebuilt."""
+    if not (PG_CLUSTER / "data" / "postmaster.pid").exists():
+        if (PG_CLUSTER / "data").exists():
+            subprocess.run([str(REPO / "scripts" / "postgres"), "up", str(PG_CLUSTER)], check=True)
+        else:
+            url = subprocess.run(
+                [str(REPO / "scripts" / "postgres"), "start", str(PG_CLUSTER)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            PG_STORE.mkdir(parents=True, exist_ok=True)
+            (PG_STORE / "peergraph.toml").write_text(
+                f'database_url = "{url.replace("postgresql://", "postgresql+psycopg://")}"\n'
+            )
+    built = PG_STORE / "built"
+    if not built.exists():
+        older, _newest = split_mlanthology()
+        files = [f for f in shared_files() if f != MLANTHOLOGY] + [older]
+        env = dict(os.environ, PEERGRAPH_DATA_DIR=str(PG_STORE))
+        peergraph = [sys.executable, "-m", "peergraph"]
+        subprocess.run([*peergraph, "migrate"], env=env, check=True)
+        subprocess.run([*peergraph, "import", "-q", *map(str, files)], env=env, check=True)
+        subprocess.run([*peergraph, "rebuild", "--full"], env=env, check=True)
+        built.write_text(time.strftime("%Y-%m-%d %H:%M\n"))
+    return PG_STORE
 
 
 def prepare(store: Path, members: int = 40, owners: int = 20) -> Path:
@@ -151,10 +212,10 @@ def prepare(store: Path, members: int = 40, owners: int = 20) -> Path:
     return fixture
 
 
-def locust(url: str, fixture: Path, users: int, seconds: int, prefix: Path) -> dict[str, dict]:
-    """One headless run; the stats per request name (and "Aggregated")."""
+def start_locust(url: str, fixture: Path, users: int, seconds: int, prefix: Path):  # type: ignore[no-untyped-def]
+    """One headless locust run in the background (its CSVs under ``prefix``)."""
     env = dict(os.environ, PEERGRAPH_LOAD_FIXTURE=str(fixture))
-    subprocess.run(
+    return subprocess.Popen(
         [
             str(REPO / ".venv" / "bin" / "locust"),
             "-f",
@@ -175,12 +236,94 @@ def locust(url: str, fixture: Path, users: int, seconds: int, prefix: Path) -> d
             "WARNING",
         ],
         env=env,
-        check=False,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def read_stats(prefix: Path) -> dict[str, dict]:
     with open(f"{prefix}_stats.csv", encoding="utf-8") as handle:
         return {row["Name"]: row for row in csv.DictReader(handle)}
+
+
+def locust(url: str, fixture: Path, users: int, seconds: int, prefix: Path) -> dict[str, dict]:
+    """One headless run; the stats per request name (and "Aggregated")."""
+    start_locust(url, fixture, users, seconds, prefix).wait()
+    return read_stats(prefix)
+
+
+class ImportDuring(threading.Thread):
+    """Queues the held-out works' import and a rebuild for the server's worker, follows
+    both jobs, and polls keyword search (the JSON API) for a sample of the new papers'
+    titles: the seconds from queuing to each event."""
+
+    def __init__(self, store: Path, url: str, newest: Path, sample: int = 5) -> None:
+        super().__init__(daemon=True)
+        self.store, self.url, self.newest = store, url, newest
+        papers = json.loads(newest.read_text(encoding="utf-8"))
+        rng = random.Random(1)
+        self.titles = [p["title"] for p in rng.sample(papers, sample)]
+        self.events: dict[str, float] = {}
+        self.found: dict[str, float] = {}
+        self.halt = threading.Event()
+
+    def peergraph(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "peergraph", *args],
+            env=dict(os.environ, PEERGRAPH_DATA_DIR=str(self.store)),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def jobs(self, engine) -> dict[int, str]:  # type: ignore[no-untyped-def]
+        from sqlalchemy import select
+
+        from peergraph.jobs.queue import jobs_t
+
+        with engine.connect() as conn:
+            return dict(
+                conn.execute(
+                    select(jobs_t.c.id, jobs_t.c.state).where(jobs_t.c.id >= self.first_job)
+                ).all()
+            )
+
+    def searchable(self, title: str) -> bool:
+        query = urllib.parse.urlencode({"q": title, "mode": "keyword", "per_page": 10})
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/search?{query}", timeout=30) as answer:
+                items = json.load(answer)["items"]
+        except (OSError, ValueError):
+            return False
+        return any(item["title"].casefold() == title.casefold() for item in items)
+
+    def run(self) -> None:
+        from sqlalchemy import func, select
+
+        from peergraph.db import create_db_engine
+        from peergraph.jobs.queue import jobs_t
+        from peergraph.settings import Settings
+
+        engine = create_db_engine(Settings.for_data_dir(self.store))
+        with engine.connect() as conn:
+            self.first_job = (conn.scalar(select(func.max(jobs_t.c.id))) or 0) + 1
+        self.before = [t for t in self.titles if self.searchable(t)]  # expected: none
+        started = time.monotonic()
+        self.peergraph("import", "--queue", str(self.newest))
+        self.peergraph("rebuild", "--queue")
+        self.events["queued"] = 0.0
+        while not self.halt.wait(5):
+            now = time.monotonic() - started
+            for title in self.titles:
+                if title not in self.found and self.searchable(title):
+                    self.found[title] = now
+            states = sorted(self.jobs(engine).items())
+            for (_job, state), name in zip(states, ("import", "rebuild"), strict=False):
+                if state in ("done", "failed") and name not in self.events:
+                    self.events[name] = now
+                    self.events[f"{name} state"] = state  # type: ignore[assignment]
+            if "rebuild" in self.events and len(self.found) == len(self.titles):
+                break
+        engine.dispose()
 
 
 def table(stats: dict[str, dict]) -> str:
@@ -203,15 +346,23 @@ def table(stats: dict[str, dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    parser.add_argument("--postgres", action="store_true", help="the PostgreSQL store")
+    parser.add_argument("--import-during", action="store_true")
     parser.add_argument("--users", default="16,32,48,64,80")
     parser.add_argument("--step", type=int, default=60)
     parser.add_argument("--duration", type=int, default=300)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--warm-up", type=int, default=60, help="seconds at 8 users first, not counted"
+    )
     args = parser.parse_args()
     if not (REPO / ".venv" / "bin" / "locust").exists():
         sys.exit("install the load generator first: .venv/bin/uv pip install 'locust>=2.20'")
-    fixture = prepare(args.store)
-    with served(args.store, workers=args.workers) as (_server, url):
+    store = postgres_store() if args.postgres else args.store
+    fixture = prepare(store)
+    with served(store, workers=args.workers) as (_server, url):
+        if args.warm_up:  # caches (the database's, the OS's) filled, as on a running site
+            locust(url, fixture, 8, args.warm_up, OUT / "warm-up")
         best = None
         for users in (int(u) for u in args.users.split(",")):
             stats = locust(url, fixture, users, args.step, OUT / f"step-{users}")
@@ -227,16 +378,33 @@ def main() -> None:
             best = users
         if best is None:
             sys.exit(f"even {args.users.split(',')[0]} users broke the target")
+        during = None
+        if args.import_during:
+            during = ImportDuring(store, url, split_mlanthology()[1])
         started = time.monotonic()
-        stats = locust(url, fixture, best, args.duration, OUT / f"run-{best}")
+        run = start_locust(url, fixture, best, args.duration, OUT / f"run-{best}")
+        if during is not None:
+            during.start()
+        run.wait()
         elapsed = time.monotonic() - started
+        if during is not None:
+            during.halt.set()
+            during.join()
+        stats = read_stats(OUT / f"run-{best}")
     semantic = json.loads(fixture.read_text())["semantic"]
     report = (
-        f"{best} users for {elapsed:.0f} s ({args.workers} web process(es), store "
-        f"{args.store}; semantic search {'in' if semantic else 'left out: no vectors in'}"
-        f" the store):\n\n{table(stats)}\n"
+        f"{best} users for {elapsed:.0f} s ({args.workers} web process(es) and the worker, "
+        f"store {store}; semantic search "
+        f"{'in' if semantic else 'left out: no vectors in'} the store):\n\n{table(stats)}\n"
     )
-    (OUT / "report.md").write_text(report)
+    if during is not None:
+        report += (
+            f"\nDuring the run ({HELD_OUT:,} works imported, then a rebuild, through the worker;"
+            f" seconds from queuing): {json.dumps(during.events)}; held-out titles searchable"
+            f" before the import: {len(during.before)}; first found: "
+            f"{json.dumps(sorted(during.found.values()))} of {len(during.titles)}\n"
+        )
+    (OUT / ("report-postgres.md" if args.postgres else "report.md")).write_text(report)
     print(report)
 
 

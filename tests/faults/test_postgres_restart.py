@@ -1,6 +1,7 @@
-"""PostgreSQL restarts under a running peergraph: while it is down every request fails
-fast with 503 (never hangs) and /readyz says why; once it is back, requests succeed
-again without restarting peergraph (the pool's pre-ping replaces dropped connections).
+"""PostgreSQL restarts under load on a running peergraph (two web processes, eight
+clients requesting without pause): while it is down every request fails fast with 503
+(never hangs) and /readyz says why; once it is back, requests succeed again within
+seconds without restarting peergraph (the pool's pre-ping replaces dropped connections).
 
 Needs PostgreSQL 15 (scripts/postgres install); CI has it. The test runs its own
 throw-away cluster, since it stops and starts it."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +44,15 @@ def get(url: str, timeout: float = 10) -> tuple[int, dict, float]:
         return error.code, json.loads(error.read()), time.monotonic() - started
 
 
+def status_of(url: str, timeout: float = 10) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def postgres(*args: str) -> str:
     run = subprocess.run(
         [str(REPO / "scripts" / "postgres"), *args], capture_output=True, text=True, check=True
@@ -49,11 +60,37 @@ def postgres(*args: str) -> str:
     return run.stdout.strip()
 
 
-def test_a_postgres_restart_is_fast_503s_then_recovery_without_a_restart(tmp_path, test_data):
+ROUTES = ("/api/works", "/works/1", "/api/search?q=learning&mode=keyword", "/researchers")
+
+
+class Client(threading.Thread):
+    """Requests the routes in turn, without pause, until told to stop: (started, status,
+    seconds) for each, seconds since ``origin``; a request that got no answer is status
+    0."""
+
+    def __init__(self, base: str, origin: float, halt: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.base, self.origin, self.halt = base, origin, halt
+        self.log: list[tuple[float, int, float]] = []
+
+    def run(self) -> None:
+        turn = 0
+        while not self.halt.is_set():
+            started = time.monotonic()
+            try:
+                status = status_of(self.base + ROUTES[turn % len(ROUTES)])
+            except OSError:
+                status = 0  # no answer: refused, reset or timed out
+            self.log.append((started - self.origin, status, time.monotonic() - started))
+            turn += 1
+
+
+def test_a_postgres_restart_under_load_is_fast_503s_then_recovery(tmp_path, test_data):
     # not under tmp_path: the cluster runs as the postgres account, which must reach it
     cluster = Path(tempfile.mkdtemp(prefix="peergraph-pg-restart.", dir="/tmp"))
     url = postgres("start", str(cluster))
     server = None
+    halt = threading.Event()
     try:
         env = {"PEERGRAPH_DATABASE_URL": url}
         settings = Settings.from_env(env, data_dir=tmp_path / "store")
@@ -61,24 +98,49 @@ def test_a_postgres_restart_is_fast_503s_then_recovery_without_a_restart(tmp_pat
         migrate(engine)
         import_file(engine, ImportTarget(test_data / "sample.csl.json", "csl-json"))
         engine.dispose()
-        server, base = start_server(tmp_path / "store", "--no-embed", "--no-worker", env=env)
-        assert get(base + "/api/works")[0] == 200
+        server, base = start_server(
+            tmp_path / "store", "--no-embed", "--no-worker", "--workers", "2", env=env
+        )
+        deadline = time.monotonic() + 30
+        while get(base + "/readyz")[0] != 200:
+            assert time.monotonic() < deadline, "not ready in 30 s"
+            time.sleep(0.2)
+        assert {status_of(base + route) for route in ROUTES} == {200}
 
+        origin = time.monotonic()
+        clients = [Client(base, origin, halt) for _ in range(8)]
+        for client in clients:
+            client.start()
+        time.sleep(3)  # load on a healthy store
+        down = time.monotonic() - origin
         postgres("down", str(cluster))
-        while_down = [get(base + "/api/works") for _ in range(5)]
-        assert {status for status, _, _ in while_down} == {503}
-        assert max(seconds for _, _, seconds in while_down) < 6  # fails fast, never hangs
-        assert while_down[0][1]["error"]["code"] == "unavailable"
+        time.sleep(2)
         status, ready, _ = get(base + "/readyz")
         assert status == 503 and any("unreachable" in p for p in ready["problems"])
-
+        time.sleep(3)
+        up = time.monotonic() - origin
         postgres("up", str(cluster))
-        deadline = time.monotonic() + 15
-        while (status := get(base + "/api/works")[0]) != 200:
-            assert time.monotonic() < deadline, f"still {status} 15 s after the restart"
-            time.sleep(0.5)
+        time.sleep(12)
+        halt.set()
+        for client in clients:
+            client.join(timeout=15)
+        log = sorted(entry for client in clients for entry in client.log)
+
+        statuses = {status for _, status, _ in log}
+        assert statuses <= {200, 503}, f"statuses {statuses} (0: no answer)"
+        assert max(seconds for _, _, seconds in log) < 6  # fails fast, never hangs
+        before = [status for started, status, _ in log if started < down - 0.5]
+        assert before and set(before) == {200}
+        assert 503 in {status for started, status, _ in log if down + 0.5 < started < up}
+        # recovery without a restart: no 503 from a few seconds after PostgreSQL is back
+        failing = [started for started, status, _ in log if status == 503]
+        recovered_after = max(failing) - up
+        assert recovered_after < 5, f"503s until {recovered_after:.1f} s after the restart"
+        after = [status for started, status, _ in log if started > up + 5]
+        assert len(after) > 20 and set(after) == {200}
         assert get(base + "/readyz")[0] == 200
     finally:
+        halt.set()
         if server is not None:
             server.terminate()
             server.wait(timeout=10)

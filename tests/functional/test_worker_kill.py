@@ -18,30 +18,9 @@ from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.jobs import queue
 from peergraph.settings import Settings
-from tests.stores import prepare_store
+from tests.stores import import_contents, prepare_store
 
 RECORDS = 10_000  # five batches of the loader's 2,000
-
-
-def contents(engine) -> dict[str, list[tuple]]:
-    with engine.connect() as conn:
-        return {
-            "works": conn.execute(
-                text("SELECT title, year, dedupe_key FROM works ORDER BY dedupe_key, title")
-            ).all(),
-            "authorships": conn.execute(
-                text(
-                    "SELECT w.dedupe_key, w.title, a.position, a.raw_name FROM authorships a"
-                    " JOIN works w ON w.id = a.work_id ORDER BY 1, 2, 3, 4"
-                )
-            ).all(),
-            "imports": conn.execute(
-                text(
-                    "SELECT status, records_read, records_imported, records_merged,"
-                    " records_skipped FROM imports"
-                )
-            ).all(),
-        }
 
 
 def worker(data_dir, *args: str) -> subprocess.Popen:
@@ -89,6 +68,6 @@ def test_a_killed_workers_import_is_resumed_by_the_next_worker(shared_data, tmp_
     assert second.wait(timeout=300) == 0
     resumed = queue.get(engine, job)
     assert resumed.state == "done" and resumed.attempts == 2, resumed.message
-    assert contents(engine) == contents(reference)
+    assert import_contents(engine) == import_contents(reference)
     engine.dispose()
     reference.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -54,29 +55,53 @@ def test_a_job_that_fails_says_why_and_the_worker_goes_on(engine, test_data, tmp
     assert queue.get(engine, good).state == "done"
 
 
-def test_two_workers_never_take_the_same_job(settings):
+def test_two_workers_take_each_job_once_and_one_at_a_time(settings):
     engine = create_db_engine(settings)
     from peergraph.db import migrate
 
     migrate(engine)
-    ids = {queue.enqueue(engine, "rebuild") for _ in range(40)}
+    ids = [queue.enqueue(engine, "rebuild") for _ in range(40)]
     taken: dict[str, list[int]] = {"a": [], "b": []}
+    running: list[int] = []  # jobs held at this moment, across both workers
+    overlaps: list[tuple[int, ...]] = []
+    idle = threading.Event()
 
     def take(name: str) -> None:
         own = create_db_engine(settings)  # a connection pool of its own, like a process
-        while (job := queue.claim(own, name)) is not None:
+        while not idle.is_set():
+            job = queue.claim(own, name)
+            if job is None:
+                if queue.get(own, ids[-1]).state == "done":
+                    idle.set()
+                continue
+            running.append(job.id)
+            if len(running) > 1:
+                overlaps.append(tuple(running))
             taken[name].append(job.id)
+            time.sleep(0.01)  # the job's work: the other worker tries to claim meanwhile
+            running.remove(job.id)
+            queue.finish(own, job.id, name, "done", None)
         own.dispose()
 
     threads = [threading.Thread(target=take, args=(name,)) for name in taken]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=120)
+    assert not overlaps  # never two jobs running at once
     assert not set(taken["a"]) & set(taken["b"])
-    assert set(taken["a"]) | set(taken["b"]) == ids
+    assert sorted(taken["a"] + taken["b"]) == ids
     assert all(queue.get(engine, i).attempts == 1 for i in ids)
     engine.dispose()
+
+
+def test_a_queued_rebuild_waits_for_the_running_import(engine):
+    imported = queue.enqueue(engine, "import", {"paths": []})
+    rebuild = queue.enqueue(engine, "rebuild")
+    assert queue.claim(engine, "w1").id == imported
+    assert queue.claim(engine, "w2") is None  # the import is running: the rebuild waits
+    queue.finish(engine, imported, "w1", "done", None)
+    assert queue.claim(engine, "w2").id == rebuild
 
 
 def test_a_silent_workers_job_is_taken_over(engine):

@@ -1,11 +1,18 @@
-"""The job queue: a table of jobs that workers take one at a time.
+"""The job queue: a table of jobs that run one at a time, in the order they were queued.
+
+Every kind of job writes the store (an import adds works, a rebuild recomputes the author
+records from them, embedding reads the works), so two at once would race: a rebuild
+started during an import would miss part of it. Several workers (one per ``serve``
+process, or ``peergraph worker`` on several machines) are there for failover, not for
+parallel jobs: while one job runs with a live heartbeat, no other is taken.
 
 Taking a job is one UPDATE that picks the oldest queued job (or a running one whose
-worker has been silent for ``stale_after`` seconds: it was killed) and marks it running
-for this worker. Two workers never take the same job: on SQLite the UPDATE holds the
-write lock from its first step, so the choice and the mark are one atomic step; on
-PostgreSQL the choice is ``SELECT … FOR UPDATE SKIP LOCKED``, so a second worker skips a
-row the first is taking. A running job's worker sends a heartbeat every few seconds.
+worker has been silent for ``stale_after`` seconds: it was killed), provided no other job
+is running with a live heartbeat, and marks it running for this worker. Two workers never
+take the same job, nor two jobs at once: on SQLite the UPDATE holds the write lock from
+its first step, so the choice and the mark are one atomic step; on PostgreSQL claims are
+serialised by a transaction-scoped advisory lock, so the second claimant sees the first
+one's job running. A running job's worker sends a heartbeat every few seconds.
 
 Every job is safe to run again after a kill: an import resumes after its last committed
 batch (ingest/loader.py), a rebuild writes in one transaction, embedding stores vectors
@@ -19,7 +26,7 @@ import socket
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Row, Table, insert, or_, select, update
+from sqlalchemy import Engine, Row, Table, exists, func, insert, or_, select, update
 
 from peergraph.db.base import utcnow
 from peergraph.jobs.models import Job
@@ -27,6 +34,7 @@ from peergraph.jobs.models import Job
 jobs_t: Table = Job.__table__  # type: ignore[assignment]
 KINDS = ("import", "rebuild", "embed")
 STALE_AFTER = 60.0  # seconds without a heartbeat after which a running job is abandoned
+CLAIM_LOCK = 0x70677121  # PostgreSQL advisory lock key that serialises claims ("pgq!")
 
 
 def worker_name() -> str:
@@ -48,23 +56,26 @@ def enqueue(engine: Engine, kind: str, args: dict[str, Any] | None = None) -> in
 
 def claim(engine: Engine, worker: str, *, stale_after: float = STALE_AFTER) -> Row[Any] | None:
     """Take the next job for ``worker``: the oldest queued one, or a running one whose
-    worker stopped sending heartbeats ``stale_after`` seconds ago. None when idle."""
+    worker stopped sending heartbeats ``stale_after`` seconds ago. None when idle, and
+    None while another job runs with a live heartbeat (jobs run one at a time)."""
     now = utcnow()
     abandoned = now - timedelta(seconds=stale_after)
+    alive = exists().where(jobs_t.c.state == "running", jobs_t.c.heartbeat_at >= abandoned)
     choice = (
         select(jobs_t.c.id)
         .where(
             or_(
                 jobs_t.c.state == "queued",
                 (jobs_t.c.state == "running") & (jobs_t.c.heartbeat_at < abandoned),
-            )
+            ),
+            ~alive,
         )
         .order_by(jobs_t.c.id)
         .limit(1)
     )
-    if engine.dialect.name == "postgresql":
-        choice = choice.with_for_update(skip_locked=True)
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
         taken = conn.execute(
             update(jobs_t)
             .where(jobs_t.c.id == choice.scalar_subquery())
