@@ -52,19 +52,22 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextlib.contextmanager
-def served(store: Path, *args: str, workers: int = 1) -> Iterator[tuple[subprocess.Popen, str]]:
+def served(
+    store: Path, *args: str, workers: int = 1, log: Path | None = None
+) -> Iterator[tuple[subprocess.Popen, str]]:
     """A real ``peergraph serve --no-embed`` (plus ``args``) with ``workers`` processes on a
     free loopback port, yielded once every process answers /readyz (its in-memory keyword
-    index is at the stored generation); stopped afterwards."""
+    index is at the stored generation); stopped afterwards. Its output goes to ``log``."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     command = ["serve", "--no-embed", "--workers", str(workers), "--port", str(port), *args]
+    output = log.open("ab") if log is not None else subprocess.DEVNULL
     server = subprocess.Popen(
         [sys.executable, "-m", "peergraph", *command],
         env=dict(os.environ, PEERGRAPH_DATA_DIR=str(store)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -83,3 +86,5 @@ def served(store: Path, *args: str, workers: int = 1) -> Iterator[tuple[subproce
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if log is not None:
+            output.close()  # type: ignore[union-attr]

@@ -345,13 +345,23 @@ def table(stats: dict[str, dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--store", type=Path, default=DEFAULT_STORE)
-    parser.add_argument("--postgres", action="store_true", help="the PostgreSQL store")
-    parser.add_argument("--import-during", action="store_true")
-    parser.add_argument("--users", default="16,32,48,64,80")
-    parser.add_argument("--step", type=int, default=60)
-    parser.add_argument("--duration", type=int, default=300)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--store", type=Path, default=DEFAULT_STORE, help="the SQLite store (built if missing)"
+    )
+    parser.add_argument(
+        "--postgres", action="store_true", help="the PostgreSQL store (built once, kept)"
+    )
+    parser.add_argument(
+        "--import-during",
+        action="store_true",
+        help="queue the 50,000 held-out works' import and a rebuild during the final run",
+    )
+    parser.add_argument(
+        "--users", default="16,32,48,64,80", help="the steps: numbers of concurrent users"
+    )
+    parser.add_argument("--step", type=int, default=60, help="seconds at each step")
+    parser.add_argument("--duration", type=int, default=300, help="seconds of the final run")
+    parser.add_argument("--workers", type=int, default=1, help="web processes (serve --workers)")
     parser.add_argument(
         "--warm-up", type=int, default=60, help="seconds at 8 users first, not counted"
     )
@@ -360,7 +370,8 @@ def main() -> None:
         sys.exit("install the load generator first: .venv/bin/uv pip install 'locust>=2.20'")
     store = postgres_store() if args.postgres else args.store
     fixture = prepare(store)
-    with served(store, workers=args.workers) as (_server, url):
+    OUT.mkdir(parents=True, exist_ok=True)
+    with served(store, workers=args.workers, log=OUT / "server.log") as (_server, url):
         if args.warm_up:  # caches (the database's, the OS's) filled, as on a running site
             locust(url, fixture, 8, args.warm_up, OUT / "warm-up")
         best = None

@@ -139,6 +139,11 @@ def test_a_postgres_restart_under_load_is_fast_503s_then_recovery(tmp_path, test
         after = [status for started, status, _ in log if started > up + 5]
         assert len(after) > 20 and set(after) == {200}
         assert get(base + "/readyz")[0] == 200
+        print(  # the figures in docs/operations.md (pytest -s shows them)
+            f"\n{len(log):,} requests, {sum(s == 503 for _, s, _ in log):,} answered 503, "
+            f"slowest {max(t for _, _, t in log):.2f} s, last 503 {recovered_after:.1f} s "
+            "after PostgreSQL was back"
+        )
     finally:
         halt.set()
         if server is not None:

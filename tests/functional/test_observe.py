@@ -87,3 +87,24 @@ def test_an_unexpected_error_is_logged_and_answered_in_the_error_shape(settings,
         assert page.status_code == 500 and "<h1>Something went wrong</h1>" in page.text
     failed = [r for r in caplog.records if r.getMessage() == "unhandled error"]
     assert len(failed) == 2 and "kaput" in str(failed[0].exc_info[1])
+
+
+def test_every_pooled_connection_busy_is_a_quick_503(settings, engine, test_data):
+    """A saturated store (every pooled connection held past the pool's timeout) answers
+    503 with Retry-After, like a store that is down, never a 500 or a hang."""
+    from sqlalchemy import create_engine
+
+    from peergraph.db import session_factory
+
+    import_file(engine, ImportTarget(test_data / "sample.csl.json", "csl-json"))
+    app = create_app(settings)
+    small = create_engine(settings.database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    with TestClient(app, base_url="http://localhost") as client:
+        app.state.sessionmaker = session_factory(small)
+        with small.connect():  # the only connection, busy
+            api = client.get("/api/works")
+            page = client.get("/researchers")
+        assert api.status_code == page.status_code == 503
+        assert api.json()["error"]["code"] == "unavailable" and api.headers["retry-after"]
+        assert client.get("/api/works").status_code == 200  # free again
+    small.dispose()

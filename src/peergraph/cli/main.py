@@ -354,8 +354,9 @@ def serve(
         bool,
         typer.Option(
             "--worker/--no-worker",
-            help="Run queued jobs (imports, rebuilds) in this process; --no-worker when "
-            "`peergraph worker` processes do it.",
+            help="Run queued jobs (imports, rebuilds, embedding): in a thread of this "
+            "process, or with --workers N in one worker process beside the web processes; "
+            "--no-worker when `peergraph worker` processes do it.",
         ),
     ] = True,
     log_format: Annotated[
@@ -376,7 +377,8 @@ def serve(
 ) -> None:
     """Serve the web pages and the JSON API (OpenAPI at /api/openapi.json). Keyword search
     works at once; the semantic index fills in the background as a queued job (status on
-    /search); queued jobs run in a worker thread unless --no-worker."""
+    /search); queued jobs run in a worker thread (with --workers N, a worker process)
+    unless --no-worker."""
     import uvicorn
 
     from peergraph.accounts.secrets import secret_key

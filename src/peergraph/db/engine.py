@@ -19,6 +19,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PAGE_CACHE_MIB = 64  # SQLite's page cache per connection, for imports and rebuilds
 SERVING_PAGE_CACHE_MIB = 8  # a web process: many connections, mostly small reads
 
+POOL_TIMEOUT = 10  # seconds a request waits for a pooled PostgreSQL connection
+
 
 def create_db_engine(settings: Settings, *, page_cache_mib: int = PAGE_CACHE_MIB) -> Engine:
     """Build the engine for ``settings.database_url``.
@@ -43,10 +45,12 @@ def create_db_engine(settings: Settings, *, page_cache_mib: int = PAGE_CACHE_MIB
         )
         return engine
     # pre-ping: a connection the server dropped (a restart) is replaced, not used; a
-    # server that does not answer fails a connection in 5 s instead of hanging a request
+    # server that does not answer fails a connection in 5 s instead of hanging a request,
+    # and a request finding every pooled connection busy for 10 s is a 503 (web/observe.py)
     return create_engine(
         postgres_url(settings.database_url),
         pool_pre_ping=True,
+        pool_timeout=POOL_TIMEOUT,
         connect_args={"connect_timeout": 5},
     )
 

@@ -23,11 +23,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from peergraph.db import generation
 from peergraph.search import files
 from peergraph.search.files import IndexFolder
+from peergraph.search.lag import Lag
 
 KINDS = ("works", "records")  # the data generations the facts are built from
 SEPARATOR = b"\n"  # between lower-cased topic names in the blob (never inside a name)
@@ -47,11 +48,20 @@ class SearchFacts:
         self.generations = generations
 
     @classmethod
-    def load(cls, engine: Engine, folder: IndexFolder | None = None) -> SearchFacts | None:
+    def load(
+        cls, engine: Engine, folder: IndexFolder | None = None, *, may_build: bool = True
+    ) -> SearchFacts | None:
         """The facts at the stored generations: mapped from ``folder``'s files, or built
-        (and, with a folder, published there); None while another process builds them."""
+        (and, with a folder, published there); None while another process builds them,
+        or when there are no such files and not ``may_build``."""
         wanted = _wanted(generation.current(engine))
-        found = files.refresh(folder, cls.KIND, wanted, build=lambda: cls.build_arrays(engine))
+        found = files.refresh(
+            folder,
+            cls.KIND,
+            wanted,
+            build=lambda: cls.build_arrays(engine),
+            may_build=may_build,
+        )
         if found is None:
             return None
         arrays, meta = found
@@ -184,23 +194,33 @@ class FactsHolder:
         self.folder = folder
         self.facts: SearchFacts | None = None
         self.build_seconds: float | None = None
+        self.lag = Lag()
         self._lock = threading.Lock()
 
-    def fresh(self, current: dict[str, int]) -> SearchFacts | None:
-        """The facts when they are at the ``current`` generations, else None (search
-        then asks the database)."""
+    def fresh(self, current: dict[str, int], conn: Connection | None = None) -> SearchFacts | None:
+        """The facts when they are at the ``current`` generations, or lag them while an
+        import runs (search/lag.py), else None (search then asks the database)."""
         facts = self.facts
-        return facts if facts is not None and facts.generations == _wanted(current) else None
+        if facts is None:
+            return None
+        if facts.generations == _wanted(current):
+            return facts
+        return facts if self.lag.tolerated(conn if conn is not None else self.engine) else None
 
     def refresh(self) -> bool:
-        """Map (or build) the facts when missing or stale; True when they changed."""
-        if self.fresh(generation.current(self.engine)) is not None:
+        """Map (or build) the facts when missing or stale; True when they changed. While
+        an import runs they are only mapped, not built (search/lag.py)."""
+        facts = self.facts
+        if facts is not None and facts.generations == _wanted(generation.current(self.engine)):
+            self.lag.caught_up()
             return False
+        may_build = facts is None or not self.lag.tolerated(self.engine)
         with self._lock:
             started = time.perf_counter()
-            loaded = SearchFacts.load(self.engine, self.folder)
+            loaded = SearchFacts.load(self.engine, self.folder, may_build=may_build)
             if loaded is None:
                 return False
             self.build_seconds = time.perf_counter() - started
             self.facts = loaded
+            self.lag.caught_up()
         return True

@@ -115,17 +115,19 @@ def refresh(
     wanted: dict[str, int],
     *,
     build: Callable[[], tuple[dict[str, np.ndarray], dict[str, Any]]],
+    may_build: bool = True,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
     """The arrays of ``kind`` at the data generations ``wanted``: mapped from the current
     files when they are at those generations, else built, published and mapped when no
-    other process is building them; None when another process is (look again later).
+    other process is building them; None when another process is (look again later), or
+    when there are no such files and not ``may_build`` (search/lag.py).
     Without a folder (one-shot commands) the built arrays stay in this process."""
     if folder is None:
         arrays, meta = build()
         return arrays, {**meta, "generations": wanted}
     label = "-".join(f"{k}{v}" for k, v in sorted(wanted.items()))
     found = _mapped_current(folder, kind, wanted)
-    if found is not None:
+    if found is not None or not may_build:
         return found
     with folder.building(kind) as mine:
         if not mine:

@@ -34,12 +34,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from peergraph.db import generation
 from peergraph.search import files
 from peergraph.search.files import IndexFolder
 from peergraph.search.keyword import TITLE_WEIGHT, exact_terms, query_acronyms, query_terms
+from peergraph.search.lag import Lag
 
 K1, B = 1.2, 0.75
 WORD = re.compile(r"[^\W_]+")  # FTS5 unicode61: letters and digits; "_" separates
@@ -162,15 +163,19 @@ class LexicalIndex:
         return len(self.ids)
 
     @classmethod
-    def load(cls, engine: Engine, folder: IndexFolder | None = None) -> LexicalIndex | None:
+    def load(
+        cls, engine: Engine, folder: IndexFolder | None = None, *, may_build: bool = True
+    ) -> LexicalIndex | None:
         """The index at the stored works generation: mapped from ``folder``'s files, or
-        built (and, with a folder, published there); None while another process builds."""
+        built (and, with a folder, published there); None while another process builds,
+        or when there are no such files and not ``may_build``."""
         stamp = current_stamp(engine)
         found = files.refresh(
             folder,
             cls.KIND,
             {"works": stamp.generation},
             build=lambda: cls.build_arrays(engine, stamp),
+            may_build=may_build,
         )
         if found is None:
             return None
@@ -301,30 +306,40 @@ class LexicalHolder:
         self.folder = folder
         self.index: LexicalIndex | None = None
         self.build_seconds: float | None = None
+        self.lag = Lag()
         self._lock = threading.Lock()
 
-    def fresh(self, current: dict[str, int] | None = None) -> LexicalIndex | None:
+    def fresh(
+        self, current: dict[str, int] | None = None, conn: Connection | None = None
+    ) -> LexicalIndex | None:
         """The index when it reflects the stored works (its works generation is the
-        stored one, or the one in ``current``), else None: FTS5, always current and
+        stored one, or the one in ``current``), or lags them while an import runs
+        (search/lag.py), else None: the database's full-text index, always current and
         ranked the same way, answers until the background job has rebuilt it. One small
-        query per search."""
+        query per search (two while the index lags)."""
         index = self.index
         if index is None:
             return None
         works = (current or generation.current(self.engine))["works"]
-        return index if index.stamp.generation == works else None
+        if index.stamp.generation == works:
+            return index
+        return index if self.lag.tolerated(conn if conn is not None else self.engine) else None
 
     def refresh(self) -> bool:
         """Map (or build) the index when missing or stale; True when it changed. False
-        also while another process builds it: the next look maps its files."""
+        also while another process builds it (the next look maps its files), and while
+        an import runs and no files at the stored generation exist yet (search/lag.py)."""
         works = generation.current(self.engine)["works"]
         if self.index is not None and self.index.stamp.generation == works:
+            self.lag.caught_up()
             return False
+        may_build = self.index is None or not self.lag.tolerated(self.engine)
         with self._lock:
             started = time.perf_counter()
-            loaded = LexicalIndex.load(self.engine, self.folder)
+            loaded = LexicalIndex.load(self.engine, self.folder, may_build=may_build)
             if loaded is None:
                 return False
             self.build_seconds = time.perf_counter() - started
             self.index = loaded
+            self.lag.caught_up()
         return True

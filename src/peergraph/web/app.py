@@ -193,12 +193,17 @@ def serve_environment(
     }
 
 
+def serve_options() -> dict[str, str]:
+    """serve's flags as ``serve_environment`` wrote them (PEERGRAPH_SERVE_OPTIONS)."""
+    return dict(
+        part.split("=", 1) for part in os.environ.get(SERVE_OPTIONS, "").split(",") if "=" in part
+    )
+
+
 def app_from_env() -> FastAPI:
     """The app factory each process of ``serve --workers N`` calls (uvicorn imports it
     by name): settings from the environment, serve's flags from PEERGRAPH_SERVE_OPTIONS."""
-    options = dict(
-        part.split("=", 1) for part in os.environ.get(SERVE_OPTIONS, "").split(",") if "=" in part
-    )
+    options = serve_options()
     configure_logging(options.get("log", "json"))
     return create_app(
         Settings.from_env(),

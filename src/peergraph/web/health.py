@@ -70,7 +70,7 @@ def readyz(request: Request) -> Any:
     if state.index_job is not None and generations:
         if index is None:
             problems.append("keyword index in memory: still building")
-        elif index.stamp.generation != generations["works"]:
+        elif state.lexical.fresh(generations) is None:
             problems.append("keyword index in memory: behind the stored works, rebuilding")
         if state.facts.fresh(generations) is None:
             problems.append("search facts: being mapped or built at the stored generations")

@@ -35,6 +35,7 @@ from prometheus_client import (
     generate_latest,
 )
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from peergraph.logs import request_id
@@ -122,8 +123,11 @@ class RequestContext:
             # logged with the request id, answered in the API's error shape (or a plain
             # page), with the same headers as any reply. A database that is restarting or
             # gone is a 503 at once, never a hang; the pool's pre-ping reconnects when it
-            # is back, without restarting peergraph.
-            down = isinstance(exc, DBAPIError) and _unreachable(exc)
+            # is back, without restarting peergraph. So is a request that waited
+            # POOL_TIMEOUT seconds for a connection: the store is saturated.
+            down = (isinstance(exc, DBAPIError) and _unreachable(exc)) or isinstance(
+                exc, PoolTimeout
+            )
             status = 503 if down else 500
             if down:
                 log.warning("store unavailable: %s", exc.__class__.__name__)

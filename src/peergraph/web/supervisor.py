@@ -17,8 +17,13 @@ with the store's (parsing the migration scripts imports Alembic, Mako and Pygmen
 about 24 MiB fewer private pages per web process, docs/architecture.md, "Memory"): no
 engine, no thread of ours.
 Each child builds its app from the environment ``serve`` set (web/app.py,
-``app_from_env``) and runs a uvicorn server on the shared listening socket. The parent
-restarts a child that dies, and on SIGTERM or SIGINT stops them all and waits for them.
+``app_from_env``) and runs a uvicorn server on the shared listening socket. Unless
+``serve --no-worker``, one more child runs the job worker (jobs/worker.py): imports,
+rebuilds and embedding then use a process of their own, never the interpreter (and the
+lock) of a web process, whose requests they slowed to seconds under load
+(docs/operations.md). The parent restarts a child that dies, and on SIGTERM or SIGINT
+stops them all and waits for them (a job the worker was running is taken again by the
+next worker, jobs/queue.py).
 
     python -m peergraph.web.supervisor HOST PORT WORKERS LOG_FORMAT
 """
@@ -46,9 +51,16 @@ def main(argv: list[str]) -> None:
     configure_logging(log_format)
     import uvicorn
 
-    import peergraph.web.app  # noqa: F401  (the modules the children share)
+    import peergraph.web.app  # (the modules the children share)
+    from peergraph.jobs import worker as jobs_worker  # noqa: F401
 
     _preload()
+    options = peergraph.web.app.serve_options()
+    run_worker = options.get("worker", "1") == "1"
+    if run_worker:  # the web processes leave the jobs to the worker process
+        os.environ[peergraph.web.app.SERVE_OPTIONS] = ",".join(
+            f"{key}={'0' if key == 'worker' else value}" for key, value in options.items()
+        )
 
     config = uvicorn.Config(
         "peergraph.web.app:app_from_env",
@@ -59,7 +71,7 @@ def main(argv: list[str]) -> None:
         access_log=False,
     )
     listening = config.bind_socket()
-    children: set[int] = set()
+    children: dict[int, str] = {}  # pid: "web" or "worker"
     stopping = False
 
     def serve() -> None:
@@ -77,16 +89,32 @@ def main(argv: list[str]) -> None:
             logging.shutdown()
             os._exit(code)
 
-    def start() -> None:
+    def work() -> None:
+        """In a child: the job worker until SIGTERM, then exit (a job it was running is
+        resumed by the next worker)."""
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        code = 0
+        try:
+            run_jobs(embed=options.get("embed", "1") == "1")
+        except BaseException:
+            log.exception("worker process %s failed", os.getpid())
+            code = 1
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    def start(role: str = "web") -> None:
         # the stop signals wait until the child has its own handlers and the parent
         # knows the child's pid
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         pid = os.fork()
         if pid == 0:
-            serve()
-        children.add(pid)
+            work() if role == "worker" else serve()
+        children[pid] = role
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        log.info("web process %s started", pid)
+        log.info("%s process %s started", role, pid)
 
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -95,13 +123,15 @@ def main(argv: list[str]) -> None:
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
-                children.discard(pid)
+                children.pop(pid, None)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     gc.freeze()  # the collector never walks (and so never writes to) the shared objects
     for _ in range(int(workers)):
         start()
+    if run_worker:
+        start("worker")
     while children:
         try:
             pid, status = os.wait()
@@ -111,13 +141,34 @@ def main(argv: list[str]) -> None:
             continue
         if pid not in children:
             continue
-        children.discard(pid)
+        role = children.pop(pid)
         if not stopping:
-            log.warning("web process %s ended (status %s); starting another", pid, status)
+            log.warning("%s process %s ended (status %s); starting another", role, pid, status)
             time.sleep(RESTART_PAUSE)
             if not stopping:
-                start()
+                start(role)
     listening.close()
+
+
+def run_jobs(*, embed: bool) -> None:
+    """The worker process's loop: ``peergraph worker`` with serve's settings. Embedding
+    uses one core, the other is the web processes' (docs/search.md)."""
+    from peergraph.db import create_db_engine
+    from peergraph.jobs.worker import Worker
+    from peergraph.search.files import IndexFolder
+    from peergraph.settings import Settings
+
+    settings = Settings.from_env()
+    engine = create_db_engine(settings)
+    runner = Worker(
+        engine,
+        embed=embed,
+        encoder_threads=1,
+        index_folder=IndexFolder(settings.data_dir),
+        settings=settings,
+    )
+    log.info("worker %s started", runner.name)
+    runner.run()
 
 
 def _preload() -> None:
