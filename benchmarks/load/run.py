@@ -36,6 +36,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -275,17 +276,21 @@ class ImportDuring(threading.Thread):
             stdout=subprocess.DEVNULL,
         )
 
-    def jobs(self, engine) -> dict[int, str]:  # type: ignore[no-untyped-def]
+    def jobs(self, engine) -> list[tuple[str, str, datetime | None]]:  # type: ignore[no-untyped-def]
+        """(kind, state, finished at) of the jobs queued since the run began, oldest first."""
         from sqlalchemy import select
 
         from peergraph.jobs.queue import jobs_t
 
         with engine.connect() as conn:
-            return dict(
-                conn.execute(
-                    select(jobs_t.c.id, jobs_t.c.state).where(jobs_t.c.id >= self.first_job)
+            return [
+                (kind, state, finished)
+                for kind, state, finished in conn.execute(
+                    select(jobs_t.c.kind, jobs_t.c.state, jobs_t.c.finished_at)
+                    .where(jobs_t.c.id >= self.first_job)
+                    .order_by(jobs_t.c.id)
                 ).all()
-            )
+            ]
 
     def searchable(self, title: str) -> bool:
         query = urllib.parse.urlencode({"q": title, "mode": "keyword", "per_page": 10})
@@ -300,6 +305,7 @@ class ImportDuring(threading.Thread):
         from sqlalchemy import func, select
 
         from peergraph.db import create_db_engine
+        from peergraph.db.base import utcnow
         from peergraph.jobs.queue import jobs_t
         from peergraph.settings import Settings
 
@@ -307,7 +313,7 @@ class ImportDuring(threading.Thread):
         with engine.connect() as conn:
             self.first_job = (conn.scalar(select(func.max(jobs_t.c.id))) or 0) + 1
         self.before = [t for t in self.titles if self.searchable(t)]  # expected: none
-        started = time.monotonic()
+        started, queued_at = time.monotonic(), utcnow()
         self.peergraph("import", "--queue", str(self.newest))
         self.peergraph("rebuild", "--queue")
         self.events["queued"] = 0.0
@@ -316,11 +322,11 @@ class ImportDuring(threading.Thread):
             for title in self.titles:
                 if title not in self.found and self.searchable(title):
                     self.found[title] = now
-            states = sorted(self.jobs(engine).items())
-            for (_job, state), name in zip(states, ("import", "rebuild"), strict=False):
-                if state in ("done", "failed") and name not in self.events:
-                    self.events[name] = now
-                    self.events[f"{name} state"] = state  # type: ignore[assignment]
+            for kind, state, finished in self.jobs(engine):  # seconds from the database
+                if state in ("done", "failed") and finished and kind not in self.events:
+                    self.events[kind] = round((finished - queued_at).total_seconds(), 1)
+                    if state == "failed":
+                        self.events[f"{kind} failed"] = 1.0
             if "rebuild" in self.events and len(self.found) == len(self.titles):
                 break
         engine.dispose()

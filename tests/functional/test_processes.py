@@ -144,8 +144,9 @@ def test_two_web_processes_serve_what_the_queue_imported(tmp_path, test_data):
         ran_by = {int(queue.get(engine, j).worker.rsplit(":", 1)[1]) for j in jobs}
         assert len(ran_by) == 1 and not ran_by & pids
         (worker_pid,) = ran_by
-        parent = Path(f"/proc/{worker_pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
-        assert int(parent) == process.pid
+        stat = Path(f"/proc/{worker_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        assert int(stat[1]) == process.pid  # a child of the parent
+        assert int(stat[16]) == os.getpriority(os.PRIO_PROCESS, 0) + 10  # nice: jobs yield
         with engine.connect() as conn:
             work_id = conn.execute(
                 text("SELECT id FROM works WHERE title LIKE 'Quokka%'")

@@ -52,3 +52,44 @@ def test_an_index_lags_only_while_an_import_runs(settings, engine, test_data):
     assert lexical.refresh() and facts.refresh()  # built at the stored generation
     assert lexical.index.stamp.generation == now["works"]
     assert lexical.fresh(now) is lexical.index and facts.fresh(now) is facts.facts
+
+
+def test_a_request_never_waits_on_another_refreshing_the_vectors(settings, engine):
+    """The semantic index refreshes in one thread at a time, outside the lock readers
+    take: with every pooled connection held by requests, a refresh that waits for a
+    connection does not stall the others (it used to hold the readers' lock meanwhile,
+    and the pool ran dry under load: docs/operations.md, "Load")."""
+    import threading
+
+    import numpy as np
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from peergraph.search.semantic import REFRESH_SECONDS, SemanticIndex
+
+    small = create_engine(settings.database_url, pool_size=1, max_overflow=0, pool_timeout=2)
+    index = SemanticIndex(small)
+    vector = np.zeros(384, dtype=np.float32)
+    assert index.nearest(vector, 5) == []  # loaded (no vectors yet)
+    with engine.begin() as conn:
+        generation.advance(conn, "vectors")
+    index._checked -= REFRESH_SECONDS  # a refresh is due
+    outcome: list[str] = []
+
+    def refreshing_request() -> None:
+        try:
+            index.nearest(vector, 5)
+            outcome.append("answered")
+        except PoolTimeout:
+            outcome.append("no connection")
+
+    with small.connect():  # the only connection, held by a request
+        first = threading.Thread(target=refreshing_request)
+        first.start()
+        while not index._refreshing.locked():  # it takes the refresh, waits for the pool
+            first.join(0.01)
+        assert index.nearest(vector, 5) == []  # the others answer meanwhile
+        assert first.is_alive()  # still waiting for a connection
+        first.join()
+    assert outcome == ["no connection"]
+    small.dispose()

@@ -24,6 +24,7 @@ from peergraph.db.engine import insert_ignore
 from peergraph.search import files
 from peergraph.search.embeddings import Encoder, load_encoder
 from peergraph.search.files import IndexFolder
+from peergraph.search.lag import Lag
 from peergraph.search.lexical import TYPE_WIDTH
 from peergraph.search.models import WorkEmbedding
 from peergraph.works.models import Work
@@ -147,7 +148,9 @@ class SemanticIndex:
         self.sources = np.zeros(0, dtype=np.int64)
         self.types = np.zeros(0, dtype=f"<U{TYPE_WIDTH}")
         self.has_abstract = np.zeros(0, dtype=bool)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # readers of the arrays, and their swap
+        self._refreshing = threading.Lock()  # one refresh at a time
+        self._lag = Lag()
 
     @property
     def encoder(self) -> Encoder:
@@ -161,8 +164,8 @@ class SemanticIndex:
         For results derived from the vectors and the records that pages show again and
         again, e.g. a profile's similar researchers."""
         now = time.monotonic()
+        self._refresh()
         with self._lock:
-            self._refresh()
             hit = self._memo.get(key)
             if hit is not None:
                 return cast(T, hit[1])
@@ -176,38 +179,60 @@ class SemanticIndex:
     def _refresh(self, *, force: bool = False) -> None:
         """Reload when the stored vectors or works changed, and forget the memo when the
         records did: the data generations say so (one query of three rows), looked at
-        at most every REFRESH_SECONDS."""
+        at most every REFRESH_SECONDS. One thread refreshes at a time, outside the lock
+        that readers take: the others go on with the arrays they have (a request holding
+        a pooled connection never waits on one that needs another connection). While an
+        import runs, a change of the works alone (their years, venues, types) does not
+        reload the vectors (search/lag.py): new works have no vector yet anyway."""
         now = time.monotonic()
         if not force and now - self._checked < REFRESH_SECONDS:
             return
-        self._checked = now
-        with self.engine.connect() as conn:
-            generations = generation.read(conn)
-            if generations["records"] != self._records:
+        if not self._refreshing.acquire(blocking=force):
+            return
+        try:
+            self._checked = now
+            with self.engine.connect() as conn:
+                generations = generation.read(conn)
+                records = generations["records"]
+                seen = (generations["vectors"], generations["works"])
+                lagging = (
+                    not force
+                    and self._seen is not None
+                    and seen[0] == self._seen[0]
+                    and seen != self._seen
+                    and self._lag.tolerated(conn)
+                )
+            if records != self._records:
+                with self._lock:
+                    self._memo.clear()
+                    self._records = records
+            if seen == self._seen or lagging:
+                if seen == self._seen:
+                    self._lag.caught_up()
+                return
+            found = files.refresh(
+                self.folder,
+                self.kind,
+                {"vectors": seen[0], "works": seen[1]},
+                build=self._build_arrays,
+            )
+            if found is None:  # another process is writing the files: keep these meanwhile
+                self._checked = now - REFRESH_SECONDS + 0.5
+                return
+            arrays, meta = found
+            with self._lock:
+                self.damaged = int(meta["damaged"])
+                self._seen = seen
                 self._memo.clear()
-                self._records = generations["records"]
-            seen = (generations["vectors"], generations["works"])
-        if seen == self._seen:
-            return
-        found = files.refresh(
-            self.folder,
-            self.kind,
-            {"vectors": seen[0], "works": seen[1]},
-            build=self._build_arrays,
-        )
-        if found is None:  # another process is writing the files: keep these meanwhile
-            self._checked = now - REFRESH_SECONDS + 0.5
-            return
-        arrays, meta = found
-        self.damaged = int(meta["damaged"])
-        self._seen = seen
-        self._memo.clear()
-        self._ids = arrays["ids"]
-        self._matrix = arrays["matrix"]
-        self.years = arrays["years"]
-        self.sources = arrays["sources"]
-        self.types = arrays["types"]
-        self.has_abstract = arrays["has_abstract"]
+                self._ids = arrays["ids"]
+                self._matrix = arrays["matrix"]
+                self.years = arrays["years"]
+                self.sources = arrays["sources"]
+                self.types = arrays["types"]
+                self.has_abstract = arrays["has_abstract"]
+            self._lag.caught_up()
+        finally:
+            self._refreshing.release()
 
     def _build_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -248,8 +273,8 @@ class SemanticIndex:
         return len(self._ids)
 
     def size(self) -> int:
+        self._refresh(force=True)
         with self._lock:
-            self._refresh(force=True)
             return len(self._ids)
 
     def search(
@@ -263,8 +288,8 @@ class SemanticIndex:
 
     def cosines(self, vector: np.ndarray, work_ids: Sequence[int]) -> np.ndarray:
         """Each work's cosine to ``vector``, NaN where the work has no vector yet."""
+        self._refresh()
         with self._lock:
-            self._refresh()
             out = np.full(len(work_ids), np.nan, dtype=np.float64)
             if not len(self._ids) or not len(work_ids):
                 return out
@@ -281,8 +306,8 @@ class SemanticIndex:
         where: Callable[[Any], Any] | None = None,
         exclude: Sequence[int] = (),
     ) -> list[tuple[int, float]]:
+        self._refresh()
         with self._lock:
-            self._refresh()
             if not len(self._ids):
                 return []
             scores = self._matrix @ vector
@@ -312,8 +337,8 @@ class SemanticIndex:
     ) -> tuple[int, int, float] | None:
         """The work of ``left`` and the work of ``right`` with the highest cosine (None
         when either side has no vector)."""
+        self._refresh()
         with self._lock:
-            self._refresh()
             if not len(self._ids) or not len(left) or not len(right):
                 return None
             a, b = np.asarray(left), np.asarray(right)
@@ -328,8 +353,8 @@ class SemanticIndex:
 
     def centroid(self, work_ids: Sequence[int]) -> np.ndarray | None:
         """The normalised mean vector of these works (None when none is embedded)."""
+        self._refresh()
         with self._lock:
-            self._refresh()
             if not len(self._ids) or not len(work_ids):
                 return None
             rows = self._rows(work_ids)

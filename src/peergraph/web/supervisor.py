@@ -42,6 +42,7 @@ import time
 log = logging.getLogger("peergraph.web.supervisor")
 RESTART_PAUSE = 1.0  # seconds before a dead web process is started again
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+WORKER_NICENESS = 10  # the worker process's CPU priority below the web processes'
 
 
 def main(argv: list[str]) -> None:
@@ -74,32 +75,21 @@ def main(argv: list[str]) -> None:
     children: dict[int, str] = {}  # pid: "web" or "worker"
     stopping = False
 
-    def serve() -> None:
-        """In a child: a uvicorn server on the shared socket, then exit."""
+    def child(role: str) -> None:
+        """In a child: a uvicorn server on the shared socket ("web"), or the job worker
+        ("worker"; a job it was running when stopped is resumed by the next worker);
+        then exit."""
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         code = 0
         try:
-            uvicorn.Server(config).run(sockets=[listening])
+            if role == "worker":
+                run_jobs(embed=options.get("embed", "1") == "1")
+            else:
+                uvicorn.Server(config).run(sockets=[listening])
         except BaseException:
-            log.exception("web process %s failed", os.getpid())
-            code = 1
-        finally:
-            logging.shutdown()
-            os._exit(code)
-
-    def work() -> None:
-        """In a child: the job worker until SIGTERM, then exit (a job it was running is
-        resumed by the next worker)."""
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        code = 0
-        try:
-            run_jobs(embed=options.get("embed", "1") == "1")
-        except BaseException:
-            log.exception("worker process %s failed", os.getpid())
+            log.exception("%s process %s failed", role, os.getpid())
             code = 1
         finally:
             logging.shutdown()
@@ -111,7 +101,7 @@ def main(argv: list[str]) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         pid = os.fork()
         if pid == 0:
-            work() if role == "worker" else serve()
+            child(role)
         children[pid] = role
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         log.info("%s process %s started", role, pid)
@@ -151,13 +141,16 @@ def main(argv: list[str]) -> None:
 
 
 def run_jobs(*, embed: bool) -> None:
-    """The worker process's loop: ``peergraph worker`` with serve's settings. Embedding
-    uses one core, the other is the web processes' (docs/search.md)."""
+    """The worker process's loop: ``peergraph worker`` with serve's settings, at a lower
+    CPU priority (``WORKER_NICENESS``), so that an import or a rebuild takes what the web
+    processes leave rather than slowing their requests (docs/operations.md, "Load").
+    Embedding uses one core, the other is the web processes' (docs/search.md)."""
     from peergraph.db import create_db_engine
     from peergraph.jobs.worker import Worker
     from peergraph.search.files import IndexFolder
     from peergraph.settings import Settings
 
+    os.nice(WORKER_NICENESS)
     settings = Settings.from_env()
     engine = create_db_engine(settings)
     runner = Worker(
