@@ -19,7 +19,8 @@ server: its share of the CPU is part of every figure.
 /tmp/peergraph-load-pg, kept between runs. ``--import-during`` queues the import of those
 50,000 works and then a rebuild for the server's own worker once the final run starts,
 polls keyword search for the held-out papers, and runs until the rebuild is done (at
-least ``--duration``): the report says when the works became searchable.
+least ``--duration``, at most four times it): the report says when each job ended and
+when the works became searchable.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import gzip
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -399,9 +401,17 @@ def main() -> None:
         if args.import_during:
             during = ImportDuring(store, url, split_mlanthology()[1])
         started = time.monotonic()
-        run = start_locust(url, fixture, best, args.duration, OUT / f"run-{best}")
+        # with the import, the run lasts until the rebuild is done too (at most 4 times
+        # --duration): locust is then stopped, and writes its figures as it ends
+        limit = args.duration * (4 if during is not None else 1)
+        run = start_locust(url, fixture, best, limit, OUT / f"run-{best}")
         if during is not None:
             during.start()
+            during.join(timeout=args.duration)  # at least --duration under load
+            while during.is_alive() and run.poll() is None:
+                during.join(timeout=5)
+            if run.poll() is None:
+                run.send_signal(signal.SIGTERM)
         run.wait()
         elapsed = time.monotonic() - started
         if during is not None:

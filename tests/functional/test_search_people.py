@@ -169,10 +169,12 @@ def test_search_facts_go_stale_with_an_import_and_a_rebuild(store, test_data, tm
     assert facts.author_counts([facts.work_ids[0].item(), 999_999])[999_999] == 0
     (target,) = expand_paths([test_data / "arxiv.jsonl"])
     import_file(store, target)
-    assert holder.fresh(generation.current(store)) is None  # search asks the database
+    assert holder.fresh(generation.current(store)) is facts  # lagging, answers (search/lag.py)
+    assert not holder.refresh()  # the data just changed: not rebuilt yet
+    holder.lag.quiet = 0.0  # ... until they have been still long enough
     assert holder.refresh() and len(holder.facts.work_ids) == 9
     rebuild(store)
-    assert holder.fresh(generation.current(store)) is None
+    assert holder.fresh(generation.current(store)) is holder.facts  # lagging again
     assert holder.refresh()
     current = generation.current(store)
     label = f"facts-records{current['records']}-works{current['works']}"

@@ -1,34 +1,20 @@
-"""While an import runs, a web process keeps answering from the keyword index and search
-facts it holds instead of dropping them at every batch (search/lag.py); with no import
-running, or past the lag limit, the strict rule holds: the database answers until the
-index at the stored generation exists."""
+"""An index behind the stored data keeps answering while its successor is prepared, and
+is not rebuilt while the data keep changing (search/lag.py); past the lag limit the strict
+rule holds: the database answers until the index at the stored generation exists."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, update
-
 from peergraph.db import generation
 from peergraph.ingest.formats import ImportTarget
-from peergraph.ingest.loader import import_file, imports_t
+from peergraph.ingest.loader import import_file
 from peergraph.search.facts import FactsHolder
 from peergraph.search.files import IndexFolder
 from peergraph.search.lexical import LexicalHolder
 
 
-def start_import(engine) -> int:  # type: ignore[no-untyped-def]
-    """An import in progress, as the loader records it, with one committed batch."""
-    with engine.begin() as conn:
-        run = conn.execute(
-            insert(imports_t)
-            .values(path="big.json", file_sha256="0" * 64, file_size=1, format="csl-json")
-            .values(status="running")
-            .returning(imports_t.c.id)
-        ).scalar_one()
-        generation.advance(conn, "works")
-    return int(run)
-
-
-def test_an_index_lags_only_while_an_import_runs(settings, engine, test_data):
+def test_a_lagging_index_answers_and_is_rebuilt_once_the_data_are_still(
+    settings, engine, test_data
+):
     import_file(engine, ImportTarget(test_data / "sample.csl.json", "csl-json"))
     folder = IndexFolder(settings.data_dir)
     lexical, facts = LexicalHolder(engine, folder), FactsHolder(engine, folder)
@@ -36,22 +22,22 @@ def test_an_index_lags_only_while_an_import_runs(settings, engine, test_data):
     held, held_facts = lexical.index, facts.facts
     assert held is not None and held_facts is not None
 
-    run = start_import(engine)
+    with engine.begin() as conn:  # an import commits a batch
+        generation.advance(conn, "works")
     now = generation.current(engine)
     assert lexical.fresh(now) is held and facts.fresh(now) is held_facts  # lagging, kept
-    assert not lexical.refresh() and not facts.refresh()  # nothing built meanwhile
+    assert not lexical.refresh() and not facts.refresh()  # still moving: nothing built
     assert lexical.index is held and facts.facts is held_facts
 
     lexical.lag.max_lag = facts.lag.max_lag = 0.0  # lagged too long: strict again
-    assert lexical.fresh(now) is None and facts.fresh(now) is None
+    assert lexical.fresh(now) is None and facts.fresh(now) is None  # the database answers
     lexical.lag.max_lag = facts.lag.max_lag = 300.0
 
-    with engine.begin() as conn:  # the import ends
-        conn.execute(update(imports_t).where(imports_t.c.id == run).values(status="completed"))
-    assert lexical.fresh(now) is None and facts.fresh(now) is None  # the database answers
+    lexical.lag.quiet = facts.lag.quiet = 0.0  # the data have been still long enough
     assert lexical.refresh() and facts.refresh()  # built at the stored generation
     assert lexical.index.stamp.generation == now["works"]
     assert lexical.fresh(now) is lexical.index and facts.fresh(now) is facts.facts
+    assert lexical.lag.since is None  # caught up
 
 
 def test_a_request_never_waits_on_another_refreshing_the_vectors(settings, engine):

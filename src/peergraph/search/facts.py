@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from peergraph.db import generation
 from peergraph.search import files
@@ -197,24 +197,25 @@ class FactsHolder:
         self.lag = Lag()
         self._lock = threading.Lock()
 
-    def fresh(self, current: dict[str, int], conn: Connection | None = None) -> SearchFacts | None:
-        """The facts when they are at the ``current`` generations, or lag them while an
-        import runs (search/lag.py), else None (search then asks the database)."""
+    def fresh(self, current: dict[str, int]) -> SearchFacts | None:
+        """The facts when they are at the ``current`` generations or lag them by less
+        than search/lag.py allows, else None (search then asks the database)."""
         facts = self.facts
         if facts is None:
             return None
         if facts.generations == _wanted(current):
             return facts
-        return facts if self.lag.tolerated(conn if conn is not None else self.engine) else None
+        return facts if self.lag.tolerated() else None
 
     def refresh(self) -> bool:
         """Map (or build) the facts when missing or stale; True when they changed. While
-        an import runs they are only mapped, not built (search/lag.py)."""
+        the data keep changing they are only mapped, not built (search/lag.py)."""
         facts = self.facts
-        if facts is not None and facts.generations == _wanted(generation.current(self.engine)):
+        wanted = _wanted(generation.current(self.engine))
+        if facts is not None and facts.generations == wanted:
             self.lag.caught_up()
             return False
-        may_build = facts is None or not self.lag.tolerated(self.engine)
+        may_build = facts is None or self.lag.may_build(wanted)
         with self._lock:
             started = time.perf_counter()
             loaded = SearchFacts.load(self.engine, self.folder, may_build=may_build)

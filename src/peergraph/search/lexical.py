@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from peergraph.db import generation
 from peergraph.search import files
@@ -309,31 +309,30 @@ class LexicalHolder:
         self.lag = Lag()
         self._lock = threading.Lock()
 
-    def fresh(
-        self, current: dict[str, int] | None = None, conn: Connection | None = None
-    ) -> LexicalIndex | None:
+    def fresh(self, current: dict[str, int] | None = None) -> LexicalIndex | None:
         """The index when it reflects the stored works (its works generation is the
-        stored one, or the one in ``current``), or lags them while an import runs
-        (search/lag.py), else None: the database's full-text index, always current and
-        ranked the same way, answers until the background job has rebuilt it. One small
-        query per search (two while the index lags)."""
+        stored one, or the one in ``current``) or lags them by less than search/lag.py
+        allows, else None: the database's full-text index, always current and ranked
+        the same way, answers until the background job has rebuilt it. One small query
+        per search."""
         index = self.index
         if index is None:
             return None
         works = (current or generation.current(self.engine))["works"]
         if index.stamp.generation == works:
             return index
-        return index if self.lag.tolerated(conn if conn is not None else self.engine) else None
+        return index if self.lag.tolerated() else None
 
     def refresh(self) -> bool:
         """Map (or build) the index when missing or stale; True when it changed. False
         also while another process builds it (the next look maps its files), and while
-        an import runs and no files at the stored generation exist yet (search/lag.py)."""
+        the works keep changing and nobody published files at their generation yet
+        (search/lag.py)."""
         works = generation.current(self.engine)["works"]
         if self.index is not None and self.index.stamp.generation == works:
             self.lag.caught_up()
             return False
-        may_build = self.index is None or not self.lag.tolerated(self.engine)
+        may_build = self.index is None or self.lag.may_build(works)
         with self._lock:
             started = time.perf_counter()
             loaded = LexicalIndex.load(self.engine, self.folder, may_build=may_build)

@@ -181,9 +181,9 @@ class SemanticIndex:
         records did: the data generations say so (one query of three rows), looked at
         at most every REFRESH_SECONDS. One thread refreshes at a time, outside the lock
         that readers take: the others go on with the arrays they have (a request holding
-        a pooled connection never waits on one that needs another connection). While an
-        import runs, a change of the works alone (their years, venues, types) does not
-        reload the vectors (search/lag.py): new works have no vector yet anyway."""
+        a pooled connection never waits on one that needs another connection). While the
+        works keep changing (an import) and the vectors do not, the vectors are not
+        reloaded (search/lag.py): new works have no vector yet anyway."""
         now = time.monotonic()
         if not force and now - self._checked < REFRESH_SECONDS:
             return
@@ -200,7 +200,7 @@ class SemanticIndex:
                     and self._seen is not None
                     and seen[0] == self._seen[0]
                     and seen != self._seen
-                    and self._lag.tolerated(conn)
+                    and not self._lag.may_build(seen)
                 )
             if records != self._records:
                 with self._lock:

@@ -67,7 +67,10 @@ def create_app(
         if background:
             native.limit_arenas()  # before request threads start (peergraph/native.py)
             app.state.index_job = SearchIndexJob(
-                app.state.engine, lexical=app.state.lexical, facts=app.state.facts, embed=embed
+                app.state.index_engine,
+                lexical=app.state.lexical,
+                facts=app.state.facts,
+                embed=embed,
             )
             app.state.index_job.start()
         # jobs (imports, rebuilds) get an engine of their own, with the larger page cache
@@ -91,6 +94,7 @@ def create_app(
         if app.state.index_job is not None:
             app.state.index_job.stop()
         app.state.engine.dispose()
+        app.state.index_engine.dispose()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -109,15 +113,19 @@ def create_app(
     app.state.secure_cookies = (settings.base_url or "").startswith("https://")
     app.state.engine = engine
     app.state.sessionmaker = session_factory(engine)
+    # the search indexes read the store through a pool of their own: requests that hold
+    # every connection of theirs never keep an index from loading (docs/operations.md)
+    index_engine = create_db_engine(settings, page_cache_mib=SERVING_PAGE_CACHE_MIB)
+    app.state.index_engine = index_engine
     # the indexes' arrays are files every process on this machine maps (search/files.py)
     folder = IndexFolder(settings.data_dir)
-    app.state.semantic = SemanticIndex(engine, folder=folder)  # loads on first use
+    app.state.semantic = SemanticIndex(index_engine, folder=folder)  # loads on first use
     app.state.index_job = None
     app.state.worker = None
     app.state.metrics = observe.Metrics()
     app.state.slices = SliceCache()  # graph slices, keyed on the data generations
-    app.state.lexical = LexicalHolder(engine, folder)  # by the background job, if running
-    app.state.facts = FactsHolder(engine, folder)  # likewise
+    app.state.lexical = LexicalHolder(index_engine, folder)  # by the background job
+    app.state.facts = FactsHolder(index_engine, folder)  # likewise
     templates = Jinja2Templates(directory=WEB_DIR / "templates")
     templates.env.filters["thousands"] = lambda n: f"{n:,}"
     templates.env.filters["public_path"] = public_path

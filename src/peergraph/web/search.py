@@ -69,15 +69,13 @@ class SearchOut(Paged):
 
 def current_indexes(state: Any, session: Session) -> dict[str, Any]:
     """The server's search indexes, the in-memory ones only when they match the stored
-    data or lag it while an import runs (search/lag.py): one read of the data
-    generations for all of them, on the request's own connection and in its
-    transaction."""
-    conn = session.connection()
-    current = generation.read(conn)
+    data or lag it by less than search/lag.py allows: one read of the data generations
+    for all of them, on the request's own connection and in its transaction."""
+    current = generation.read(session.connection())
     return {
         "semantic": state.semantic,
-        "lexical": state.lexical.fresh(current, conn),
-        "facts": state.facts.fresh(current, conn),
+        "lexical": state.lexical.fresh(current),
+        "facts": state.facts.fresh(current),
     }
 
 
