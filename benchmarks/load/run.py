@@ -265,7 +265,7 @@ class ImportDuring(threading.Thread):
         self.store, self.url, self.newest = store, url, newest
         papers = json.loads(newest.read_text(encoding="utf-8"))
         rng = random.Random(1)
-        self.titles = [p["title"] for p in rng.sample(papers, sample)]
+        self.titles = [p["title"].strip() for p in rng.sample(papers, sample)]
         self.events: dict[str, float] = {}
         self.found: dict[str, float] = {}
         self.halt = threading.Event()
@@ -301,7 +301,7 @@ class ImportDuring(threading.Thread):
                 items = json.load(answer)["items"]
         except (OSError, ValueError):
             return False
-        return any(item["title"].casefold() == title.casefold() for item in items)
+        return any(item["title"].strip().casefold() == title.casefold() for item in items)
 
     def run(self) -> None:
         from sqlalchemy import func, select

@@ -385,6 +385,7 @@ def serve(
     from peergraph.logs import configure_logging
     from peergraph.settings import ConfigError
     from peergraph.web.app import create_app, serve_environment
+    from peergraph.web.supervisor import KEEP_ALIVE_SECONDS
 
     _check_log_format(log_format)
     settings = state.settings
@@ -420,7 +421,14 @@ def serve(
         os.execv(sys.executable, [*supervisor, host, str(port), str(workers), log_format])
     application = create_app(settings, background=True, embed=embed, worker=run_worker)
     # log_config=None: uvicorn's own lines go through the same (JSON) handler
-    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
 
 
 @app.command()
