@@ -384,8 +384,7 @@ def serve(
     from peergraph.accounts.secrets import secret_key
     from peergraph.logs import configure_logging
     from peergraph.settings import ConfigError
-    from peergraph.web.app import create_app, serve_environment
-    from peergraph.web.supervisor import KEEP_ALIVE_SECONDS
+    from peergraph.web.app import KEEP_ALIVE_SECONDS, create_app, serve_environment
 
     _check_log_format(log_format)
     settings = state.settings

@@ -2,9 +2,9 @@
 
 Every kind of job writes the store (an import adds works, a rebuild recomputes the author
 records from them, embedding reads the works), so two at once would race: a rebuild
-started during an import would miss part of it. Several workers (one per ``serve``
-process, or ``peergraph worker`` on several machines) are there for failover, not for
-parallel jobs: while one job runs with a live heartbeat, no other is taken.
+started during an import would miss part of it. Several workers (``serve``'s own,
+``peergraph worker`` on other machines) are there for failover, not for parallel jobs:
+while one job runs with a live heartbeat, no other is taken.
 
 Taking a job is one UPDATE that picks the oldest queued job (or a running one whose
 worker has been silent for ``stale_after`` seconds: it was killed), provided no other job

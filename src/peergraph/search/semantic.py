@@ -193,22 +193,18 @@ class SemanticIndex:
             self._checked = now
             with self.engine.connect() as conn:
                 generations = generation.read(conn)
-                records = generations["records"]
-                seen = (generations["vectors"], generations["works"])
-                lagging = (
-                    not force
-                    and self._seen is not None
-                    and seen[0] == self._seen[0]
-                    and seen != self._seen
-                    and not self._lag.may_build(seen)
-                )
+            records = generations["records"]
+            seen = (generations["vectors"], generations["works"])
             if records != self._records:
                 with self._lock:
                     self._memo.clear()
                     self._records = records
-            if seen == self._seen or lagging:
-                if seen == self._seen:
-                    self._lag.caught_up()
+            if seen == self._seen:
+                self._lag.caught_up()
+                return
+            # only the works moved (no new vectors): keep these while they keep moving
+            only_works = self._seen is not None and seen[0] == self._seen[0]
+            if not force and only_works and not self._lag.may_build(seen):
                 return
             found = files.refresh(
                 self.folder,

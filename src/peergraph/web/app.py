@@ -177,6 +177,9 @@ def create_app(
 
 
 SERVE_OPTIONS = "PEERGRAPH_SERVE_OPTIONS"
+# an idle keep-alive connection is kept this long (uvicorn's default, 5 s, closes it while
+# a client that paused a few seconds sends its next request: a reset, seen under load)
+KEEP_ALIVE_SECONDS = 65
 
 
 # OpenBLAS's threads spin for a long while after each call, waiting for the next; with

@@ -42,9 +42,6 @@ import time
 log = logging.getLogger("peergraph.web.supervisor")
 RESTART_PAUSE = 1.0  # seconds before a dead web process is started again
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
-# an idle keep-alive connection is kept this long (uvicorn's default, 5 s, closes it while
-# a client that paused a few seconds sends its next request: a reset, seen under load)
-KEEP_ALIVE_SECONDS = 65
 WORKER_NICENESS = 10  # the worker process's CPU priority below the web processes'
 
 
@@ -56,7 +53,7 @@ def main(argv: list[str]) -> None:
     import uvicorn
 
     import peergraph.web.app  # (the modules the children share)
-    from peergraph.jobs import worker as jobs_worker  # noqa: F401
+    from peergraph.jobs import worker as jobs_worker  # noqa: F401  (the worker child's)
 
     _preload()
     options = peergraph.web.app.serve_options()
@@ -73,7 +70,7 @@ def main(argv: list[str]) -> None:
         port=int(port),
         log_config=None,  # uvicorn's own lines go through the same handler
         access_log=False,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_keep_alive=peergraph.web.app.KEEP_ALIVE_SECONDS,
     )
     listening = config.bind_socket()
     children: dict[int, str] = {}  # pid: "web" or "worker"
