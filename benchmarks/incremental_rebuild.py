@@ -54,7 +54,11 @@ def child(store: Path, step: str, works: Path | None) -> None:
         summary = import_file(engine, ImportTarget(works, "csl-json"))
         out["imported"] = summary.imported
     else:
-        report = rebuild(engine, full=step == "full")
+
+        def say(message: str) -> None:  # where the time goes, on stderr
+            print(f"    [{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr)
+
+        report = rebuild(engine, full=step == "full", progress=say)
         out.update(
             mode=report.mode,
             blocks=report.blocks,
@@ -73,7 +77,7 @@ def run(store: Path, step: str, works: Path | None = None) -> dict:
     command = [sys.executable, __file__, "--child", step, "--store", str(store)]
     if works is not None:
         command += ["--new-works", str(works)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 

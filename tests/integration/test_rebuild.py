@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
@@ -10,7 +12,7 @@ from peergraph.authors.models import AuthorRecord, AuthorshipLink, RecordRedirec
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.loader import import_file
 from peergraph.profiles.models import Collaboration, Profile, TrustEvidence
-from peergraph.profiles.services import is_stale, rebuild
+from peergraph.profiles.services import FULL_SHARE, is_stale, rebuild
 from peergraph.works.models import Authorship
 
 
@@ -126,3 +128,26 @@ def test_a_new_model_makes_the_store_stale_and_the_next_rebuild_full(engine, bui
     assert is_stale(engine)
     assert rebuild(engine).mode == "full"
     assert not is_stale(engine)
+
+
+def test_a_rebuild_after_a_big_import_is_full_and_one_after_a_small_one_is_not(
+    engine, built, test_data, tmp_path
+):
+    """Above FULL_SHARE of the works changed, planning an incremental run costs more than
+    it saves (nearly every block is re-clustered): the rebuild runs in full."""
+    works = json.loads((test_data / "sample.csl.json").read_text(encoding="utf-8"))
+    import_file(engine, ImportTarget(test_data / "sample.csl.json", "csl-json"))
+    total = _works(engine)
+    assert len(works) > FULL_SHARE * total
+    assert rebuild(engine).mode == "full"
+    small = tmp_path / "one.csl.json"
+    paper = {"id": "new", "type": "article-journal", "title": "A new paper on ranking"}
+    small.write_text(json.dumps([{**paper, "author": works[0]["author"]}]))
+    import_file(engine, ImportTarget(small, "csl-json"))
+    assert _works(engine) == total + 1 and FULL_SHARE * (total + 1) >= 1
+    assert rebuild(engine).mode == "incremental"
+
+
+def _works(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM works")).scalar()

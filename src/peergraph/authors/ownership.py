@@ -31,7 +31,7 @@ from peergraph.authors.models import (
     RecordMove,
 )
 from peergraph.claims.models import Follow, RecordSettings
-from peergraph.db.base import utcnow
+from peergraph.db.base import in_chunks, utcnow
 
 if TYPE_CHECKING:
     import numpy as np
@@ -195,21 +195,21 @@ def move_owned(
     "merged" | "split"); ``claim_destination``: verified claim id → the record that holds
     its authorships now. Returns the number of rows moved (each one logged)."""
     moves: list[tuple[Table, str, int, int, int, str]] = []
-    for claim_id, old in conn.execute(
-        select(claims_t.c.id, claims_t.c.record_id).where(
-            claims_t.c.id.in_(sorted(claim_destination))
-        )
-    ):
-        moves.append((claims_t, "record_id", claim_id, old, claim_destination[claim_id], "claim"))
+    for chunk in in_chunks(claim_destination):
+        for claim_id, old in conn.execute(
+            select(claims_t.c.id, claims_t.c.record_id).where(claims_t.c.id.in_(chunk))
+        ):
+            moves.append(
+                (claims_t, "record_id", claim_id, old, claim_destination[claim_id], "claim")
+            )
     for table, column in OWNED:
         record = table.c[column]
-        for row_id, old in conn.execute(
-            select(table.c.id, record).where(record.in_(sorted(destination)))
-        ):
-            if table is claims_t and row_id in claim_destination:
-                continue
-            new, reason = destination[old]
-            moves.append((table, column, row_id, old, new, reason))
+        for chunk in in_chunks(destination):
+            for row_id, old in conn.execute(select(table.c.id, record).where(record.in_(chunk))):
+                if table is claims_t and row_id in claim_destination:
+                    continue
+                new, reason = destination[old]
+                moves.append((table, column, row_id, old, new, reason))
     moved = 0
     for table, column, row_id, old, new, reason in moves:
         if new == old:

@@ -12,7 +12,7 @@ rebuild, full or incremental, in one transaction.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -58,7 +58,7 @@ from peergraph.authors.names import (
     split_native,
 )
 from peergraph.authors.order import packaged as name_order
-from peergraph.db.base import utcnow
+from peergraph.db.base import in_chunks, utcnow
 from peergraph.ingest.names import order_guessed, parse_name
 from peergraph.works.models import (
     Authorship,
@@ -344,13 +344,6 @@ def name_keys(
     )
 
 
-def in_chunks(values: Iterable[T], size: int = 5_000) -> Iterator[list[T]]:
-    """``values`` sorted, in lists short enough for an SQL ``IN``."""
-    ordered = sorted(values)  # type: ignore[type-var]
-    for start in range(0, len(ordered), size):
-        yield ordered[start : start + size]
-
-
 def store_counts(
     conn: Connection, given: Sequence[tuple[str, ...]], families: list[str], keys: list[str]
 ) -> NameCounts:
@@ -613,9 +606,11 @@ def write_records(
             conn.execute(
                 update(redirects_t).where(redirects_t.c.new_id == old).values(new_id=target)
             )
-        conn.execute(delete(records_t).where(records_t.c.id.in_(sorted(retired))))
+        for ids in in_chunks(retired):
+            conn.execute(delete(records_t).where(records_t.c.id.in_(ids)))
     # an id that is live again must not redirect
-    conn.execute(delete(redirects_t).where(redirects_t.c.old_id.in_(sorted(taken))))
+    for ids in in_chunks(taken):
+        conn.execute(delete(redirects_t).where(redirects_t.c.old_id.in_(ids)))
     ownership.apply_chosen_names(conn)  # an owner's chosen name outlives the rebuild
 
     if partial:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, MetaData, Result
 from sqlalchemy.orm import DeclarativeBase
@@ -24,6 +25,17 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+T = TypeVar("T")
+
+
+def in_chunks(values: Iterable[T], size: int = 5_000) -> Iterator[list[T]]:
+    """``values`` sorted, in lists short enough for an SQL ``IN`` (PostgreSQL takes at
+    most 65,535 parameters in one statement)."""
+    ordered = sorted(values)  # type: ignore[type-var]
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
 
 
 def rows_changed(result: Result[Any]) -> int:
