@@ -44,7 +44,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from shared_store import DEFAULT_STORE, SHARED, served, shared_files  # noqa: E402
+from shared_store import (  # noqa: E402
+    DEFAULT_STORE,
+    SHARED,
+    ensure_imported,
+    served,
+    shared_files,
+)
 
 OUT = REPO / "benchmarks" / "results" / "load"
 PG_CLUSTER = Path("/tmp/peergraph-load-pg")  # directly under /tmp: the cluster runs as postgres
@@ -126,6 +132,18 @@ def postgres_store() -> Path:
     if base_index.exists():
         shutil.copytree(base_index, index)
     return PG_STORE
+
+
+def sqlite_store(store: Path) -> Path:
+    """The SQLite store: the shared corpus imported (files already there are skipped)
+    and rebuilt when its records are behind."""
+    from peergraph.profiles.services import is_stale, rebuild
+
+    engine = ensure_imported(store)
+    if is_stale(engine):
+        rebuild(engine, progress=lambda message: print(message, file=sys.stderr))
+    engine.dispose()
+    return store
 
 
 def prepare(store: Path, members: int = 40, owners: int = 20) -> Path:
@@ -394,7 +412,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (REPO / ".venv" / "bin" / "locust").exists():
         sys.exit("install the load generator first: .venv/bin/uv pip install 'locust>=2.20'")
-    store = postgres_store() if args.postgres else args.store
+    store = postgres_store() if args.postgres else sqlite_store(args.store)
     fixture = prepare(store)
     OUT.mkdir(parents=True, exist_ok=True)
     with served(store, workers=args.workers, log=OUT / "server.log") as (_server, url):
