@@ -360,22 +360,30 @@ def _keys(
         table.drop(conn)
 
 
+def _cosigners(keys: Table, *also: Any) -> tuple[Any, Any]:
+    """``keys`` joined to the authorships carrying one of its co-author keys (``other``),
+    and to every other authorship on their papers (``names_t``), which must meet
+    ``also``. Returns the join and ``other``."""
+    other = names_t.alias("other")
+    joined = keys.join(other, other.c.coauthor_key == keys.c.coauthor_key).join(
+        names_t,
+        and_(
+            names_t.c.work_id == other.c.work_id,
+            names_t.c.authorship_id != other.c.authorship_id,
+            *also,
+        ),
+    )
+    return joined, other
+
+
 def _sharing(conn: Connection, coauthors: set[str]) -> set[str]:
     """Blocks where two authorships sign a paper with one of the ``coauthors`` name keys."""
-    other = names_t.alias("other")
     with _keys(conn, "crossed_keys", ("coauthor_key",), ((k,) for k in coauthors)) as keys:
+        joined, other = _cosigners(keys)
         return set(
             conn.execute(
                 select(names_t.c.block_key)
-                .select_from(keys)
-                .join(other, other.c.coauthor_key == keys.c.coauthor_key)
-                .join(
-                    names_t,
-                    and_(
-                        names_t.c.work_id == other.c.work_id,
-                        names_t.c.authorship_id != other.c.authorship_id,
-                    ),
-                )
+                .select_from(joined)
                 .group_by(names_t.c.block_key, other.c.coauthor_key)
                 .having(func.count(names_t.c.authorship_id.distinct()) > 1)
             ).scalars()
@@ -386,24 +394,9 @@ def _signing_with(conn: Connection, keys_of: dict[str, set[str]], column: Any) -
     """``column`` of the authorships of a family on a work that an authorship with one of
     that family's ``keys_of`` also signs."""
     pairs = ((family, key) for family, keys in keys_of.items() for key in keys)
-    other = names_t.alias("other")
     with _keys(conn, "signing_keys", ("family_scope", "coauthor_key"), pairs) as keys:
-        return set(
-            conn.execute(
-                select(column)
-                .select_from(keys)
-                .join(other, other.c.coauthor_key == keys.c.coauthor_key)
-                .join(
-                    names_t,
-                    and_(
-                        names_t.c.work_id == other.c.work_id,
-                        names_t.c.family_scope == keys.c.family_scope,
-                        names_t.c.authorship_id != other.c.authorship_id,
-                    ),
-                )
-                .distinct()
-            ).scalars()
-        )
+        joined, _other = _cosigners(keys, names_t.c.family_scope == keys.c.family_scope)
+        return set(conn.execute(select(column).select_from(joined).distinct()).scalars())
 
 
 def _hop_blocks(conn: Connection, works: set[int], gone: list[tuple[int, str, str]]) -> set[str]:
