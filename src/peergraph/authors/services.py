@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -78,7 +78,6 @@ links_t: Table = AuthorshipLink.__table__  # type: ignore[assignment]
 redirects_t: Table = RecordRedirect.__table__  # type: ignore[assignment]
 names_table: Table = AuthorshipName.__table__  # type: ignore[assignment]
 
-T = TypeVar("T")
 Progress = Callable[[str], None]
 Steps = Callable[[int, int], None]  # (done, total) within the current phase
 
