@@ -89,11 +89,11 @@ def split_mlanthology() -> tuple[Path, Path]:
 
 def postgres_store() -> Path:
     """The PostgreSQL store for one run: a fresh copy (``CREATE DATABASE … TEMPLATE``) of
-    a base database, the shared corpus without the held-out papers, rebuilt. The cluster
-    is started when it is not running, and the base is built on first use (about 5
-    minutes) with a copy of its search index files, so that every run, the import of the
-    held-out papers included, starts from the same store. The search index files are
-    built by the server (the warm-up), and kept from the first run's start on."""
+    a base database, the shared corpus without the held-out papers, rebuilt, so that
+    every run, the import of the held-out papers included, starts from the same store.
+    The cluster is started when it is not running, and the base is built on first use
+    (about 5 minutes). The search index files are built by the server during the first
+    run's warm-up; ``main`` keeps a copy (``index.base``) that later runs start from."""
     from sqlalchemy import create_engine, text
 
     script = str(REPO / "scripts" / "postgres")

@@ -1,4 +1,4 @@
-"""Declarative base shared by every domain's models."""
+"""Declarative base shared by every domain's models, and small helpers for their queries."""
 
 from __future__ import annotations
 
