@@ -11,6 +11,7 @@ from peergraph.ingest.formats import ImportTarget, detect_format, expand_paths
 from peergraph.ingest.loader import import_file
 from peergraph.works.models import Authorship, Work, WorkIdentifier, WorkReference
 from peergraph.works.services import count_tables
+from tests.stores import store_engine
 
 DATA_TABLES = (
     "works",
@@ -136,6 +137,51 @@ def test_title_key_does_not_merge_works_with_different_dois(engine, tmp_path):
     )
     summary = load(engine, path)
     assert (summary.imported, summary.merged) == (2, 1)
+
+
+def work_identifier_sets(engine) -> list[frozenset[tuple[str, str]]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT w.id, i.scheme, i.value FROM works w"
+                " LEFT JOIN work_identifiers i ON i.work_id = w.id"
+            )
+        ).all()
+    works: dict[int, set[tuple[str, str]]] = {}
+    for work_id, scheme, value in rows:
+        works.setdefault(work_id, set()).update([(scheme, value)] if scheme else [])
+    return sorted((frozenset(ids) for ids in works.values()), key=sorted)
+
+
+def test_deduplication_does_not_depend_on_batch_boundaries(tmp_path):
+    """C shares the key of A and B but conflicts with A only (two arXiv ids): it is B's
+    copy, whether the three records come in one batch or in three."""
+    path = tmp_path / "three.csl.json"
+    record = (
+        '{{"id": "{0}", "title": "A title long enough to be a key", "author": [{{"family":'
+        ' "Li", "given": "{0}"}}], "issued": {{"date-parts": [[2020]]}}{1}}}'
+    )
+    path.write_text(
+        "["
+        + ", ".join(
+            [
+                record.format(
+                    "a", ', "DOI": "10.1234/a", "URL": "https://arxiv.org/abs/2101.00001"'
+                ),
+                record.format("b", ', "DOI": "10.1234/b"'),
+                record.format("c", ', "URL": "https://arxiv.org/abs/2101.00002"'),
+            ]
+        )
+        + "]"
+    )
+    results = []
+    for batch_size in (1, 2000):
+        engine = store_engine(tmp_path / f"batch{batch_size}")
+        summary = load(engine, path, batch_size=batch_size)
+        assert (summary.imported, summary.merged) == (2, 1)
+        results.append(work_identifier_sets(engine))
+    assert results[0] == results[1]
+    assert frozenset({("doi", "10.1234/b"), ("arxiv", "2101.00002")}) in results[0]
 
 
 def test_bad_records_are_reported_and_good_ones_kept(engine, test_data):

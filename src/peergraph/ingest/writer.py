@@ -18,8 +18,9 @@ from sqlalchemy import Connection, Table, insert, select, update
 
 from peergraph.db.base import utcnow
 from peergraph.db.engine import insert_ignore
+from peergraph.ingest.dedupe import WorkMatcher, fill_fields, work_fields, work_key
 from peergraph.ingest.models import ImportIssue, Provenance
-from peergraph.ingest.normalize import dedupe_key, name_key, title_key
+from peergraph.ingest.normalize import name_key
 from peergraph.ingest.records import (
     AuthorRecord,
     InstitutionRecord,
@@ -45,7 +46,6 @@ from peergraph.works.models import (
     WorkTopic,
 )
 
-STRONG_SCHEMES = ("doi", "arxiv", "openalex", "pmid")
 FILLABLE = (
     "abstract",
     "year",
@@ -92,8 +92,8 @@ class _Pending:
 
     record: WorkRecord
     key: str
-    provenance: list[Parsed] = field(default_factory=list)
     extra: list[WorkRecord] = field(default_factory=list)
+    claimed: list[tuple[str, str]] = field(default_factory=list)  # identifiers to write
     id: int | None = None
 
 
@@ -101,26 +101,14 @@ class _Pending:
 class _Existing:
     id: int
     row: dict[str, Any]
-    identifiers: dict[str, str]
+    stored_ids: list[tuple[str, str]]  # its identifiers, in the order they were claimed
     merged: list[WorkRecord] = field(default_factory=list)
+    claimed: list[tuple[str, str]] = field(default_factory=list)  # new identifiers to write
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def _work_key(record: WorkRecord) -> str | None:
-    """The title+year+first-author key, or None where it would merge unrelated works:
-    no year (annual reports keep their title from year to year) or a short generic title
-    like "Preface" with no author."""
-    if record.year is None:
-        return None
-    family = record.authorships[0].family if record.authorships else None
-    key_title = title_key(record.title)
-    if not key_title or (not name_key(family) and len(key_title) < 30):
-        return None
-    return dedupe_key(record.title, record.year, family)
 
 
 class BatchWriter:
@@ -210,63 +198,40 @@ class BatchWriter:
     ) -> list[dict[str, Any]]:
         records: list[WorkRecord] = [p.item for p in batch]  # type: ignore[misc]
         owners = self._lookup_identifiers(conn, records)
-        keys = [_work_key(r) for r in records]
-        key_owners, candidate_ids = self._lookup_keys(conn, [k for k in keys if k])
+        keys = [work_key(r) for r in records]
+        candidate_ids = self._lookup_keys(conn, [k for k in keys if k])
         existing = self._load_existing(conn, set(owners.values()) | candidate_ids)
 
+        # the stored works this batch could match, oldest first, then the batch's own
+        matcher = WorkMatcher()
+        targets: list[_Pending | _Existing] = []
+        for work_id in sorted(existing):
+            stored = existing[work_id]
+            matcher.known(stored.stored_ids, stored.row["dedupe_key"] or None)
+            targets.append(stored)
         pending: list[_Pending] = []
-        pending_by_ident: dict[tuple[str, str], _Pending] = {}
-        pending_by_key: dict[str, _Pending] = {}
         provenance: list[tuple[Parsed, _Pending | _Existing, bool]] = []
-
         for parsed, record, key in zip(batch, records, keys, strict=True):
-            target: _Pending | _Existing | None = None
-            for scheme in STRONG_SCHEMES:
-                value = record.identifiers.get(scheme)
-                if value is None:
-                    continue
-                if (scheme, value) in owners:
-                    target = existing[owners[(scheme, value)]]
-                    break
-                if (scheme, value) in pending_by_ident:
-                    target = pending_by_ident[(scheme, value)]
-                    break
-            if target is None and key is not None:
-                for work_id in key_owners.get(key, ()):
-                    if not _conflicts(existing[work_id].identifiers, record.identifiers):
-                        target = existing[work_id]
-                        break
-                else:
-                    candidate = pending_by_key.get(key)
-                    if candidate is not None and not _conflicts(
-                        _pending_identifiers(candidate), record.identifiers
-                    ):
-                        target = candidate
-            if target is None:
-                new = _Pending(record, key or "")
+            slot = matcher.match(record.identifiers, key)
+            if slot is None:
+                slot, claimed = matcher.add(record.identifiers, key)
+                new = _Pending(record, key or "", claimed=claimed)
+                targets.append(new)
                 pending.append(new)
                 provenance.append((parsed, new, True))
-                if key:
-                    pending_by_key.setdefault(key, new)
-                for scheme, value in record.identifiers.items():
-                    if (scheme, value) not in owners:
-                        pending_by_ident.setdefault((scheme, value), new)
                 result.imported += 1
                 continue
+            target = targets[slot]
+            target.claimed.extend(matcher.merge(slot, record.identifiers))
             result.merged += 1
             provenance.append((parsed, target, False))
             if isinstance(target, _Pending):
                 target.extra.append(record)
-                for scheme, value in record.identifiers.items():
-                    if (scheme, value) not in owners:
-                        pending_by_ident.setdefault((scheme, value), target)
             else:
                 target.merged.append(record)
 
-        self._insert_pending(conn, pending, owners)
-        self._apply_merges(
-            conn, [e for e in existing.values() if e.merged], owners, pending_by_ident
-        )
+        self._insert_pending(conn, pending)
+        self._apply_merges(conn, [e for e in existing.values() if e.merged])
         rows = []
         for parsed, target, created in provenance:
             if target.id is None:  # flushed above: every target has its id
@@ -292,42 +257,35 @@ class BatchWriter:
                 owners.update({(scheme, value): work_id for value, work_id in rows})
         return owners
 
-    def _lookup_keys(
-        self, conn: Connection, keys: list[str]
-    ) -> tuple[dict[str, list[int]], set[int]]:
-        owners: dict[str, list[int]] = {}
+    def _lookup_keys(self, conn: Connection, keys: list[str]) -> set[int]:
+        found: set[int] = set()
         for chunk in _chunks(sorted(set(keys))):
-            for work_id, key in conn.execute(
-                select(works_t.c.id, works_t.c.dedupe_key)
-                .where(works_t.c.dedupe_key.in_(chunk))
-                .order_by(works_t.c.id)
-            ):
-                owners.setdefault(key, []).append(work_id)
-        return owners, {i for ids in owners.values() for i in ids}
+            found.update(
+                conn.execute(select(works_t.c.id).where(works_t.c.dedupe_key.in_(chunk))).scalars()
+            )
+        return found
 
     def _load_existing(self, conn: Connection, ids: set[int]) -> dict[int, _Existing]:
         existing: dict[int, _Existing] = {}
         ordered = sorted(ids)
         for chunk in _chunks(ordered):
             for row in conn.execute(select(works_t).where(works_t.c.id.in_(chunk))).mappings():
-                existing[row["id"]] = _Existing(row["id"], dict(row), {})
+                existing[row["id"]] = _Existing(row["id"], dict(row), [])
             for work_id, scheme, value in conn.execute(
-                select(ids_t.c.work_id, ids_t.c.scheme, ids_t.c.value).where(
-                    ids_t.c.work_id.in_(chunk)
-                )
+                select(ids_t.c.work_id, ids_t.c.scheme, ids_t.c.value)
+                .where(ids_t.c.work_id.in_(chunk))
+                .order_by(ids_t.c.id)
             ):
-                existing[work_id].identifiers.setdefault(scheme, value)
+                existing[work_id].stored_ids.append((scheme, value))
         return existing
 
-    def _insert_pending(
-        self, conn: Connection, pending: list[_Pending], owners: dict[tuple[str, str], int]
-    ) -> None:
+    def _insert_pending(self, conn: Connection, pending: list[_Pending]) -> None:
         if not pending:
             return
         now = utcnow()
         rows = []
         for item in pending:
-            merged = _merge_fields(_work_row(item.record), item.extra)
+            merged = fill_fields(work_fields(item.record), item.extra)
             merged["source_id"] = self._source_for(conn, item.record, item.extra)
             merged.update(dedupe_key=item.key, created_at=now, updated_at=now)
             rows.append(merged)
@@ -339,16 +297,11 @@ class BatchWriter:
             item.id = work_id
         text_index(conn).add_works(conn, min(new_ids), max(new_ids))
 
-        identifier_rows = []
-        claimed: set[tuple[str, str]] = set(owners)
-        for item in pending:
-            for record in (item.record, *item.extra):
-                for scheme, value in record.identifiers.items():
-                    if (scheme, value) not in claimed:
-                        claimed.add((scheme, value))
-                        identifier_rows.append(
-                            {"work_id": item.id, "scheme": scheme, "value": value}
-                        )
+        identifier_rows = [
+            {"work_id": item.id, "scheme": scheme, "value": value}
+            for item in pending
+            for scheme, value in item.claimed
+        ]
         if identifier_rows:
             conn.execute(insert(ids_t), identifier_rows)
         inserted_ids = [cast(int, item.id) for item in pending]
@@ -364,23 +317,14 @@ class BatchWriter:
             ],
         )
 
-    def _apply_merges(
-        self,
-        conn: Connection,
-        targets: list[_Existing],
-        owners: dict[tuple[str, str], int],
-        pending_by_ident: dict[tuple[str, str], _Pending],
-    ) -> None:
+    def _apply_merges(self, conn: Connection, targets: list[_Existing]) -> None:
         if not targets:
             return
         now = utcnow()
-        identifier_rows = []
-        claimed = set(owners) | set(pending_by_ident)
+        identifier_rows: list[dict[str, Any]] = []
         for target in targets:
             row = target.row
-            fills = {
-                k: v for k, v in _merge_fields({}, target.merged).items() if row.get(k) is None
-            }
+            fills = {k: v for k, v in fill_fields({}, target.merged).items() if row.get(k) is None}
             if row.get("source_id") is None and (
                 source_id := self._source_for(conn, None, target.merged)
             ):
@@ -389,13 +333,10 @@ class BatchWriter:
             if fills:
                 fills["updated_at"] = now
                 conn.execute(update(works_t).where(works_t.c.id == target.id).values(**fills))
-            for record in target.merged:
-                for scheme, value in record.identifiers.items():
-                    if (scheme, value) not in claimed:
-                        claimed.add((scheme, value))
-                        identifier_rows.append(
-                            {"work_id": target.id, "scheme": scheme, "value": value}
-                        )
+            identifier_rows.extend(
+                {"work_id": target.id, "scheme": scheme, "value": value}
+                for scheme, value in target.claimed
+            )
         if identifier_rows:
             conn.execute(insert(ids_t), identifier_rows)
         self._enrich_authorships(conn, targets)
@@ -729,48 +670,6 @@ def _fill_or_overwrite(found: Any, row: dict[str, Any], *, overwrite: bool) -> d
         if overwrite or found[column] is None:
             changes[column] = value
     return changes
-
-
-def _conflicts(stored: dict[str, str], incoming: dict[str, str]) -> bool:
-    return any(
-        scheme in stored and scheme in incoming and stored[scheme] != incoming[scheme]
-        for scheme in STRONG_SCHEMES
-    )
-
-
-def _pending_identifiers(item: _Pending) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for record in (item.record, *item.extra):
-        for scheme, value in record.identifiers.items():
-            merged.setdefault(scheme, value)
-    return merged
-
-
-def _work_row(record: WorkRecord) -> dict[str, Any]:
-    return {
-        "title": record.title,
-        "abstract": record.abstract,
-        "year": record.year,
-        "publication_date": record.publication_date,
-        "type": record.type,
-        "language": record.language,
-        "volume": record.volume,
-        "issue": record.issue,
-        "pages": record.pages,
-        "url": record.url,
-        "cited_by_count": record.cited_by_count,
-        "cited_by_source": "OpenAlex" if record.cited_by_count is not None else None,
-        "cited_by_date": record.counts_date if record.cited_by_count is not None else None,
-    }
-
-
-def _merge_fields(row: dict[str, Any], others: list[WorkRecord]) -> dict[str, Any]:
-    """Fill the empty fields of ``row`` from ``others`` in order (first value wins)."""
-    for other in others:
-        for column, value in _work_row(other).items():
-            if row.get(column) is None and value is not None:
-                row[column] = value
-    return row
 
 
 def _best_authors(item: _Pending) -> list[Any]:
