@@ -1104,6 +1104,91 @@ def copy(
     )
 
 
+@app.command()
+def pipeline(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files to read (plain or .gz), or OpenAlex snapshot folders, as for"
+            " `peergraph import`.",
+            show_default=False,
+        ),
+    ],
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder for the Parquet tables (files, records, issues, works,"
+            " work_identifiers); replaced as a whole when the run succeeds.",
+        ),
+    ],
+    master: Annotated[
+        str | None,
+        typer.Option(
+            "--master",
+            help="Spark master: local[N] on this machine (N cores), or a cluster's URL."
+            " Default: the master spark-submit was given, or local[2].",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Override format detection (as for import)."),
+    ] = None,
+) -> None:
+    """Run the bulk path on Apache Spark: read the sources with the importer's parsers in
+    Spark tasks (one per file), de-duplicate works under the store's rules with joins, and
+    write the result as Parquet. The same files imported with `peergraph import` give the
+    same works, identifiers, ids and reported records (docs/pipeline.md).
+
+    Needs pyspark and Java 17 (scripts/bootstrap installs pyspark; Debian: apt-get install
+    openjdk-17-jre-headless). Exits non-zero when no file could be read.
+    """
+    from peergraph.ingest.formats import FORMATS, expand_paths
+    from peergraph.ingest.records import FormatError
+    from peergraph.pipeline.run import run_pipeline
+    from peergraph.pipeline.session import SparkUnavailable, spark_session
+
+    if fmt is not None and fmt not in FORMATS:
+        err.print(f"error: unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    try:
+        targets = expand_paths(sources, fmt)
+    except FormatError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    if out_dir.exists() and not (out_dir / "files").is_dir() and any(out_dir.iterdir()):
+        err.print(f"error: {out_dir} holds something other than a pipeline output; not replaced")
+        raise typer.Exit(2)
+    try:
+        spark = spark_session(master)
+    except SparkUnavailable as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        summary = run_pipeline(spark, targets, out_dir, report=lambda line: err.print(line))
+    finally:
+        spark.stop()
+    for item in summary.files:
+        if item.error:
+            err.print(f"{item.path} [{item.format}]: not read: {item.error}")
+            continue
+        reasons = ", ".join(f"{r} {n:,}" for r, n in item.skipped_by_reason.items())
+        err.print(
+            f"{item.path} [{item.format}]: read {item.records_read:,}, works created"
+            f" {item.created:,}, merged {item.merged:,}, other entities {item.entities:,},"
+            f" skipped {item.skipped:,}" + (f" ({reasons})" if reasons else ""),
+            soft_wrap=True,
+        )
+    timings = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in summary.seconds.items())
+    out.print(
+        f"{summary.works:,} works, {summary.identifiers:,} identifiers written to"
+        f" {summary.out} ({timings})"
+    )
+    if all(item.error or item.records_read == 0 for item in summary.files):
+        raise typer.Exit(1)
+
+
 from peergraph.cli.admin import admin_app  # noqa: E402  (it uses this module's helpers)
 
 app.add_typer(admin_app, name="admin")

@@ -1,0 +1,142 @@
+"""The Spark pipeline on the whole shared corpus: per-stage time at local[1] and local[2]
+in one run, and (``--check``) its equality with `peergraph import` of the same files.
+
+    .venv/bin/python benchmarks/scale/stages.py [--cores 1,2] [--check] [--keep DIR]
+
+Each pipeline run is a fresh child process (its own JVM). Reported per run: wall time
+per stage, records per second, and the peak RSS of the driver and of the largest child
+(the JVM, which runs the executors in local mode, or a Python worker). With ``--check``
+the same files are imported into a fresh SQLite store and every table of the local[2]
+output is compared with it (works field for field, ids, identifiers, each record's
+outcome, reported problems); every difference is listed and the script exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from shared_store import SHARED, shared_files
+
+
+def child(master: str, out: Path) -> None:
+    from peergraph.ingest.formats import expand_paths
+    from peergraph.pipeline.run import run_pipeline
+    from peergraph.pipeline.session import spark_session
+
+    started = time.perf_counter()
+    spark = spark_session(master, driver_memory="4g")
+    start_up = time.perf_counter() - started
+    summary = run_pipeline(spark, expand_paths(shared_files()), out)
+    spark.stop()
+    print(
+        json.dumps(
+            {
+                "master": master,
+                "start_up": start_up,
+                "seconds": summary.seconds,
+                "records": sum(f.records_read for f in summary.files),
+                "works": summary.works,
+                "identifiers": summary.identifiers,
+                "rounds": summary.rounds,
+                "driver_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "largest_child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                / 1024,
+            }
+        )
+    )
+
+
+def check(out: Path, scratch: Path) -> int:
+    from peergraph.db import create_db_engine, migrate
+    from peergraph.ingest.formats import expand_paths
+    from peergraph.ingest.loader import import_file
+    from peergraph.pipeline.compare import differences, parquet_tables, store_tables
+    from peergraph.pipeline.session import spark_session
+    from peergraph.settings import Settings
+
+    engine = create_db_engine(Settings.for_data_dir(scratch / "store"))
+    migrate(engine)
+    started = time.perf_counter()
+    for target in expand_paths(shared_files()):
+        import_file(engine, target)
+    print(f"peergraph import of the same files: {time.perf_counter() - started:.1f} s")
+    spark = spark_session("local[2]", driver_memory="4g")
+    store, pipeline = store_tables(engine), parquet_tables(spark, out)
+    spark.stop()
+    for table, rows in store.items():
+        print(f"  {table}: store {len(rows):,}, pipeline {len(pipeline[table]):,}")
+    found = differences(store, pipeline)
+    if not found:
+        print("equal: no table differs")
+        return 0
+    print("DIFFERENCES:")
+    print(json.dumps(found, indent=2, default=str))
+    return 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cores", default="1,2", help="local[N] runs, in this order")
+    parser.add_argument("--check", action="store_true", help="compare with peergraph import")
+    parser.add_argument("--keep", type=Path, help="keep the outputs in this folder")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]))
+        return 0
+    if not SHARED.exists():
+        sys.exit(f"{SHARED} not found: the benchmark needs the shared data sets")
+    scratch = args.keep or Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    runs = {}
+    for cores in [int(n) for n in args.cores.split(",")]:
+        master = f"local[{cores}]"
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, __file__, "--child", master, str(scratch / f"out{cores}")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            print(result.stderr[-3000:], file=sys.stderr)
+            return 1
+        run = json.loads(result.stdout.strip().splitlines()[-1])
+        run["wall"] = time.perf_counter() - started
+        runs[cores] = run
+        stages = ", ".join(
+            f"{stage} {seconds:.1f} s ({run['records'] / seconds:,.0f} records/s)"
+            for stage, seconds in run["seconds"].items()
+        )
+        print(
+            f"{master}: {run['records']:,} records → {run['works']:,} works,"
+            f" {run['identifiers']:,} identifiers ({run['rounds']} grouping rounds);"
+            f" start-up {run['start_up']:.1f} s; {stages};"
+            f" whole child {run['wall']:.1f} s; peak RSS driver {run['driver_rss_mb']:.0f} MB,"
+            f" largest child {run['largest_child_rss_mb']:.0f} MB"
+        )
+    if 1 in runs and len(runs) > 1:
+        for cores, run in runs.items():
+            if cores == 1:
+                continue
+            ups = ", ".join(
+                f"{stage} ×{runs[1]['seconds'][stage] / seconds:.2f}"
+                for stage, seconds in run["seconds"].items()
+            )
+            print(f"speed-up local[{cores}] over local[1]: {ups}")
+    if args.check:
+        cores = 2 if 2 in runs else max(runs)
+        return check(scratch / f"out{cores}", scratch)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The Spark pipeline (`peergraph pipeline`, local[2]) against `peergraph import` of the same
+files: the same works, field for field, the same ids and identifiers, the same outcome for
+every record and the same reported problems. The whole-corpus check is
+benchmarks/scale/equality.py."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from peergraph.ingest.formats import expand_paths
+from peergraph.ingest.loader import import_file
+from peergraph.pipeline.compare import differences, parquet_tables, store_tables
+from peergraph.pipeline.run import run_pipeline
+from peergraph.pipeline.session import SparkUnavailable, spark_session
+from tests.conftest import shared_data_required
+from tests.stores import store_engine
+
+pytestmark = [pytest.mark.slow, pytest.mark.once]
+
+
+@pytest.fixture(scope="module")
+def spark():  # type: ignore[no-untyped-def]
+    try:
+        session = spark_session("local[2]", driver_memory="1g")
+    except SparkUnavailable as exc:
+        if shared_data_required():
+            pytest.fail(f"{exc}; CI needs it")
+        pytest.skip(str(exc))
+    yield session
+    session.stop()
+
+
+def truncated_gzip(path: Path, source: Path) -> Path:
+    """A gzip file cut in the middle: the rest is unreadable, the start is kept."""
+    data = gzip.compress(source.read_bytes())
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def test_pipeline_equals_import(spark, test_data, shared_data, tmp_path):
+    sample = [
+        test_data / "openalex.jsonl",
+        test_data / "sample.csl.json",
+        test_data / "sample.bib",
+        test_data / "arxiv.jsonl",
+        test_data / "arxiv_atom.xml",
+        test_data / "bad_items.csl.json",
+        test_data / "bad_utf8.jsonl",
+        truncated_gzip(
+            tmp_path / "cut.jsonl.gz",
+            shared_data / "arxiv-samples" / "arxiv-metadata-oai-snapshot.first200.json",
+        ),
+        shared_data / "openalex-api-samples" / "works.jsonl.gz",
+        shared_data / "openalex-api-samples" / "snapshot_sample",
+        shared_data / "arxiv-samples" / "arxiv-metadata-oai-snapshot.first200.json",
+        shared_data / "arxiv-samples" / "api-atom",
+        shared_data / "and-common-names" / "works.csl.json.gz",
+        test_data / "sample.bib",  # again, under another import: every record merges
+    ]
+    targets = expand_paths(sample)
+    engine = store_engine(tmp_path / "store")
+    for target in targets:
+        import_file(engine, target, force=True)
+    summary = run_pipeline(spark, targets, tmp_path / "out")
+
+    store, pipeline = store_tables(engine), parquet_tables(spark, tmp_path / "out")
+    assert differences(store, pipeline) == {}
+    assert len(store["works"]) == summary.works > 6000
+    assert len(store["work_records"]) > len(store["works"])  # some records merged
+    reasons = {reason for _, _, _, reason, _ in store["issues"]}
+    assert {"invalid-json", "missing-title", "invalid-utf8", "unreadable"} <= reasons
+    assert summary.files[-1].created == 0 and summary.files[-1].merged == 4
+
+
+def test_a_new_run_replaces_the_output_whole(spark, test_data, tmp_path):
+    out = tmp_path / "out"
+    run_pipeline(spark, expand_paths([test_data / "sample.bib"]), out)
+    first = {p.name for p in (out / "works").iterdir()}
+    summary = run_pipeline(spark, expand_paths([test_data / "sample.csl.json"]), out)
+    assert summary.works == 4
+    assert spark.read.parquet(str(out / "works")).count() == 4
+    assert {p.name for p in (out / "works").iterdir()} != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing half-written left
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "peergraph", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def test_cli_refuses_a_missing_source_and_a_foreign_output_folder(test_data, tmp_path):
+    missing = cli(str(tmp_path / "nothere.bib"), "--out", str(tmp_path / "out"))
+    assert missing.returncode == 2
+    assert "nothere.bib: no such file or directory" in missing.stderr
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    refused = cli(str(test_data / "sample.bib"), "--out", str(foreign))
+    assert refused.returncode == 2 and "not replaced" in refused.stderr
+    assert (foreign / "notes.txt").read_text() == "keep me"

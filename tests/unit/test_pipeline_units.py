@@ -1,0 +1,58 @@
+"""The pipeline's pure parts, without Spark: reading order, the nodes that group records,
+the de-duplication rule run over one group, and master parsing."""
+
+from __future__ import annotations
+
+from peergraph.ingest.dedupe import WorkMatcher
+from peergraph.ingest.records import AuthorshipRecord, WorkRecord
+from peergraph.pipeline.session import local_cores
+from peergraph.pipeline.stages import WorkKeys, match_group, order, position
+
+
+def work(g: int, title: str = "A title long enough to be a key", **ids: str) -> WorkKeys:
+    record = WorkRecord(
+        title=title, year=2020, identifiers=ids, authorships=[AuthorshipRecord("X Li", "X", "Li")]
+    )
+    return WorkKeys.of(g, record)
+
+
+def test_reading_order_round_trips_and_sorts_files_first():
+    assert position(order(3, 17)) == (3, 17)
+    assert order(1, 4_000_000) < order(2, 1)
+
+
+def test_nodes_are_the_strong_identifiers_and_the_key():
+    keys = work(1, doi="10.1/a", mag="123", arxiv="2101.00001")
+    assert keys.nodes() == ["doi:10.1/a", "arxiv:2101.00001", f"key:{keys.key}"]
+    untitled = WorkKeys.of(2, WorkRecord(title="Preface"))
+    assert untitled.nodes() == []  # no year: no key, so it is never compared
+
+
+def test_a_group_follows_reading_order_not_arrival_order():
+    a = work(order(1, 1), doi="10.1/a", arxiv="2101.00001")
+    b = work(order(1, 2), doi="10.1/b")
+    c = work(order(2, 1), arxiv="2101.00002")  # conflicts with a (arXiv), not with b
+    got = sorted(match_group([c, b, a]))
+    assert got == [(a.g, a.g, True), (b.g, b.g, True), (c.g, b.g, False)]
+
+
+def test_a_work_conflicts_on_the_identifiers_it_claimed_first():
+    matcher = WorkMatcher()
+    slot, claimed = matcher.add({"doi": "10.1/a"}, "k")
+    assert claimed == [("doi", "10.1/a")]
+    # a copy that brings a second DOI: it is not claimed, the work keeps its first
+    assert matcher.merge(slot, {"doi": "10.1/b", "pmid": "9"}) == [
+        ("doi", "10.1/b"),
+        ("pmid", "9"),
+    ]
+    assert matcher.identifiers[slot] == {"doi": "10.1/a", "pmid": "9"}
+    assert matcher.match({"doi": "10.1/b"}, None) == slot  # found by either DOI
+    assert matcher.match({"doi": "10.1/c"}, "k") is None  # same key, another DOI
+
+
+def test_local_masters():
+    assert local_cores("local[2]") == 2
+    assert local_cores("local") == 1
+    assert local_cores("local[4, 3]") == 4
+    assert local_cores("local[*]") is None
+    assert local_cores("spark://host:7077") is None
