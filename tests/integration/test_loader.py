@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -182,6 +183,36 @@ def test_deduplication_does_not_depend_on_batch_boundaries(tmp_path):
         results.append(work_identifier_sets(engine))
     assert results[0] == results[1]
     assert frozenset({("doi", "10.1234/b"), ("arxiv", "2101.00002")}) in results[0]
+
+
+def test_copies_fill_authors_whatever_the_batch_size(tmp_path):
+    """A: no authors; B: the author list; C: an affiliation for the first author. The work
+    takes B's list and C's affiliation, in one batch or in three."""
+    path = tmp_path / "copies.csl.json"
+    head = '"title": "Copies of one paper", "issued": {"date-parts": [[2021]]}, "DOI": "10.1234/x"'
+    path.write_text(
+        f'[{{"id": "a", {head}}},'
+        f' {{"id": "b", {head}, "author": [{{"family": "Li", "given": "Xia"}},'
+        ' {"family": "Wang", "given": "Yu"}]},'
+        f' {{"id": "c", {head}, "author": [{{"family": "Li", "given": "X.",'
+        ' "affiliation": [{"name": "MIT"}]}, {"family": "Wang", "given": "Y."}]}]'
+    )
+    results = []
+    for batch_size in (1, 2000):
+        engine = store_engine(tmp_path / f"batch{batch_size}")
+        assert load(engine, path, batch_size=batch_size).merged == 2
+        with engine.connect() as conn:
+            results.append(
+                conn.execute(
+                    text(
+                        "SELECT work_id, position, raw_name, raw_affiliations FROM authorships"
+                        " ORDER BY work_id, position"
+                    )
+                ).all()
+            )
+    assert results[0] == results[1]
+    stored = [(name, affs if affs is None else json.loads(affs)) for *_, name, affs in results[0]]
+    assert stored == [("Xia Li", ["MIT"]), ("Yu Wang", None)]
 
 
 def test_bad_records_are_reported_and_good_ones_kept(engine, test_data):

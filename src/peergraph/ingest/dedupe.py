@@ -16,6 +16,10 @@ A record matches, in this order:
 A work claims each identifier that no earlier work claimed, from its first record and
 from every record merged into it; its identifiers for the conflict test are the first
 value of each scheme it claimed.
+
+A work's authors come from its first record that lists any; every later record then fills
+the gaps of the author at the same position with the same family name: ORCID, upstream
+id, affiliations, and its institutions are added (:func:`authorship_fills`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from peergraph.ingest.normalize import dedupe_key, name_key, title_key
-from peergraph.ingest.records import WorkRecord
+from peergraph.ingest.records import AuthorshipRecord, WorkRecord
 
 STRONG_SCHEMES = ("doi", "arxiv", "openalex", "pmid")
 
@@ -76,6 +80,72 @@ def fill_fields(row: dict[str, Any], others: list[WorkRecord]) -> dict[str, Any]
             if row.get(column) is None and value is not None:
                 row[column] = value
     return row
+
+
+def author_list_index(records: list[WorkRecord]) -> int | None:
+    """Which of a work's records (in reading order) gives its author list: the first that
+    has one. The records after it only fill gaps."""
+    for index, record in enumerate(records):
+        if record.authorships:
+            return index
+    return None
+
+
+def authorship_fills(
+    stored: Mapping[str, Any], incoming: AuthorshipRecord
+) -> dict[str, Any] | None:
+    """What a copy's author fills in the stored author at the same position: None when the
+    family names differ (a different person, or the list is in another order), else the
+    empty fields it can fill (ORCID, upstream id, affiliations; possibly none)."""
+    if name_key(stored["family"]) != name_key(incoming.family):
+        return None
+    fills: dict[str, Any] = {}
+    if stored["orcid"] is None and incoming.orcid:
+        fills["orcid"] = incoming.orcid
+    if stored["upstream_author_id"] is None and incoming.upstream_author_id:
+        fills["upstream_author_id"] = incoming.upstream_author_id
+    if not stored["raw_affiliations"] and incoming.raw_affiliations:
+        fills["raw_affiliations"] = incoming.raw_affiliations
+    return fills
+
+
+AUTHORSHIP_COLUMNS = (
+    "raw_name",
+    "given",
+    "family",
+    "orcid",
+    "upstream_author_id",
+    "raw_affiliations",
+    "is_corresponding",
+    "order_guessed",
+)
+
+
+def authorship_row(authorship: AuthorshipRecord) -> dict[str, Any]:
+    """The columns of an ``authorships`` row that a record gives."""
+    return {
+        "raw_name": authorship.raw_name,
+        "given": authorship.given,
+        "family": authorship.family,
+        "orcid": authorship.orcid,
+        "upstream_author_id": authorship.upstream_author_id,
+        "raw_affiliations": authorship.raw_affiliations or None,
+        "is_corresponding": authorship.is_corresponding,
+        "order_guessed": authorship.order_guessed,
+    }
+
+
+def merged_authorships(records: list[WorkRecord]) -> list[dict[str, Any]]:
+    """A work's authorship rows from all its records in reading order, as the writer
+    leaves them: the first author list, its gaps filled by the later records."""
+    index = author_list_index(records)
+    if index is None:
+        return []
+    rows = [authorship_row(a) for a in records[index].authorships]
+    for record in records[index + 1 :]:
+        for row, authorship in zip(rows, record.authorships, strict=False):
+            row.update(authorship_fills(row, authorship) or {})
+    return rows
 
 
 class WorkMatcher:

@@ -18,7 +18,15 @@ from sqlalchemy import Connection, Table, insert, select, update
 
 from peergraph.db.base import utcnow
 from peergraph.db.engine import insert_ignore
-from peergraph.ingest.dedupe import WorkMatcher, fill_fields, work_fields, work_key
+from peergraph.ingest.dedupe import (
+    WorkMatcher,
+    author_list_index,
+    authorship_fills,
+    authorship_row,
+    fill_fields,
+    work_fields,
+    work_key,
+)
 from peergraph.ingest.models import ImportIssue, Provenance
 from peergraph.ingest.normalize import name_key
 from peergraph.ingest.records import (
@@ -305,8 +313,8 @@ class BatchWriter:
         if identifier_rows:
             conn.execute(insert(ids_t), identifier_rows)
         inserted_ids = [cast(int, item.id) for item in pending]
-        self._insert_authorships(
-            conn, [(i, _best_authors(item)) for i, item in zip(inserted_ids, pending, strict=True)]
+        self._settle_authorships(
+            conn, [(cast(int, item.id), [item.record, *item.extra], False) for item in pending]
         )
         self._insert_links(
             conn,
@@ -339,44 +347,59 @@ class BatchWriter:
             )
         if identifier_rows:
             conn.execute(insert(ids_t), identifier_rows)
-        self._enrich_authorships(conn, targets)
+        with_authors: set[int] = set()
+        for chunk in _chunks(sorted(t.id for t in targets)):
+            with_authors.update(
+                conn.execute(
+                    select(authorships_t.c.work_id)
+                    .distinct()
+                    .where(authorships_t.c.work_id.in_(chunk))
+                ).scalars()
+            )
+        self._settle_authorships(conn, [(t.id, t.merged, t.id in with_authors) for t in targets])
         self._insert_links(conn, [(t.id, r) for t in targets for r in t.merged])
 
-    def _enrich_authorships(self, conn: Connection, targets: list[_Existing]) -> None:
-        """Fill ORCIDs, upstream ids and affiliations on stored authorships from a duplicate
-        record whose author at the same position has the same family name; a stored work
-        without authors takes the duplicate's list."""
-        by_work: dict[int, list[dict[str, Any]]] = {t.id: [] for t in targets}
+    def _settle_authorships(
+        self, conn: Connection, works: list[tuple[int, list[WorkRecord], bool]]
+    ) -> None:
+        """Authors for works written in this batch: ``(work id, its new records in reading
+        order, whether it has stored authors)``. A work without authors takes the list of
+        its first record that has one; the records after that fill gaps (ingest/dedupe.py)."""
+        lists: list[tuple[int, list[Any]]] = []
+        fillers: list[tuple[int, list[WorkRecord]]] = []
+        for work_id, records, has_authors in works:
+            start = 0
+            if not has_authors:
+                index = author_list_index(records)
+                if index is None:
+                    continue
+                lists.append((work_id, records[index].authorships))
+                start = index + 1
+            if records[start:]:
+                fillers.append((work_id, records[start:]))
+        self._insert_authorships(conn, lists)
+        self._fill_authorships(conn, fillers)
+
+    def _fill_authorships(
+        self, conn: Connection, works: list[tuple[int, list[WorkRecord]]]
+    ) -> None:
+        """Fill ORCIDs, upstream ids and affiliations on stored authorships from copies
+        whose author at the same position has the same family name, and add institutions."""
+        by_work: dict[int, list[dict[str, Any]]] = {work_id: [] for work_id, _ in works}
         for chunk in _chunks(sorted(by_work)):
             for mapping in conn.execute(
                 select(authorships_t).where(authorships_t.c.work_id.in_(chunk))
             ).mappings():
                 by_work[mapping["work_id"]].append(dict(mapping))
-        empty: list[tuple[int, list[Any]]] = []
-        for target in targets:
-            stored = sorted(by_work[target.id], key=lambda r: r["position"])
-            if not stored:
-                best = max(target.merged, key=lambda r: len(r.authorships))
-                if best.authorships:
-                    empty.append((target.id, best.authorships))
-                    by_work[target.id] = [{}]  # later records in the batch won't re-add
-                continue
-            for record in target.merged:
+        for work_id, records in works:
+            stored = sorted(by_work[work_id], key=lambda r: r["position"])
+            for record in records:
                 for row, authorship in zip(stored, record.authorships, strict=False):
-                    if name_key(row["family"]) != name_key(authorship.family):
+                    fills = authorship_fills(row, authorship)
+                    if fills is None:
                         continue
-                    fills: dict[str, Any] = {}
-                    if row["orcid"] is None and authorship.orcid:
-                        fills["orcid"] = row["orcid"] = authorship.orcid
-                    if row["upstream_author_id"] is None and authorship.upstream_author_id:
-                        fills["upstream_author_id"] = row["upstream_author_id"] = (
-                            authorship.upstream_author_id
-                        )
-                    if not row["raw_affiliations"] and authorship.raw_affiliations:
-                        fills["raw_affiliations"] = row["raw_affiliations"] = (
-                            authorship.raw_affiliations
-                        )
                     if fills:
+                        row.update(fills)
                         conn.execute(
                             update(authorships_t)
                             .where(authorships_t.c.id == row["id"])
@@ -391,27 +414,16 @@ class BatchWriter:
                             for inst in authorship.institutions
                         ]
                         conn.execute(insert_ignore(conn, auth_inst_t), links)
-        if empty:
-            self._insert_authorships(conn, empty)
 
     def _insert_authorships(self, conn: Connection, works: list[tuple[int, list[Any]]]) -> None:
+        if not works:
+            return
         plain: list[dict[str, Any]] = []
         with_institutions: list[dict[str, Any]] = []
         institution_lists: list[list[InstitutionRecord]] = []
         for work_id, authorships in works:
             for position, a in enumerate(authorships):
-                row = {
-                    "work_id": work_id,
-                    "position": position,
-                    "raw_name": a.raw_name,
-                    "given": a.given,
-                    "family": a.family,
-                    "orcid": a.orcid,
-                    "upstream_author_id": a.upstream_author_id,
-                    "raw_affiliations": a.raw_affiliations or None,
-                    "is_corresponding": a.is_corresponding,
-                    "order_guessed": a.order_guessed,
-                }
+                row = {"work_id": work_id, "position": position, **authorship_row(a)}
                 if a.institutions:
                     with_institutions.append(row)
                     institution_lists.append(a.institutions)
@@ -670,13 +682,3 @@ def _fill_or_overwrite(found: Any, row: dict[str, Any], *, overwrite: bool) -> d
         if overwrite or found[column] is None:
             changes[column] = value
     return changes
-
-
-def _best_authors(item: _Pending) -> list[Any]:
-    """The first record's author list, unless it is empty and a duplicate has one."""
-    if item.record.authorships:
-        return item.record.authorships
-    for other in item.extra:
-        if other.authorships:
-            return other.authorships
-    return []
