@@ -13,12 +13,14 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, select, text
 
+from peergraph.ingest.dedupe import AUTHORSHIP_COLUMNS
 from peergraph.pipeline.run import WORK_COLUMNS
-from peergraph.works.models import Work
+from peergraph.works.models import Authorship, Work
 
 WORK_FIELDS = [column.split()[0] for column in WORK_COLUMNS.split(",")]
 Tables = dict[str, set[tuple[Any, ...]]]
 works_t: Table = Work.__table__  # type: ignore[assignment]
+authorships_t: Table = Authorship.__table__  # type: ignore[assignment]
 
 
 def store_tables(engine: Engine) -> Tables:
@@ -28,6 +30,13 @@ def store_tables(engine: Engine) -> Tables:
         runs = [r for (r,) in conn.execute(text("SELECT id FROM imports ORDER BY id"))]
         file_of = {run: index for index, run in enumerate(runs, start=1)}
         works = conn.execute(select(works_t.c.id, *(works_t.c[f] for f in WORK_FIELDS))).all()
+        authorships = conn.execute(
+            select(
+                authorships_t.c.work_id,
+                authorships_t.c.position,
+                *(authorships_t.c[c] for c in AUTHORSHIP_COLUMNS),
+            )
+        ).all()
         identifiers = conn.execute(text("SELECT work_id, scheme, value FROM work_identifiers"))
         records = conn.execute(
             text(
@@ -43,6 +52,7 @@ def store_tables(engine: Engine) -> Tables:
         ).all()
     return {
         "works": {_work(row) for row in works},
+        "authorships": {_authorship(row) for row in authorships},
         "work_identifiers": {tuple(row) for row in identifiers},
         "work_records": {(file_of[i], n, action, w) for i, n, action, w in records},
         "issues": {(file_of[i], n, line, reason, bool(s)) for i, n, line, reason, s in issues},
@@ -58,6 +68,10 @@ def parquet_tables(spark: Any, out: Path) -> Tables:
 
     return {
         "works": {_work(row) for row in rows("works", ["id", *WORK_FIELDS])},
+        "authorships": {
+            _authorship(row)
+            for row in rows("authorships", ["work_id", "position", *AUTHORSHIP_COLUMNS])
+        },
         "work_identifiers": {
             tuple(row) for row in rows("work_identifiers", ["work_id", "scheme", "value"])
         },
@@ -71,6 +85,15 @@ def parquet_tables(spark: Any, out: Path) -> Tables:
         },
         "files": {tuple(row) for row in rows("files", ["file", "records_read", "skipped"])},
     }
+
+
+def _authorship(row: Any) -> tuple[Any, ...]:
+    values = list(row)
+    affiliations = values[2 + AUTHORSHIP_COLUMNS.index("raw_affiliations")]
+    values[2 + AUTHORSHIP_COLUMNS.index("raw_affiliations")] = (
+        tuple(affiliations) if affiliations else None
+    )
+    return tuple(values)
 
 
 def _work(row: Any) -> tuple[Any, ...]:

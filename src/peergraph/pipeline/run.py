@@ -10,6 +10,8 @@ Output folder, one Parquet table per sub-folder:
   the id of its work;
 - ``issues``: skipped records and warnings, as `peergraph imports ID` lists them;
 - ``works``: one row per work, with the columns the store's ``works`` table holds;
+- ``authorships``: one row per author of a work (``work_id``, ``position`` and the
+  columns of the store's ``authorships`` table);
 - ``work_identifiers``: ``work_id``, ``scheme``, ``value``.
 
 The folder is written beside its final place and moved there when every table is
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from peergraph.ingest.dedupe import AUTHORSHIP_COLUMNS, merged_authorships
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.records import Parsed, RecordError, Repeat, WorkRecord
 from peergraph.pipeline.stages import (
@@ -45,6 +48,11 @@ WORK_COLUMNS = (
     "title string, abstract string, year int, publication_date string, type string,"
     " language string, volume string, issue string, pages string, url string,"
     " cited_by_count long, cited_by_source string, cited_by_date string, dedupe_key string"
+)
+AUTHORSHIP_SCHEMA = (
+    "work_id long, position int, raw_name string, given string, family string, orcid string,"
+    " upstream_author_id string, raw_affiliations array<string>, is_corresponding boolean,"
+    " order_guessed boolean"
 )
 Report = Callable[[str], None]
 
@@ -136,14 +144,21 @@ def run_pipeline(
 
     # the tables
     mark = time.monotonic()
-    say("write: works, identifiers, records, issues")
-    spark.createDataFrame(
+    say("write: works, authorships, identifiers, records, issues")
+    by_work = (
         works.join(assignment)
         .map(lambda p: (p[1][1][0], (p[0], p[1][0])))
         .groupByKey()
-        .map(lambda p: _work_row(p[0], p[1])),
+        .map(lambda p: (p[0], sorted(p[1], key=lambda pair: pair[0])))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    spark.createDataFrame(
+        by_work.map(lambda p: _work_row(p[0], p[1])),
         f"id long, first_file int, first_record long, {WORK_COLUMNS}",
     ).write.parquet(str(partial / "works"))
+    spark.createDataFrame(
+        by_work.flatMap(lambda p: _authorship_rows(p[0], p[1])), AUTHORSHIP_SCHEMA
+    ).write.parquet(str(partial / "authorships"))
     # an identifier belongs to the work of the first record that carries it
     spark.createDataFrame(
         works.flatMap(lambda p: [((s, v), p[0]) for s, v in p[1].identifiers.items()])
@@ -177,7 +192,7 @@ def run_pipeline(
     ).coalesce(1).write.parquet(str(partial / "files"))
     n_works = sum(s.created for s in summaries)
     n_identifiers = spark.read.parquet(str(partial / "work_identifiers")).count()
-    for cached in (read, works, keys, assigned, assignment, records):
+    for cached in (read, works, keys, assigned, assignment, by_work, records):
         cached.unpersist()
     _swap(partial, out)
     timings["write"] = time.monotonic() - mark
@@ -185,12 +200,18 @@ def run_pipeline(
     return PipelineSummary(summaries, n_works, n_identifiers, timings, out, rounds)
 
 
-def _work_row(work_id: int, records: Any) -> tuple[Any, ...]:
-    pairs = list(records)
-    first = min(g for g, _ in pairs)
-    row = merged_work(pairs)
-    file_index, number = position(first)
+def _work_row(work_id: int, records: list[tuple[int, WorkRecord]]) -> tuple[Any, ...]:
+    row = merged_work(records)
+    file_index, number = position(records[0][0])
     return (work_id, file_index, number, *(row[c.split()[0]] for c in WORK_COLUMNS.split(",")))
+
+
+def _authorship_rows(work_id: int, records: list[tuple[int, WorkRecord]]) -> list[Any]:
+    rows = merged_authorships([record for _, record in records])
+    return [
+        (work_id, position, *(row[column] for column in AUTHORSHIP_COLUMNS))
+        for position, row in enumerate(rows)
+    ]
 
 
 def _record_row(g: int, parsed: Parsed, work: tuple[int, bool] | None) -> tuple[Any, ...]:
