@@ -12,7 +12,7 @@ rebuild, full or incremental, in one transaction.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -105,30 +105,119 @@ class LoadedCorpus:
         corpus.affiliations = empty
 
 
+@dataclass
+class CorpusRows:
+    """What disambiguation reads, as plain rows: from the store (``read_rows``) or from a
+    Spark task (pipeline/). Each is an iterable consumed once, in this order.
+
+    - ``works``: (work id, year, venue key, title, abstract, venue name), by work id;
+    - ``authorships``: (authorship id, work id, position, raw name, given, family, ORCID,
+      upstream id, raw affiliations, order guessed), by authorship id;
+    - ``institutions``: (authorship id, institution key);
+    - ``topics``: (work id, topic key, score), source-given topics only;
+    - ``references``: (work id, scheme, value).
+
+    Venue, institution and topic keys only need to tell those apart (store ids, or any
+    other key)."""
+
+    works: Iterable[tuple[Any, ...]]
+    authorships: Iterable[tuple[Any, ...]]
+    institutions: Iterable[tuple[Any, ...]]
+    topics: Iterable[tuple[Any, ...]]
+    references: Iterable[tuple[Any, ...]]
+
+
+Counting = Callable[[Sequence[tuple[str, ...]], list[str], list[str]], NameCounts]
+
+
+def read_rows(conn: Connection, scope: Table | None = None) -> CorpusRows:
+    """The store's rows for ``build_corpus``: every work, or only those in the temporary
+    table ``scope`` (``work_scope``). Streamed: nothing is read before it is needed."""
+    works = (
+        select(Work.id, Work.year, Work.source_id, Work.title, Work.abstract, Source.name)
+        .outerjoin(Source, Source.id == Work.source_id)
+        .order_by(Work.id)
+    )
+    authorships = select(
+        Authorship.id,
+        Authorship.work_id,
+        Authorship.position,
+        Authorship.raw_name,
+        Authorship.given,
+        Authorship.family,
+        Authorship.orcid,
+        Authorship.upstream_author_id,
+        Authorship.raw_affiliations,
+        Authorship.order_guessed,
+    ).order_by(Authorship.id)
+    institution_links = select(
+        AuthorshipInstitution.authorship_id, AuthorshipInstitution.institution_id
+    )
+    work_topics = (
+        select(WorkTopic.work_id, WorkTopic.topic_id, WorkTopic.score)
+        .join(Topic, Topic.id == WorkTopic.topic_id)
+        .where(Topic.taxonomy != "inferred")
+    )
+    references_of = select(
+        WorkReference.citing_work_id, WorkReference.target_scheme, WorkReference.target_value
+    )
+    if scope is not None:
+        in_scope = select(scope.c.id)
+        works = works.where(Work.id.in_(in_scope))
+        authorships = authorships.where(Authorship.work_id.in_(in_scope))
+        institution_links = institution_links.join(
+            Authorship, Authorship.id == AuthorshipInstitution.authorship_id
+        ).where(Authorship.work_id.in_(in_scope))
+        work_topics = work_topics.where(WorkTopic.work_id.in_(in_scope))
+        references_of = references_of.where(WorkReference.citing_work_id.in_(in_scope))
+
+    def streamed(query: Any) -> Iterator[tuple[Any, ...]]:
+        yield from (tuple(row) for row in conn.execute(query))
+
+    return CorpusRows(
+        works=(
+            (work_id, year, source_id, title, abstract, venue or "")
+            for work_id, year, source_id, title, abstract, venue in streamed(works)
+        ),
+        authorships=streamed(authorships),
+        institutions=streamed(institution_links),
+        topics=streamed(work_topics),
+        references=streamed(references_of),
+    )
+
+
 def load_corpus(conn: Connection, scope: Table | None = None) -> LoadedCorpus:
     """Read works and authorships into the arrays disambiguation needs: all of them, or
     only the works listed in the temporary table ``scope`` (``work_scope``). Name counts
     are store-wide either way: counted here for the whole store, or read from
     ``authorship_names`` for a scope."""
+    rows = read_rows(conn, scope)
+    if scope is None:
+        return build_corpus(rows)
+    return build_corpus(
+        rows, lambda given, families, keys: store_counts(conn, given, families, keys)
+    )
+
+
+def build_corpus(source: CorpusRows, counting: Counting | None = None) -> LoadedCorpus:
+    """The arrays disambiguation needs, from plain rows. ``counting`` gives the store-wide
+    name counts for the names in ``source``; without it they are counted over ``source``,
+    which is right when ``source`` is the whole store."""
     work_rows: dict[int, int] = {}
     years: list[float] = []
     venues: list[int] = []
     texts: list[str] = []
     work_ids: list[int] = []
     venue_names: list[str] = []
-    works = (
-        select(Work.id, Work.year, Work.source_id, Work.title, Work.abstract, Source.name)
-        .outerjoin(Source, Source.id == Work.source_id)
-        .order_by(Work.id)
-    )
-    if scope is not None:
-        works = works.where(Work.id.in_(select(scope.c.id)))
-    for work_id, year, source_id, title, abstract, venue in conn.execute(works):
+    venue_codes: dict[Any, int] = {}
+    for work_id, year, venue_key, title, abstract, venue in source.works:
         venue_names.append(venue or "")
         work_rows[work_id] = len(work_ids)
         work_ids.append(work_id)
         years.append(float(year) if year is not None else np.nan)
-        venues.append(source_id if source_id is not None else -1)
+        venues.append(
+            -1 if venue_key is None else venue_codes.setdefault(venue_key, len(venue_codes))
+        )
         texts.append(f"{title}. {abstract or ''}")
     n_works = len(work_ids)
 
@@ -143,24 +232,10 @@ def load_corpus(conn: Connection, scope: Table | None = None) -> LoadedCorpus:
     upstream: list[str | None] = []
     raw_names: list[str] = []
     affiliations: list[str] = []
-    authorships = select(
-        Authorship.id,
-        Authorship.work_id,
-        Authorship.position,
-        Authorship.raw_name,
-        Authorship.given,
-        Authorship.family,
-        Authorship.orcid,
-        Authorship.upstream_author_id,
-        Authorship.raw_affiliations,
-        Authorship.order_guessed,
-    ).order_by(Authorship.id)
-    if scope is not None:
-        authorships = authorships.where(Authorship.work_id.in_(select(scope.c.id)))
     # one parse per distinct name: names repeat (prolific authors), and the repeats then
     # share their tuples and strings
     parsed: dict[tuple[str, str | None, str | None, bool], Any] = {}
-    for a_id, work_id, position, raw, g, f, orcid, up, affs, guess in conn.execute(authorships):
+    for a_id, work_id, position, raw, g, f, orcid, up, affs, guess in source.authorships:
         parts = parsed.get((raw, g, f, guess))
         if parts is None:
             parts = parsed[(raw, g, f, guess)] = name_keys(raw, g, f, guess)
@@ -186,11 +261,7 @@ def load_corpus(conn: Connection, scope: Table | None = None) -> LoadedCorpus:
     for w, members in by_work.items():
         work_authors[w] = len(members)
     keys = [coauthor_key(g, f, b) for g, f, b in zip(given, families, blocks, strict=True)]
-    counts = (
-        NameCounts.of(given, families, keys)
-        if scope is None
-        else store_counts(conn, given, families, keys)
-    )
+    counts = (counting or NameCounts.of)(given, families, keys)
     # a full-name co-author counts 1, a family + initial one ½ (it may be someone else)
     coauthor_weights = [1.0 if g and len(g[0]) > 1 else 0.5 for g in given]
     key_index: dict[str, int] = {}
@@ -226,14 +297,7 @@ def load_corpus(conn: Connection, scope: Table | None = None) -> LoadedCorpus:
     inst_index: dict[int, int] = {}
     in_rows: list[int] = []
     in_cols: list[int] = []
-    institution_links = select(
-        AuthorshipInstitution.authorship_id, AuthorshipInstitution.institution_id
-    )
-    if scope is not None:
-        institution_links = institution_links.join(
-            Authorship, Authorship.id == AuthorshipInstitution.authorship_id
-        ).where(Authorship.work_id.in_(select(scope.c.id)))
-    for a_id, inst_id in conn.execute(institution_links):
+    for a_id, inst_id in source.institutions:
         if a_id in row_of:
             in_rows.append(row_of[a_id])
             in_cols.append(inst_index.setdefault(inst_id, len(inst_index)))
@@ -248,14 +312,7 @@ def load_corpus(conn: Connection, scope: Table | None = None) -> LoadedCorpus:
     topic_cols: list[int] = []
     topic_vals: list[float] = []
     topic_index: dict[int, int] = {}
-    work_topics = (
-        select(WorkTopic.work_id, WorkTopic.topic_id, WorkTopic.score)
-        .join(Topic, Topic.id == WorkTopic.topic_id)
-        .where(Topic.taxonomy != "inferred")
-    )
-    if scope is not None:
-        work_topics = work_topics.where(WorkTopic.work_id.in_(select(scope.c.id)))
-    for work_id, topic_id, score in conn.execute(work_topics):
+    for work_id, topic_id, score in source.topics:
         if work_id in work_rows:
             topic_rows.append(work_rows[work_id])
             topic_cols.append(topic_index.setdefault(topic_id, len(topic_index)))
@@ -269,12 +326,7 @@ def load_corpus(conn: Connection, scope: Table | None = None) -> LoadedCorpus:
     ref_rows: list[int] = []
     ref_cols: list[int] = []
     ref_index: dict[tuple[str, str], int] = {}
-    references_of = select(
-        WorkReference.citing_work_id, WorkReference.target_scheme, WorkReference.target_value
-    )
-    if scope is not None:
-        references_of = references_of.where(WorkReference.citing_work_id.in_(select(scope.c.id)))
-    for work_id, scheme, value in conn.execute(references_of):
+    for work_id, scheme, value in source.references:
         if work_id in work_rows:
             ref_rows.append(work_rows[work_id])
             ref_cols.append(ref_index.setdefault((scheme, value), len(ref_index)))
