@@ -5,20 +5,26 @@ in one run, and (``--check``) its equality with `peergraph import` of the same f
 
 Each pipeline run is a fresh child process (its own JVM). Reported per run: wall time
 per stage, records per second, and the peak RSS of the driver and of the largest child
-(the JVM, which runs the executors in local mode, or a Python worker). With ``--check``
+(the JVM, which runs the executors in local mode, or a Python worker) and of all of
+them together, sampled from /proc. With ``--check``
 the same files are imported into a fresh SQLite store and every table of the local[2]
 output is compared with it (works field for field, ids, identifiers, each record's
-outcome, reported problems); every difference is listed and the script exits 1.
+outcome, reported problems); then the store is rebuilt in full and the pipeline's author
+clusters are scored against its records (B³; target ≥ 0.999). Every difference is
+listed, and the script exits 1 when a table differs or B³ is under the target.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -26,11 +32,58 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from shared_store import SHARED, shared_files
 
 
+class TreeMemory(threading.Thread):
+    """Samples the RSS of this process and all its descendants (the JVM, which runs the
+    executors in local mode, and the Python workers) twice a second: the peak of the
+    largest one and of their sum."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.largest = self.total = 0
+        self.largest_name = ""
+
+    @staticmethod
+    def _tree() -> dict[int, tuple[str, int]]:
+        parents: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                parents[int(stat.parent.name)] = int(fields[1])
+        mine = {os.getpid()}
+        grew = True
+        while grew:
+            found = {pid for pid, parent in parents.items() if parent in mine} - mine
+            grew = bool(found)
+            mine |= found
+        out = {}
+        for pid in mine:
+            with contextlib.suppress(OSError, ValueError):
+                status = Path(f"/proc/{pid}/status").read_text()
+                name = status.split("\n", 1)[0].split()[-1]
+                rss = next(
+                    int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
+                )
+                out[pid] = (name, rss // 1024)
+        return out
+
+    def run(self) -> None:
+        while True:
+            tree = self._tree()
+            if tree:
+                name, rss = max(tree.values(), key=lambda item: item[1])
+                if rss > self.largest:
+                    self.largest, self.largest_name = rss, name
+                self.total = max(self.total, sum(r for _, r in tree.values()))
+            time.sleep(0.5)
+
+
 def child(master: str, out: Path) -> None:
     from peergraph.ingest.formats import expand_paths
     from peergraph.pipeline.run import run_pipeline
     from peergraph.pipeline.session import spark_session
 
+    memory = TreeMemory()
+    memory.start()
     started = time.perf_counter()
     spark = spark_session(master, driver_memory="4g")
     start_up = time.perf_counter() - started
@@ -47,8 +100,9 @@ def child(master: str, out: Path) -> None:
                 "identifiers": summary.identifiers,
                 "rounds": summary.rounds,
                 "driver_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "largest_child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-                / 1024,
+                "largest_rss_mb": memory.largest,
+                "largest_process": memory.largest_name,
+                "total_rss_mb": memory.total,
             }
         )
     )
@@ -58,8 +112,16 @@ def check(out: Path, scratch: Path) -> int:
     from peergraph.db import create_db_engine, migrate
     from peergraph.ingest.formats import expand_paths
     from peergraph.ingest.loader import import_file
-    from peergraph.pipeline.compare import differences, parquet_tables, store_tables
+    from peergraph.pipeline.compare import (
+        agreement,
+        differences,
+        parquet_clusters,
+        parquet_tables,
+        store_clusters,
+        store_tables,
+    )
     from peergraph.pipeline.session import spark_session
+    from peergraph.profiles.services import rebuild
     from peergraph.settings import Settings
 
     engine = create_db_engine(Settings.for_data_dir(scratch / "store"))
@@ -74,12 +136,30 @@ def check(out: Path, scratch: Path) -> int:
     for table, rows in store.items():
         print(f"  {table}: store {len(rows):,}, pipeline {len(pipeline[table]):,}")
     found = differences(store, pipeline)
-    if not found:
+    if found:
+        print("DIFFERENCES:")
+        print(json.dumps(found, indent=2, default=str))
+    else:
         print("equal: no table differs")
-        return 0
-    print("DIFFERENCES:")
-    print(json.dumps(found, indent=2, default=str))
-    return 1
+    if not (out / "author_clusters").exists():
+        return 1 if found else 0
+    started = time.perf_counter()
+    rebuild(engine, full=True)
+    print(f"peergraph rebuild --full of that store: {time.perf_counter() - started:.1f} s")
+    spark = spark_session("local[2]", driver_memory="4g")
+    agreed = agreement(store_clusters(engine), parquet_clusters(spark, out), limit=50)
+    spark.stop()
+    scores = agreed.b_cubed
+    print(
+        f"author records: {agreed.authorships:,} authorships on both sides"
+        f" ({agreed.only_store} only in the store, {agreed.only_pipeline} only in the"
+        f" pipeline); B³ of the pipeline's clusters against the store's records:"
+        f" P {scores.precision:.5f} R {scores.recall:.5f} F1 {scores.f1:.5f}"
+    )
+    if agreed.differing:
+        print(f"authorships whose cluster differs (first {len(agreed.differing)}):")
+        print(json.dumps(agreed.differing, indent=1, default=str))
+    return 1 if found or scores.f1 < 0.999 else 0
 
 
 def main() -> int:
@@ -120,8 +200,9 @@ def main() -> int:
             f"{master}: {run['records']:,} records → {run['works']:,} works,"
             f" {run['identifiers']:,} identifiers ({run['rounds']} grouping rounds);"
             f" start-up {run['start_up']:.1f} s; {stages};"
-            f" whole child {run['wall']:.1f} s; peak RSS driver {run['driver_rss_mb']:.0f} MB,"
-            f" largest child {run['largest_child_rss_mb']:.0f} MB"
+            f" whole child {run['wall']:.1f} s; peak RSS: driver {run['driver_rss_mb']:.0f} MB,"
+            f" largest process {run['largest_rss_mb']:,} MB ({run['largest_process']}),"
+            f" all processes together {run['total_rss_mb']:,} MB"
         )
     if 1 in runs and len(runs) > 1:
         for cores, run in runs.items():

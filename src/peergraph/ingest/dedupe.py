@@ -137,14 +137,21 @@ def authorship_row(authorship: AuthorshipRecord) -> dict[str, Any]:
 
 def merged_authorships(records: list[WorkRecord]) -> list[dict[str, Any]]:
     """A work's authorship rows from all its records in reading order, as the writer
-    leaves them: the first author list, its gaps filled by the later records."""
+    leaves them: the first author list, its gaps filled by the later records. Each row
+    also lists, under ``institutions``, the institution records linked to it."""
     index = author_list_index(records)
     if index is None:
         return []
-    rows = [authorship_row(a) for a in records[index].authorships]
+    rows = [
+        {**authorship_row(a), "institutions": list(a.institutions)}
+        for a in records[index].authorships
+    ]
     for record in records[index + 1 :]:
         for row, authorship in zip(rows, record.authorships, strict=False):
-            row.update(authorship_fills(row, authorship) or {})
+            fills = authorship_fills(row, authorship)
+            if fills is not None:
+                row.update(fills)
+                row["institutions"].extend(authorship.institutions)
     return rows
 
 

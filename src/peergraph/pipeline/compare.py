@@ -7,13 +7,17 @@ id; :func:`differences` lists every row that one side has and the other lacks.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Table, select, text
 
+from peergraph.authors.evaluation import Scores, b_cubed
 from peergraph.ingest.dedupe import AUTHORSHIP_COLUMNS
+from peergraph.pipeline.authors import POSITION_BITS
 from peergraph.pipeline.run import WORK_COLUMNS
 from peergraph.works.models import Authorship, Work
 
@@ -115,3 +119,66 @@ def differences(store: Tables, pipeline: Tables, limit: int = 20) -> dict[str, d
                 "only_in_pipeline": sorted(only_pipeline, key=repr)[:limit],
             }
     return found
+
+
+def store_clusters(engine: Engine) -> dict[tuple[int, int], int]:
+    """(work id, position) → author record id, after a `peergraph rebuild`."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT a.work_id, a.position, l.record_id FROM authorships a"
+                " JOIN authorship_links l ON l.authorship_id = a.id"
+            )
+        ).all()
+    return {(work_id, position): record for work_id, position, record in rows}
+
+
+def parquet_clusters(spark: Any, out: Path) -> dict[tuple[int, int], int]:
+    """(work id, position) → cluster, from the pipeline's ``author_clusters``."""
+    rows = spark.read.parquet(str(out / "author_clusters")).select("authorship_id", "cluster")
+    return {
+        (aid >> POSITION_BITS, aid & ((1 << POSITION_BITS) - 1)): cluster
+        for aid, cluster in rows.collect()
+    }
+
+
+@dataclass
+class Agreement:
+    b_cubed: Scores  # the pipeline's clusters scored against the store's records
+    authorships: int
+    only_store: int  # authorships clustered on one side only
+    only_pipeline: int
+    differing: list[dict[str, Any]]  # authorships whose fellows differ, with both groups
+
+
+def agreement(
+    store: dict[tuple[int, int], int], pipeline: dict[tuple[int, int], int], limit: int = 20
+) -> Agreement:
+    """How far two clusterings of the same authorships agree: B³ of one against the
+    other, and the authorships whose cluster-mates differ (up to ``limit``)."""
+    scores = b_cubed(pipeline, store)
+    groups: dict[tuple[str, int], set[tuple[int, int]]] = defaultdict(set)
+    for item, record in store.items():
+        groups[("store", record)].add(item)
+    for item, cluster in pipeline.items():
+        groups[("pipeline", cluster)].add(item)
+    differing = []
+    for item in sorted(store.keys() & pipeline.keys()):
+        mine, theirs = groups[("pipeline", pipeline[item])], groups[("store", store[item])]
+        if mine != theirs:
+            differing.append(
+                {
+                    "authorship": item,
+                    "store": sorted(theirs)[:10],
+                    "pipeline": sorted(mine)[:10],
+                }
+            )
+            if len(differing) >= limit:
+                break
+    return Agreement(
+        scores,
+        len(store.keys() & pipeline.keys()),
+        len(store.keys() - pipeline.keys()),
+        len(pipeline.keys() - store.keys()),
+        differing,
+    )

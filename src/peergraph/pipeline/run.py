@@ -12,7 +12,10 @@ Output folder, one Parquet table per sub-folder:
 - ``works``: one row per work, with the columns the store's ``works`` table holds;
 - ``authorships``: one row per author of a work (``work_id``, ``position`` and the
   columns of the store's ``authorships`` table);
-- ``work_identifiers``: ``work_id``, ``scheme``, ``value``.
+- ``work_identifiers``: ``work_id``, ``scheme``, ``value``;
+- ``author_clusters``: one row per authorship: ``authorship_id`` (work id × 2²⁰ +
+  position), ``cluster`` (the id of the cluster's first authorship: one author record),
+  confidence and method, as a full ``peergraph rebuild`` gives them.
 
 The folder is written beside its final place and moved there when every table is
 complete, so a reader sees the previous output or the new one, never half of one.
@@ -32,6 +35,15 @@ from typing import Any
 from peergraph.ingest.dedupe import AUTHORSHIP_COLUMNS, merged_authorships
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.records import Parsed, RecordError, Repeat, WorkRecord
+from peergraph.pipeline.authors import (
+    POSITION_BITS,
+    cluster_scope,
+    name_count_rows,
+    name_counts,
+    scopes_of,
+    with_counts,
+    work_doc,
+)
 from peergraph.pipeline.stages import (
     FileRead,
     InputFile,
@@ -84,9 +96,15 @@ class PipelineSummary:
 
 
 def run_pipeline(
-    spark: Any, targets: list[ImportTarget], out: Path, report: Report | None = None
+    spark: Any,
+    targets: list[ImportTarget],
+    out: Path,
+    report: Report | None = None,
+    *,
+    authors: bool = True,
 ) -> PipelineSummary:
-    """Read ``targets`` (in this order), de-duplicate their works and write the tables to
+    """Read ``targets`` (in this order), de-duplicate their works, cluster their
+    authorships into author records (unless not ``authors``) and write the tables to
     ``out``; returns what was read and written."""
     from pyspark import StorageLevel
 
@@ -102,12 +120,13 @@ def run_pipeline(
     say(f"read: {len(inputs)} files")
     read = sc.parallelize(inputs, max(1, len(inputs))).flatMap(read_file)
     read = read.persist(StorageLevel.MEMORY_AND_DISK)
-    files: list[FileRead] = read.filter(lambda x: isinstance(x, FileRead)).collect()
+    files: list[FileRead] = read.filter(lambda x: isinstance(x, FileRead)).collect()  # runs it
     parsed = read.filter(lambda x: not isinstance(x, FileRead))
     works = parsed.filter(lambda p: isinstance(p[1].item, WorkRecord)).map(
         lambda p: (p[0], p[1].item)
     )
     works = works.persist(StorageLevel.MEMORY_AND_DISK)
+    works.count()
     timings["read"] = time.monotonic() - started
 
     # stage 2: groups of records that share a strong identifier or a key, then the rule
@@ -140,9 +159,10 @@ def run_pipeline(
         .map(lambda p: (p[1][0][0], (p[1][1], p[1][0][1])))  # g → (work id, created)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
+    assignment.count()  # Spark is lazy: run the stage here, so that its time is its own
     timings["deduplicate"] = time.monotonic() - mark
 
-    # the tables
+    # the works with their records, then the tables
     mark = time.monotonic()
     say("write: works, authorships, identifiers, records, issues")
     by_work = (
@@ -152,6 +172,9 @@ def run_pipeline(
         .map(lambda p: (p[0], sorted(p[1], key=lambda pair: pair[0])))
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
+    by_work.count()
+    timings["merge"] = time.monotonic() - mark
+    mark = time.monotonic()
     spark.createDataFrame(
         by_work.map(lambda p: _work_row(p[0], p[1])),
         f"id long, first_file int, first_record long, {WORK_COLUMNS}",
@@ -180,6 +203,15 @@ def run_pipeline(
         parsed.flatMap(lambda p: _issue_rows(p[0], p[1])),
         "file int, number long, line long, reason string, message string, skipped boolean",
     ).write.parquet(str(partial / "issues"))
+    timings["write"] = time.monotonic() - mark
+
+    if authors:
+        mark = time.monotonic()
+        say("disambiguate: name counts, family scopes, clustering")
+        _disambiguate(spark, by_work, partial)
+        timings["disambiguate"] = time.monotonic() - mark
+
+    mark = time.monotonic()
     counted = Counter(records.map(lambda r: (r[0], r[4], r[6])).countByValue())
     summaries = _file_summaries(files, counted)
     spark.createDataFrame(
@@ -195,9 +227,34 @@ def run_pipeline(
     for cached in (read, works, keys, assigned, assignment, by_work, records):
         cached.unpersist()
     _swap(partial, out)
-    timings["write"] = time.monotonic() - mark
+    timings["write"] += time.monotonic() - mark
     timings["total"] = time.monotonic() - started
     return PipelineSummary(summaries, n_works, n_identifiers, timings, out, rounds)
+
+
+def _disambiguate(spark: Any, by_work: Any, partial: Path) -> None:
+    """Stage 3 (pipeline/authors.py): the ``author_clusters`` table."""
+    from pyspark import StorageLevel
+
+    docs = by_work.map(lambda p: work_doc(p[0], [r for _, r in p[1]], merged_work(p[1]))).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    names = spark.createDataFrame(
+        docs.flatMap(name_count_rows), "id long, first string, family string, key string"
+    )
+    counts = name_counts(names).rdd.map(lambda r: (r[0] >> POSITION_BITS, (r[0], tuple(r[1:]))))
+    clusters = (
+        docs.map(lambda d: (d.work_id, d))
+        .join(counts.groupByKey())
+        .map(lambda p: with_counts(p[1][0], p[1][1]))
+        .flatMap(scopes_of)
+        .groupByKey()
+        .flatMap(lambda p: cluster_scope(p[0], p[1]))
+    )
+    spark.createDataFrame(
+        clusters, "authorship_id long, cluster long, confidence float, method string"
+    ).write.parquet(str(partial / "author_clusters"))
+    docs.unpersist()
 
 
 def _work_row(work_id: int, records: list[tuple[int, WorkRecord]]) -> tuple[Any, ...]:

@@ -1,0 +1,229 @@
+"""Stage 3: author disambiguation on Spark, with the rebuild's own code.
+
+A block's records depend only on the papers of its family (``names.family_scope``: the
+co-authors' co-authors feature counts co-occurrence there), on its works' co-authors, and
+on store-wide name counts. So the stage
+
+1. gives every authorship its name keys (``authors.services.name_keys``) and an id that
+   follows (work id, position);
+2. counts names over all authorships with DataFrame aggregations (the counts
+   ``features.NameCounts`` holds) and attaches them to every authorship;
+3. sends each work, with all its authorships, to every family scope among its authors;
+4. in one task per family scope builds the corpus (``authors.services.build_corpus``) and
+   clusters that scope's blocks (``authors.disambiguation.cluster``), exactly as a full
+   rebuild clusters them inside the whole store's corpus.
+
+Venues, institutions and topics are told apart by their source keys (OpenAlex id, ISSN-L
+or ROR, else the name), where the store uses its row ids: docs/pipeline.md says where the
+two can differ.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from peergraph.authors import disambiguation
+from peergraph.authors.features import NameCounts, coauthor_key
+from peergraph.authors.names import family_scope, first_name
+from peergraph.authors.services import CorpusRows, build_corpus, name_keys
+from peergraph.ingest.dedupe import merged_authorships
+from peergraph.ingest.normalize import name_key
+from peergraph.ingest.records import InstitutionRecord, SourceRecord, WorkRecord
+
+POSITION_BITS = 20  # authorship id = work id × 2²⁰ + position
+_name_keys = lru_cache(maxsize=1 << 18)(name_keys)  # names repeat: parse each once per worker
+
+
+def authorship_id(work_id: int, position: int) -> int:
+    return (work_id << POSITION_BITS) | position
+
+
+def venue_key(source: SourceRecord) -> str:
+    """The key the writer finds a venue by (``BatchWriter._upsert_source``)."""
+    if source.openalex_id:
+        return f"openalex:{source.openalex_id}"
+    if source.issn_l:
+        return f"issn:{source.issn_l}"
+    return f"name:{name_key(source.name)}"
+
+
+def institution_key(institution: InstitutionRecord) -> str:
+    """The first key the writer finds an institution by (``_upsert_institution``)."""
+    if institution.openalex_id:
+        return f"openalex:{institution.openalex_id}"
+    if institution.ror:
+        return f"ror:{institution.ror}"
+    return f"name:{institution.name}"
+
+
+@dataclass(slots=True)
+class Named:
+    """An authorship with its name keys and, once counted, the store-wide counts of its
+    names: first name, distinct families of the first name, family, distinct first names
+    of the family, full name, co-author key."""
+
+    id: int
+    work_id: int
+    row: tuple[Any, ...]  # CorpusRows.authorships' tuple
+    first: str
+    family: str
+    key: str
+    scope: str
+    counts: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)
+
+
+@dataclass(slots=True)
+class WorkDoc:
+    """One work as disambiguation reads it (a ``CorpusRows.works`` row and its parts)."""
+
+    work_id: int
+    row: tuple[Any, ...]
+    authorships: list[Named] = field(default_factory=list)
+    institutions: list[tuple[int, str]] = field(default_factory=list)
+    topics: list[tuple[str, float | None]] = field(default_factory=list)
+    references: list[tuple[str, str]] = field(default_factory=list)
+
+
+def work_doc(work_id: int, records: list[WorkRecord], row: dict[str, Any]) -> WorkDoc:
+    """The disambiguation view of a work from its records in reading order and its
+    merged row (``stages.merged_work``)."""
+    source = next((r.source for r in records if r.source is not None), None)
+    doc = WorkDoc(
+        work_id,
+        (
+            work_id,
+            row["year"],
+            venue_key(source) if source is not None else None,
+            row["title"],
+            row["abstract"],
+            source.name if source is not None else "",
+        ),
+    )
+    for position, a in enumerate(merged_authorships(records)):
+        aid = authorship_id(work_id, position)
+        raw, given, family, guessed = a["raw_name"], a["given"], a["family"], a["order_guessed"]
+        tokens, family_k, block, _native = _name_keys(raw, given, family, guessed)
+        doc.authorships.append(
+            Named(
+                aid,
+                work_id,
+                (
+                    aid,
+                    work_id,
+                    position,
+                    raw,
+                    given,
+                    family,
+                    a["orcid"],
+                    a["upstream_author_id"],
+                    a["raw_affiliations"],
+                    guessed,
+                ),
+                first_name(tokens),
+                family_k,
+                coauthor_key(tokens, family_k, block),
+                family_scope(block),
+            )
+        )
+        doc.institutions.extend(
+            (aid, key) for key in dict.fromkeys(institution_key(i) for i in a["institutions"])
+        )
+    topics: dict[str, float | None] = {}
+    references: dict[tuple[str, str], None] = {}
+    for record in records:
+        for link in record.topics:
+            topics.setdefault(f"{link.topic.taxonomy}:{link.topic.external_id}", link.score)
+        references.update(dict.fromkeys(record.references))
+    doc.topics = list(topics.items())
+    doc.references = list(references)
+    return doc
+
+
+def name_count_rows(doc: WorkDoc) -> Iterator[tuple[int, str, str, str]]:
+    for named in doc.authorships:
+        yield named.id, named.first, named.family, named.key
+
+
+def scopes_of(doc: WorkDoc) -> list[tuple[str, WorkDoc]]:
+    return [(scope, doc) for scope in dict.fromkeys(a.scope for a in doc.authorships)]
+
+
+def cluster_scope(
+    scope: str, docs: Iterable[WorkDoc], use_upstream_ids: bool = True
+) -> Iterator[tuple[int, int, float, str]]:
+    """Cluster the blocks of one family scope: ``(authorship id, id of its cluster's first
+    authorship, confidence, method)`` for each of their authorships."""
+    ordered = sorted(docs, key=lambda d: d.work_id)
+    authorships = sorted((a for d in ordered for a in d.authorships), key=lambda a: a.id)
+    counted = {a.id: a.counts for a in authorships}
+
+    def counting(given: Any, families: Any, keys: Any) -> NameCounts:
+        counts = NameCounts(Counter(), Counter(), Counter(), Counter(), Counter(), Counter())
+        for a in authorships:
+            first, first_families, family, family_firsts, full, key = counted[a.id]
+            if a.first:
+                counts.first[a.first] = first
+                counts.first_families[a.first] = first_families
+                counts.full[(a.first, a.family)] = full
+            counts.family[a.family] = family
+            counts.family_firsts[a.family] = family_firsts
+            counts.coauthor[a.key] = key
+        return counts
+
+    rows = CorpusRows(
+        works=(d.row for d in ordered),
+        authorships=(a.row for a in authorships),
+        institutions=(link for d in ordered for link in d.institutions),
+        topics=((d.work_id, key, score) for d in ordered for key, score in d.topics),
+        references=((d.work_id, s, v) for d in ordered for s, v in d.references),
+    )
+    loaded = build_corpus(rows, counting)
+    corpus = loaded.corpus
+    blocks = {b for b in corpus.blocks if family_scope(b) == scope}
+    result = disambiguation.cluster(
+        corpus, use_upstream_ids=use_upstream_ids, only_blocks=blocks, explain=False
+    )
+    ids = corpus.authorship_ids
+    for row, label in enumerate(result.labels.tolist()):
+        if label >= 0:
+            yield (
+                int(ids[row]),
+                int(ids[label]),
+                float(result.confidence[row]),
+                result.method[row],
+            )
+
+
+def name_counts(names: Any) -> Any:
+    """Per authorship (``id``), the store-wide counts ``NameCounts.of`` would give its names,
+    from a DataFrame of (``id``, ``first``, ``family``, ``key``) over all authorships."""
+    from pyspark.sql import functions as F
+
+    full = names.where(F.col("first") != "")
+    by_first = full.groupBy("first").agg(
+        F.count("*").alias("c_first"), F.countDistinct("family").alias("c_first_families")
+    )
+    by_family = names.groupBy("family").agg(F.count("*").alias("c_family"))
+    family_firsts = full.groupBy("family").agg(F.countDistinct("first").alias("c_family_firsts"))
+    by_full = full.groupBy("first", "family").agg(F.count("*").alias("c_full"))
+    by_key = names.groupBy("key").agg(F.count("*").alias("c_key"))
+    columns = ("c_first", "c_first_families", "c_family", "c_family_firsts", "c_full", "c_key")
+    return (
+        names.join(by_first, "first", "left")
+        .join(by_family, "family", "left")
+        .join(family_firsts, "family", "left")
+        .join(by_full, ["first", "family"], "left")
+        .join(by_key, "key", "left")
+        .select("id", *(F.coalesce(F.col(c), F.lit(0)).alias(c) for c in columns))
+    )
+
+
+def with_counts(doc: WorkDoc, counts: Iterable[tuple[int, tuple[int, ...]]]) -> WorkDoc:
+    found = dict(counts)
+    for named in doc.authorships:
+        named.counts = found[named.id]  # type: ignore[assignment]
+    return doc
