@@ -8,10 +8,11 @@ on store-wide name counts. So the stage
    follows (work id, position);
 2. counts names over all authorships with DataFrame aggregations (the counts
    ``features.NameCounts`` holds) and attaches them to every authorship;
-3. sends each work, with all its authorships, to every family scope among its authors;
-4. in one task per family scope builds the corpus (``authors.services.build_corpus``) and
-   clusters that scope's blocks (``authors.disambiguation.cluster``), exactly as a full
-   rebuild clusters them inside the whole store's corpus.
+3. sends each work, with all its authorships, to the bucket of every family scope among
+   its authors (buckets: a stable hash of the scope);
+4. in one task per bucket builds the corpus of its works (``authors.services.
+   build_corpus``) and clusters the blocks of its scopes (``authors.disambiguation.
+   cluster``), exactly as a full rebuild clusters them inside the whole store's corpus.
 
 Venues, institutions and topics are told apart by their source keys (OpenAlex id, ISSN-L
 or ROR, else the name), where the store uses its row ids: docs/pipeline.md says where the
@@ -20,6 +21,7 @@ two can differ.
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -148,23 +150,39 @@ def name_count_rows(doc: WorkDoc) -> Iterator[tuple[int, str, str, str]]:
         yield named.id, named.first, named.family, named.key
 
 
-def scopes_of(doc: WorkDoc) -> list[tuple[str, WorkDoc]]:
-    return [(scope, doc) for scope in dict.fromkeys(a.scope for a in doc.authorships)]
+def bucket_of(scope: str, buckets: int) -> int:
+    """A family scope's bucket: stable across processes (``hash`` of a str is not)."""
+    return zlib.crc32(scope.encode("utf-8")) % buckets
 
 
-def cluster_scope(
-    scope: str, docs: Iterable[WorkDoc], use_upstream_ids: bool = True
+def bucketed(doc: WorkDoc, buckets: int) -> list[tuple[int, tuple[str, WorkDoc]]]:
+    """``(bucket, (scope, doc))`` for every family scope among the work's authors."""
+    scopes = dict.fromkeys(a.scope for a in doc.authorships)
+    return [(bucket_of(scope, buckets), (scope, doc)) for scope in scopes]
+
+
+def cluster_bucket(
+    items: Iterable[tuple[str, WorkDoc]], use_upstream_ids: bool = True
 ) -> Iterator[tuple[int, int, float, str]]:
-    """Cluster the blocks of one family scope: ``(authorship id, id of its cluster's first
-    authorship, confidence, method)`` for each of their authorships."""
-    ordered = sorted(docs, key=lambda d: d.work_id)
+    """Cluster the blocks of the family scopes in one bucket: ``(authorship id, id of its
+    cluster's first authorship, confidence, method)`` for each of their authorships.
+
+    The bucket's corpus holds every work of each of its scopes (each once), so every
+    feature of their blocks is what a full rebuild computes; one corpus and one
+    ``cluster`` call per bucket, not per family: per call costs are what a family of two
+    papers mostly spends."""
+    scopes: set[str] = set()
+    docs: dict[int, WorkDoc] = {}
+    for scope, doc in items:
+        scopes.add(scope)
+        docs.setdefault(doc.work_id, doc)
+    ordered = [docs[w] for w in sorted(docs)]
     authorships = sorted((a for d in ordered for a in d.authorships), key=lambda a: a.id)
-    counted = {a.id: a.counts for a in authorships}
 
     def counting(given: Any, families: Any, keys: Any) -> NameCounts:
         counts = NameCounts(Counter(), Counter(), Counter(), Counter(), Counter(), Counter())
         for a in authorships:
-            first, first_families, family, family_firsts, full, key = counted[a.id]
+            first, first_families, family, family_firsts, full, key = a.counts
             if a.first:
                 counts.first[a.first] = first
                 counts.first_families[a.first] = first_families
@@ -181,9 +199,8 @@ def cluster_scope(
         topics=((d.work_id, key, score) for d in ordered for key, score in d.topics),
         references=((d.work_id, s, v) for d in ordered for s, v in d.references),
     )
-    loaded = build_corpus(rows, counting)
-    corpus = loaded.corpus
-    blocks = {b for b in corpus.blocks if family_scope(b) == scope}
+    corpus = build_corpus(rows, counting).corpus
+    blocks = {b for b in corpus.blocks if family_scope(b) in scopes}
     result = disambiguation.cluster(
         corpus, use_upstream_ids=use_upstream_ids, only_blocks=blocks, explain=False
     )

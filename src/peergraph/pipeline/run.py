@@ -37,10 +37,10 @@ from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.records import Parsed, RecordError, Repeat, WorkRecord
 from peergraph.pipeline.authors import (
     POSITION_BITS,
-    cluster_scope,
+    bucketed,
+    cluster_bucket,
     name_count_rows,
     name_counts,
-    scopes_of,
     with_counts,
     work_doc,
 )
@@ -66,6 +66,7 @@ AUTHORSHIP_SCHEMA = (
     " upstream_author_id string, raw_affiliations array<string>, is_corresponding boolean,"
     " order_guessed boolean"
 )
+BUCKET_AUTHORSHIPS = 100_000  # authorships per disambiguation bucket, about
 Report = Callable[[str], None]
 
 
@@ -243,13 +244,16 @@ def _disambiguate(spark: Any, by_work: Any, partial: Path) -> None:
         docs.flatMap(name_count_rows), "id long, first string, family string, key string"
     )
     counts = name_counts(names).rdd.map(lambda r: (r[0] >> POSITION_BITS, (r[0], tuple(r[1:]))))
+    # buckets of family scopes: enough for every core, and about 100,000 authorships each
+    authorships = names.count()
+    buckets = max(2 * spark.sparkContext.defaultParallelism, authorships // BUCKET_AUTHORSHIPS)
     clusters = (
         docs.map(lambda d: (d.work_id, d))
         .join(counts.groupByKey())
         .map(lambda p: with_counts(p[1][0], p[1][1]))
-        .flatMap(scopes_of)
-        .groupByKey()
-        .flatMap(lambda p: cluster_scope(p[0], p[1]))
+        .flatMap(lambda doc: bucketed(doc, buckets))
+        .groupByKey(numPartitions=buckets)
+        .flatMap(lambda p: cluster_bucket(p[1]))
     )
     spark.createDataFrame(
         clusters, "authorship_id long, cluster long, confidence float, method string"
