@@ -3,8 +3,20 @@ the de-duplication rule run over one group, and master parsing."""
 
 from __future__ import annotations
 
+import pickle
+import zlib
+
 from peergraph.ingest.dedupe import WorkMatcher
 from peergraph.ingest.records import AuthorshipRecord, WorkRecord
+from peergraph.pipeline.authors import (
+    authorship_id,
+    bucket_of,
+    bucketed,
+    pack,
+    unpack,
+    with_counts,
+    work_doc,
+)
 from peergraph.pipeline.session import local_cores
 from peergraph.pipeline.stages import WorkKeys, match_group, order, position
 
@@ -56,3 +68,23 @@ def test_local_masters():
     assert local_cores("local[4, 3]") == 4
     assert local_cores("local[*]") is None
     assert local_cores("spark://host:7077") is None
+
+
+def test_a_work_doc_crosses_shuffles_as_plain_tuples():
+    record = WorkRecord(
+        title="A paper",
+        year=2020,
+        authorships=[AuthorshipRecord("Wei Zhang", "Wei", "Zhang"), AuthorshipRecord("Y Li")],
+    )
+    doc = work_doc(7, [record], {"year": 2020, "title": "A paper", "abstract": None})
+    packed = pack(doc)
+    assert unpack(packed) == doc
+    assert pickle.loads(pickle.dumps(packed)) == packed  # nothing but builtins inside
+    counted = with_counts(packed, [(a.id, (1, 2, 3, 4, 5, 6)) for a in doc.authorships])
+    assert [a.counts for a in unpack(counted).authorships] == [(1, 2, 3, 4, 5, 6)] * 2
+    assert [a.id for a in doc.authorships] == [authorship_id(7, 0), authorship_id(7, 1)]
+    # one bucket per family scope of its authors, the same in every process
+    assert sorted(scope for _, (scope, _) in bucketed(packed, 8)) == sorted(
+        {a.scope for a in doc.authorships}
+    )
+    assert bucket_of("zhang", 8) == zlib.crc32(b"zhang") % 8

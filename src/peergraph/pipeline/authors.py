@@ -145,9 +145,27 @@ def work_doc(work_id: int, records: list[WorkRecord], row: dict[str, Any]) -> Wo
     return doc
 
 
-def name_count_rows(doc: WorkDoc) -> Iterator[tuple[int, str, str, str]]:
-    for named in doc.authorships:
-        yield named.id, named.first, named.family, named.key
+Packed = tuple[Any, ...]
+
+
+def pack(doc: WorkDoc) -> Packed:
+    """A work doc as plain tuples and lists, the form it crosses shuffles in: pyspark's
+    pickler spends Python code on every dataclass instance, none on a tuple."""
+    authorships = [
+        (a.id, a.work_id, a.row, a.first, a.family, a.key, a.scope, a.counts)
+        for a in doc.authorships
+    ]
+    return (doc.work_id, doc.row, authorships, doc.institutions, doc.topics, doc.references)
+
+
+def unpack(packed: Packed) -> WorkDoc:
+    work_id, row, authorships, institutions, topics, references = packed
+    return WorkDoc(work_id, row, [Named(*a) for a in authorships], institutions, topics, references)
+
+
+def name_count_rows(packed: Packed) -> Iterator[tuple[int, str, str, str]]:
+    for aid, _work, _row, first, family, key, _scope, _counts in packed[2]:
+        yield aid, first, family, key
 
 
 def bucket_of(scope: str, buckets: int) -> int:
@@ -155,14 +173,14 @@ def bucket_of(scope: str, buckets: int) -> int:
     return zlib.crc32(scope.encode("utf-8")) % buckets
 
 
-def bucketed(doc: WorkDoc, buckets: int) -> list[tuple[int, tuple[str, WorkDoc]]]:
+def bucketed(packed: Packed, buckets: int) -> list[tuple[int, tuple[str, Packed]]]:
     """``(bucket, (scope, doc))`` for every family scope among the work's authors."""
-    scopes = dict.fromkeys(a.scope for a in doc.authorships)
-    return [(bucket_of(scope, buckets), (scope, doc)) for scope in scopes]
+    scopes = dict.fromkeys(a[6] for a in packed[2])
+    return [(bucket_of(scope, buckets), (scope, packed)) for scope in scopes]
 
 
 def cluster_bucket(
-    items: Iterable[tuple[str, WorkDoc]], use_upstream_ids: bool = True
+    items: Iterable[tuple[str, Packed]], use_upstream_ids: bool = True
 ) -> Iterator[tuple[int, int, float, str]]:
     """Cluster the blocks of the family scopes in one bucket: ``(authorship id, id of its
     cluster's first authorship, confidence, method)`` for each of their authorships.
@@ -173,9 +191,10 @@ def cluster_bucket(
     papers mostly spends."""
     scopes: set[str] = set()
     docs: dict[int, WorkDoc] = {}
-    for scope, doc in items:
+    for scope, packed in items:
         scopes.add(scope)
-        docs.setdefault(doc.work_id, doc)
+        if packed[0] not in docs:
+            docs[packed[0]] = unpack(packed)
     ordered = [docs[w] for w in sorted(docs)]
     authorships = sorted((a for d in ordered for a in d.authorships), key=lambda a: a.id)
 
@@ -239,8 +258,8 @@ def name_counts(names: Any) -> Any:
     )
 
 
-def with_counts(doc: WorkDoc, counts: Iterable[tuple[int, tuple[int, ...]]]) -> WorkDoc:
+def with_counts(packed: Packed, counts: Iterable[tuple[int, tuple[int, ...]]]) -> Packed:
+    """The packed doc with its authorships' name counts (``name_counts``) filled in."""
     found = dict(counts)
-    for named in doc.authorships:
-        named.counts = found[named.id]  # type: ignore[assignment]
-    return doc
+    authorships = [(*a[:7], found[a[0]]) for a in packed[2]]
+    return (packed[0], packed[1], authorships, *packed[3:])

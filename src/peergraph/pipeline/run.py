@@ -41,6 +41,7 @@ from peergraph.pipeline.authors import (
     cluster_bucket,
     name_count_rows,
     name_counts,
+    pack,
     with_counts,
     work_doc,
 )
@@ -193,7 +194,10 @@ def run_pipeline(
         "work_id long, scheme string, value string",
     ).write.parquet(str(partial / "work_identifiers"))
     records = (
-        parsed.leftOuterJoin(assignment).map(lambda p: _record_row(p[0], p[1][0], p[1][1])).cache()
+        parsed.map(lambda p: (p[0], _outline(p[1])))  # only what the table needs crosses
+        .leftOuterJoin(assignment)
+        .map(lambda p: _record_row(p[0], p[1][0], p[1][1]))
+        .cache()
     )
     spark.createDataFrame(
         records,
@@ -237,9 +241,9 @@ def _disambiguate(spark: Any, by_work: Any, partial: Path) -> None:
     """Stage 3 (pipeline/authors.py): the ``author_clusters`` table."""
     from pyspark import StorageLevel
 
-    docs = by_work.map(lambda p: work_doc(p[0], [r for _, r in p[1]], merged_work(p[1]))).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    docs = by_work.map(
+        lambda p: pack(work_doc(p[0], [r for _, r in p[1]], merged_work(p[1])))
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     names = spark.createDataFrame(
         docs.flatMap(name_count_rows), "id long, first string, family string, key string"
     )
@@ -248,7 +252,7 @@ def _disambiguate(spark: Any, by_work: Any, partial: Path) -> None:
     authorships = names.count()
     buckets = max(2 * spark.sparkContext.defaultParallelism, authorships // BUCKET_AUTHORSHIPS)
     clusters = (
-        docs.map(lambda d: (d.work_id, d))
+        docs.map(lambda d: (d[0], d))
         .join(counts.groupByKey())
         .map(lambda p: with_counts(p[1][0], p[1][1]))
         .flatMap(lambda doc: bucketed(doc, buckets))
@@ -275,18 +279,24 @@ def _authorship_rows(work_id: int, records: list[tuple[int, WorkRecord]]) -> lis
     ]
 
 
-def _record_row(g: int, parsed: Parsed, work: tuple[int, bool] | None) -> tuple[Any, ...]:
-    file_index, number = position(g)
+def _outline(parsed: Parsed) -> tuple[Any, ...]:
+    """(kind, action unless it is a work's, reason, message, line) of a parsed record."""
     kind, reason, message, error_line = describe(parsed.item)
     if isinstance(parsed.item, RecordError):
-        action = "skipped"
+        action: str | None = "skipped"
     elif isinstance(parsed.item, Repeat):
         action = "repeat"
-    elif work is not None:
-        action = "created" if work[1] else "merged"
     else:
-        action = "read"
+        action = None
     line = error_line if error_line is not None else parsed.line
+    return kind, action, reason, message, line
+
+
+def _record_row(g: int, outline: tuple[Any, ...], work: tuple[int, bool] | None) -> tuple[Any, ...]:
+    file_index, number = position(g)
+    kind, action, reason, message, line = outline
+    if action is None:
+        action = "read" if work is None else "created" if work[1] else "merged"
     work_id = work[0] if work is not None else None
     return (file_index, number, line, kind, action, work_id, reason, message)
 

@@ -68,6 +68,9 @@ def spark_session(
         .config("spark.default.parallelism", str(2 * cores))
         .config("spark.driver.memory", driver_memory)
         .config("spark.python.worker.reuse", "true")
+        # a Python task spills a grouping to disk past this (the default, 512 MB, made
+        # the disambiguation buckets spill on the shared corpus)
+        .config("spark.python.worker.memory", "1g")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.extraJavaOptions", quiet)
         .config("spark.executor.extraJavaOptions", quiet)
