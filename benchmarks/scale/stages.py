@@ -61,14 +61,22 @@ class TreeMemory(threading.Thread):
                 status = Path(f"/proc/{pid}/status").read_text()
                 name = status.split("\n", 1)[0].split()[-1]
                 rss = next(
-                    int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
+                    (
+                        int(line.split()[1])
+                        for line in status.splitlines()
+                        if line.startswith("VmRSS")
+                    ),
+                    0,  # a zombie has none
                 )
                 out[pid] = (name, rss // 1024)
         return out
 
     def run(self) -> None:
         while True:
-            tree = self._tree()
+            try:
+                tree = self._tree()
+            except Exception:  # a process that ended mid-read: sample again
+                tree = {}
             if tree:
                 name, rss = max(tree.values(), key=lambda item: item[1])
                 if rss > self.largest:

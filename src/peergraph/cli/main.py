@@ -1118,8 +1118,8 @@ def pipeline(
         Path,
         typer.Option(
             "--out",
-            help="Folder for the Parquet tables (files, records, issues, works,"
-            " work_identifiers); replaced as a whole when the run succeeds.",
+            help="Folder for the Parquet tables (files, records, issues, works, authorships,"
+            " work_identifiers, author_clusters); replaced as a whole when the run succeeds.",
         ),
     ],
     master: Annotated[
@@ -1137,9 +1137,11 @@ def pipeline(
     ] = None,
 ) -> None:
     """Run the bulk path on Apache Spark: read the sources with the importer's parsers in
-    Spark tasks (one per file), de-duplicate works under the store's rules with joins, and
-    write the result as Parquet. The same files imported with `peergraph import` give the
-    same works, identifiers, ids and reported records (docs/pipeline.md).
+    Spark tasks (one per file), de-duplicate works under the store's rules with joins,
+    cluster authorships into author records with the rebuild's model and code (one task
+    per bucket of family names), and write the result as Parquet. The same files imported
+    with `peergraph import` give the same works, ids, authorships, identifiers and
+    reported records, and `peergraph rebuild` the same clusters (docs/pipeline.md).
 
     Needs pyspark and Java 17 (scripts/bootstrap installs pyspark; Debian: apt-get install
     openjdk-17-jre-headless). Exits non-zero when no file could be read.
