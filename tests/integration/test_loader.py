@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -204,14 +203,16 @@ def test_copies_fill_authors_whatever_the_batch_size(tmp_path):
         with engine.connect() as conn:
             results.append(
                 conn.execute(
-                    text(
-                        "SELECT work_id, position, raw_name, raw_affiliations FROM authorships"
-                        " ORDER BY work_id, position"
-                    )
+                    select(
+                        Authorship.work_id,
+                        Authorship.position,
+                        Authorship.raw_name,
+                        Authorship.raw_affiliations,  # JSON: a list on either database
+                    ).order_by(Authorship.work_id, Authorship.position)
                 ).all()
             )
     assert results[0] == results[1]
-    stored = [(name, affs if affs is None else json.loads(affs)) for *_, name, affs in results[0]]
+    stored = [(name, affs) for *_, name, affs in results[0]]
     assert stored == [("Xia Li", ["MIT"]), ("Yu Wang", None)]
 
 
