@@ -2,7 +2,7 @@
 
 One implementation serves both paths: the store's batch writer (ingest/writer.py) primes a
 :class:`WorkMatcher` with the stored works a batch could match, and the Spark pipeline
-(pipeline/dedupe.py) runs one matcher per group of records that share an identifier or a
+(pipeline/stages.py) runs one matcher per group of records that share an identifier or a
 key. Records are offered in reading order (file by file, record by record), and the
 outcome does not depend on where batches begin and end.
 

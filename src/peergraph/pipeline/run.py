@@ -50,7 +50,6 @@ from peergraph.pipeline.stages import (
     InputFile,
     WorkKeys,
     connected_groups,
-    describe,
     match_group,
     merged_work,
     position,
@@ -281,15 +280,13 @@ def _authorship_rows(work_id: int, records: list[tuple[int, WorkRecord]]) -> lis
 
 def _outline(parsed: Parsed) -> tuple[Any, ...]:
     """(kind, action unless it is a work's, reason, message, line) of a parsed record."""
-    kind, reason, message, error_line = describe(parsed.item)
-    if isinstance(parsed.item, RecordError):
-        action: str | None = "skipped"
-    elif isinstance(parsed.item, Repeat):
-        action = "repeat"
-    else:
-        action = None
-    line = error_line if error_line is not None else parsed.line
-    return kind, action, reason, message, line
+    item = parsed.item
+    if isinstance(item, RecordError):
+        line = item.line if item.line is not None else parsed.line
+        return "error", "skipped", item.reason, item.message, line
+    if isinstance(item, Repeat):
+        return "repeat", "repeat", None, None, parsed.line
+    return item.kind, None, None, None, parsed.line
 
 
 def _record_row(g: int, outline: tuple[Any, ...], work: tuple[int, bool] | None) -> tuple[Any, ...]:

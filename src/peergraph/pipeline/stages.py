@@ -9,7 +9,6 @@ the ranks of their first records in that order, as the store's insertion order g
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +16,12 @@ from typing import Any
 
 from peergraph.ingest.dedupe import STRONG_SCHEMES, WorkMatcher, fill_fields, work_fields, work_key
 from peergraph.ingest.formats import iter_parsed
+from peergraph.ingest.loader import file_sha256
 from peergraph.ingest.records import (
     FormatError,
     ImportLimits,
-    Parsed,
     RecentDigests,
     RecordError,
-    Repeat,
     WorkRecord,
 )
 
@@ -66,30 +64,23 @@ def read_file(source: InputFile, limits: ImportLimits | None = None) -> Iterator
     """Parse one file in a Spark task with the importer's parser (ingest/formats.py),
     exactly as `peergraph import` reads it: repeats of a record's text come as
     :class:`Repeat`, bad records as :class:`RecordError` with their line, and reading stops
-    after a fatal error. Yields the :class:`FileRead` first, then ``(g, Parsed)`` pairs."""
+    after a fatal error. Yields ``(g, Parsed)`` pairs as they are read, then the file's
+    :class:`FileRead`."""
     path = Path(source.path)
     try:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        size = path.stat().st_size
+        sha, size = file_sha256(path), path.stat().st_size
     except OSError as exc:
         yield FileRead(source.index, source.path, source.format, None, None, f"cannot read: {exc}")
         return
-    records = iter_parsed(path, source.format, limits or ImportLimits(), RecentDigests())
-    info = FileRead(source.index, source.path, source.format, digest.hexdigest(), size)
-    parsed: list[tuple[int, Parsed]] = []
+    info = FileRead(source.index, source.path, source.format, sha, size)
     try:
-        for item in records:
-            parsed.append((order(source.index, item.number), item))
+        for item in iter_parsed(path, source.format, limits or ImportLimits(), RecentDigests()):
+            yield order(source.index, item.number), item
             if isinstance(item.item, RecordError) and item.item.fatal:
                 break
     except FormatError as exc:
         info.error = str(exc)
-        parsed = []
     yield info
-    yield from parsed
 
 
 # -- stage 2: de-duplicate ------------------------------------------------------------
@@ -164,19 +155,11 @@ def connected_groups(spark: Any, edges: Any) -> tuple[Any, int]:
     )
 
 
-def merged_work(records: Iterable[tuple[int, WorkRecord]]) -> dict[str, Any]:
-    """The work row from its records in reading order: the first record's fields, empty
-    ones filled from the later records (the writer's rule, ingest/dedupe.py)."""
-    ordered = [record for _, record in sorted(records, key=lambda pair: pair[0])]
+def merged_work(records: list[tuple[int, WorkRecord]]) -> dict[str, Any]:
+    """The work row from its ``(g, record)`` pairs in reading order: the first record's
+    fields, empty ones filled from the later records (the writer's rule,
+    ingest/dedupe.py)."""
+    ordered = [record for _, record in records]
     row = fill_fields(work_fields(ordered[0]), ordered[1:])
     row["dedupe_key"] = work_key(ordered[0]) or ""
     return row
-
-
-def describe(item: Any) -> tuple[str, str | None, str | None, int | None]:
-    """(kind, reason, message, line of the error) of a parsed item."""
-    if isinstance(item, RecordError):
-        return "error", item.reason, item.message, item.line
-    if isinstance(item, Repeat):
-        return "repeat", None, None, None
-    return item.kind, None, None, None
