@@ -9,9 +9,12 @@ per stage, records per second, and the peak RSS of the driver and of the largest
 them together, sampled from /proc. With ``--check``
 the same files are imported into a fresh SQLite store and every table of the local[2]
 output is compared with it (works field for field, ids, identifiers, each record's
-outcome, reported problems); then the store is rebuilt in full and the pipeline's author
-clusters are scored against its records (B³; target ≥ 0.999). Every difference is
-listed, and the script exits 1 when a table differs or B³ is under the target.
+outcome, reported problems, venues and institutions with their ids); then the store is
+rebuilt in full, the pipeline's author clusters are scored against its records (B³;
+target ≥ 0.999) and every profile figure is compared (records, topics, collaborations,
+trust items, profile snapshots, work topics). Every difference is listed, and the script
+exits 1 when a table differs, B³ is under the target, or a profile figure differs for a
+record whose authorships were clustered alike.
 """
 
 from __future__ import annotations
@@ -124,9 +127,12 @@ def check(out: Path, scratch: Path) -> int:
         agreement,
         differences,
         parquet_clusters,
+        parquet_profiles,
         parquet_tables,
         store_clusters,
+        store_profiles,
         store_tables,
+        unexplained,
     )
     from peergraph.pipeline.session import spark_session
     from peergraph.profiles.services import rebuild
@@ -155,7 +161,10 @@ def check(out: Path, scratch: Path) -> int:
     rebuild(engine, full=True)
     print(f"peergraph rebuild --full of that store: {time.perf_counter() - started:.1f} s")
     spark = spark_session("local[2]", driver_memory="4g")
-    agreed = agreement(store_clusters(engine), parquet_clusters(spark, out), limit=50)
+    agreed = agreement(store_clusters(engine), parquet_clusters(spark, out), limit=100_000)
+    figures = {}
+    if (out / "profiles").exists():
+        figures = differences(store_profiles(engine), parquet_profiles(spark, out), limit=100_000)
     spark.stop()
     scores = agreed.b_cubed
     print(
@@ -165,9 +174,29 @@ def check(out: Path, scratch: Path) -> int:
         f" P {scores.precision:.5f} R {scores.recall:.5f} F1 {scores.f1:.5f}"
     )
     if agreed.differing:
-        print(f"authorships whose cluster differs (first {len(agreed.differing)}):")
-        print(json.dumps(agreed.differing, indent=1, default=str))
-    return 1 if found or scores.f1 < 0.999 else 0
+        print(f"authorships whose cluster differs ({len(agreed.differing)}; first 50):")
+        print(json.dumps(agreed.differing[:50], indent=1, default=str))
+    left = unexplained(figures, agreed)
+    for table, sides in figures.items():
+        print(
+            f"  profile table {table}: store {sides['store']:,}, pipeline {sides['pipeline']:,},"
+            f" {len(sides['only_in_store'])} rows only in the store,"
+            f" {len(sides['only_in_pipeline'])} only in the pipeline"
+        )
+    if (out / "profiles").exists():
+        print(
+            "profile figures: "
+            + (
+                "equal"
+                if not figures
+                else "differ only for the records above"
+                if not left
+                else "DIFFER"
+            )
+        )
+    if left:
+        print(json.dumps({t: rows[:20] for t, rows in left.items()}, indent=1, default=str))
+    return 1 if found or left or scores.f1 < 0.999 else 0
 
 
 def main() -> int:

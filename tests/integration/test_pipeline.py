@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from peergraph.ingest.formats import expand_paths
 from peergraph.ingest.loader import import_file
@@ -19,13 +20,19 @@ from peergraph.pipeline.compare import (
     agreement,
     differences,
     parquet_clusters,
+    parquet_profiles,
     parquet_tables,
     store_clusters,
+    store_profiles,
     store_tables,
+    unexplained,
 )
+from peergraph.pipeline.embeddings import vector
 from peergraph.pipeline.run import run_pipeline
 from peergraph.pipeline.session import SparkUnavailable, spark_session
 from peergraph.profiles.services import rebuild
+from peergraph.search.embeddings import load_encoder
+from peergraph.search.semantic import embed_pending
 from tests.conftest import shared_data_required
 from tests.stores import store_engine
 
@@ -81,14 +88,45 @@ def test_pipeline_equals_import(spark, test_data, shared_data, tmp_path):
     assert differences(store, pipeline) == {}
     # author records: the pipeline's clusters against a full rebuild's records
     rebuild(engine, full=True)
-    agreed = agreement(store_clusters(engine), parquet_clusters(spark, tmp_path / "out"))
+    agreed = agreement(
+        store_clusters(engine), parquet_clusters(spark, tmp_path / "out"), limit=10_000
+    )
     assert agreed.authorships > 20_000 and agreed.only_store == agreed.only_pipeline == 0
     assert agreed.b_cubed.f1 >= 0.999, agreed.differing
+    # profile figures: equal but for the records the two clusterings disagree on
+    found = differences(
+        store_profiles(engine), parquet_profiles(spark, tmp_path / "out"), limit=100_000
+    )
+    assert unexplained(found, agreed) == {}
     assert len(store["works"]) == summary.works > 6000
     assert len(store["work_records"]) > len(store["works"])  # some records merged
     reasons = {reason for _, _, _, reason, _ in store["issues"]}
     assert {"invalid-json", "missing-title", "invalid-utf8", "unreadable"} <= reasons
     assert summary.files[-1].created == 0 and summary.files[-1].merged == 4
+
+
+def test_the_pipelines_vectors_are_the_embed_jobs(spark, test_data, shared_data, tmp_path):
+    targets = expand_paths(
+        [
+            test_data / "openalex.jsonl",
+            test_data / "sample.bib",
+            shared_data / "openalex-api-samples" / "works.jsonl.gz",
+        ]
+    )
+    engine = store_engine(tmp_path / "store")
+    for target in targets:
+        import_file(engine, target, force=True)
+    encoder = load_encoder()
+    embed_pending(engine, encoder)
+    with engine.connect() as conn:
+        stored = dict(conn.execute(text("SELECT work_id, vector FROM work_embeddings")).all())
+    summary = run_pipeline(spark, targets, tmp_path / "out", authors=False, embed=encoder.name)
+    rows = spark.read.parquet(str(tmp_path / "out" / "work_embeddings")).collect()
+    ours = {r.work_id: vector(r.vector) for r in rows}
+    assert {r.model for r in rows} == {encoder.name}
+    assert set(ours) == set(stored) and len(ours) == summary.works > 500
+    cosines = [float(ours[w] @ vector(stored[w])) for w in ours]
+    assert min(cosines) >= 0.999, sorted(cosines)[:5]
 
 
 def test_a_new_run_replaces_the_output_whole(spark, test_data, tmp_path):

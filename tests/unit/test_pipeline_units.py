@@ -6,8 +6,14 @@ from __future__ import annotations
 import pickle
 import zlib
 
-from peergraph.ingest.dedupe import WorkMatcher
-from peergraph.ingest.records import AuthorshipRecord, WorkRecord
+from peergraph.ingest.dedupe import WorkMatcher, merged_authorships
+from peergraph.ingest.records import (
+    AuthorshipRecord,
+    InstitutionRecord,
+    SourceRecord,
+    WorkRecord,
+)
+from peergraph.pipeline import entities
 from peergraph.pipeline.authors import (
     authorship_id,
     bucket_of,
@@ -74,9 +80,18 @@ def test_a_work_doc_crosses_shuffles_as_plain_tuples():
     record = WorkRecord(
         title="A paper",
         year=2020,
-        authorships=[AuthorshipRecord("Wei Zhang", "Wei", "Zhang"), AuthorshipRecord("Y Li")],
+        source=SourceRecord("Journal of Tests", issn_l="1234-5678"),
+        authorships=[
+            AuthorshipRecord("Wei Zhang", "Wei", "Zhang", institutions=[InstitutionRecord("U")]),
+            AuthorshipRecord("Y Li"),
+        ],
     )
-    doc = work_doc(7, [record], {"year": 2020, "title": "A paper", "abstract": None})
+    records = [(order(1, 1), record)]
+    merged = merged_authorships([record])
+    resolved = entities.resolve(entities.work_occurrences(records, merged))
+    doc = work_doc(7, records, {"year": 2020, "title": "A paper", "abstract": None}, resolved)
+    assert doc.row[2] == 1 and doc.row[5] == "Journal of Tests"  # venue id and name
+    assert doc.institutions == [(authorship_id(7, 0), 1)]
     packed = pack(doc)
     assert unpack(packed) == doc
     assert pickle.loads(pickle.dumps(packed)) == packed  # nothing but builtins inside
@@ -88,3 +103,37 @@ def test_a_work_doc_crosses_shuffles_as_plain_tuples():
         {a.scope for a in doc.authorships}
     )
     assert bucket_of("zhang", 8) == zlib.crc32(b"zhang") % 8
+
+
+def occurrence(g: int, item: SourceRecord | InstitutionRecord) -> entities.Occurrence:
+    return entities.entity_occurrences(g, item)[0]
+
+
+def test_venues_and_institutions_resolve_by_the_writers_rule():
+    nar = SourceRecord("Nucleic Acids Research", openalex_id="S1", issn_l="0305-1048")
+    stub = SourceRecord("Nucleic acids research")  # name only: the oldest venue of its name
+    by_issn = SourceRecord("NAR", issn_l="0305-1048")  # found by its ISSN-L
+    other = SourceRecord("Nucleic Acids Research", openalex_id="S2")  # ids: never by name
+    inst = InstitutionRecord("Stony Brook University", openalex_id="I1", ror="05qghxh33")
+    same_ror = InstitutionRecord("SUNY Stony Brook", openalex_id="I9", ror="05qghxh33")
+    named = InstitutionRecord("Somewhere")
+    found = [
+        occurrence(order(1, 1), nar),
+        occurrence(order(1, 2), stub),
+        occurrence(order(2, 1), by_issn),
+        occurrence(order(2, 2), other),
+        occurrence(order(1, 3), inst),
+        occurrence(order(2, 3), same_ror),
+        occurrence(order(2, 4), named),
+        occurrence(order(2, 5), named),
+    ]
+    for arrival in (found, found[::-1]):  # reading order decides, not arrival
+        resolved = entities.resolve(arrival)
+        assert [
+            resolved.source_id(g, r) for g, r in ((order(1, 2), stub), (order(2, 1), by_issn))
+        ] == [1, 1]
+        assert resolved.source_id(order(2, 2), other) == 2
+        assert resolved.institution_id(order(2, 3), same_ror) == 1
+        assert resolved.institution_id(order(2, 4), named) == 2
+        assert [r["name"] for r in resolved.sources] == ["Nucleic Acids Research"] * 2
+        assert resolved.institutions[0]["openalex_id"] == "I1"  # a stub fills, never overwrites

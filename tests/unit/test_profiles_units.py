@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from peergraph.profiles import trust
-from peergraph.profiles.services import describe
+from peergraph.profiles.figures import describe
 from peergraph.profiles.topics import label_clusters, title_phrases, topic_count
 from peergraph.web.charts import works_per_year_svg
 

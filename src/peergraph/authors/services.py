@@ -489,17 +489,54 @@ def name_rows(loaded: LoadedCorpus) -> list[dict[str, Any]]:
     ]
 
 
-def _display_name(names: list[str]) -> str:
-    counts = Counter(names)
+def _display_name(counts: Counter[str]) -> str:
+    """The most used spelling that spells the first name out (else the most used one);
+    ties go to the longer, then the alphabetically first: never to the order the
+    authorships came in, which differs between the store and the pipeline."""
     full = [n for n in counts if _spelt_out(n)]
     pool = full or list(counts)
-    return max(pool, key=lambda n: (counts[n], len(n)))
+    return min(pool, key=lambda n: (-counts[n], -len(n), n))
 
 
 @lru_cache(maxsize=65_536)
 def _spelt_out(name: str) -> bool:
     """Does ``name`` spell its first given name out (not an initial)?"""
     return bool(first_name(given_tokens(parse_name(name)[0])))
+
+
+def record_values(
+    names: list[str],
+    orcids: Sequence[str | None],
+    upstream: Sequence[str | None],
+    works: dict[int, float],
+    confidence: np.ndarray,
+    block: str,
+) -> dict[str, Any]:
+    """An author record's row from its cluster's authorships, in authorship order: their
+    names, ORCIDs, upstream ids and link confidences (float32, as ``cluster`` gives
+    them), the year of each of its works (NaN when undated) and the block of its first
+    authorship. The rule `rebuild` writes and the Spark pipeline computes; nothing in it
+    depends on the order of the authorships but the mean's last bits."""
+    years = [y for y in works.values() if not np.isnan(y)]
+    counts = Counter(names)
+    display = _display_name(counts)
+    given, family = parse_name(display)
+    found_orcids = sorted({o for o in orcids if o})
+    found_upstream = sorted({u for u in upstream if u})
+    return {
+        "display_name": display[:300],
+        "name_variants": sorted(counts, key=lambda n: (-counts[n], n))[:20],
+        "sort_name": f"{family_key(family)} {' '.join(given_tokens(given))}".strip()[:300],
+        "block_key": block[:200],
+        "orcid": found_orcids[0] if found_orcids else None,
+        "upstream_author_ids": found_upstream or None,
+        "works_count": len(works),
+        "first_year": int(min(years)) if years else None,
+        "last_year": int(max(years)) if years else None,
+        # two decimals, what pages show: a re-clustering that only nudges scores
+        # leaves the record (and its profile) as it was
+        "confidence": round(float(np.mean(confidence)), 2),
+    }
 
 
 def write_records(
@@ -582,28 +619,15 @@ def write_records(
     insert_labels: list[int] = []
     for label in sorted(members, key=lambda lab: min(corpus.authorship_ids[members[lab]])):
         rows = members[label]
-        works = {int(corpus.work_rows[r]) for r in rows}
-        years = [corpus.work_years[w] for w in works if not np.isnan(corpus.work_years[w])]
-        names = [loaded.raw_names[r] for r in rows]
-        display = _display_name(names)
-        given, family = parse_name(display)
-        orcids = sorted({o for o in (corpus.orcids[r] for r in rows) if o})
-        upstream = sorted({u for u in (corpus.upstream_ids[r] for r in rows) if u})
-        values = {
-            "display_name": display[:300],
-            "name_variants": [n for n, _ in Counter(names).most_common(20)],
-            "sort_name": f"{family_key(family)} {' '.join(given_tokens(given))}".strip()[:300],
-            "block_key": corpus.blocks[rows[0]][:200],
-            "orcid": orcids[0] if orcids else None,
-            "upstream_author_ids": upstream or None,
-            "works_count": len(works),
-            "first_year": int(min(years)) if years else None,
-            "last_year": int(max(years)) if years else None,
-            # two decimals, what pages show: a re-clustering that only nudges scores
-            # leaves the record (and its profile) as it was
-            "confidence": round(float(np.mean(result.confidence[rows])), 2),
-            "updated_at": now,
-        }
+        values = record_values(
+            [loaded.raw_names[r] for r in rows],
+            [corpus.orcids[r] for r in rows],
+            [corpus.upstream_ids[r] for r in rows],
+            {int(corpus.work_rows[r]): corpus.work_years[corpus.work_rows[r]] for r in rows},
+            result.confidence[rows],
+            corpus.blocks[rows[0]],
+        )
+        values["updated_at"] = now
         if label in assigned:
             if partial and label in unchanged and _same_row(stored.get(assigned[label]), values):
                 continue

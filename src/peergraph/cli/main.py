@@ -1119,7 +1119,8 @@ def pipeline(
         typer.Option(
             "--out",
             help="Folder for the Parquet tables (files, records, issues, works, authorships,"
-            " work_identifiers, author_clusters); replaced as a whole when the run succeeds.",
+            " work_identifiers, author_clusters, author_records, profiles, ...: docs/"
+            "pipeline.md); replaced as a whole when the run succeeds.",
         ),
     ],
     master: Annotated[
@@ -1139,9 +1140,11 @@ def pipeline(
     """Run the bulk path on Apache Spark: read the sources with the importer's parsers in
     Spark tasks (one per file), de-duplicate works under the store's rules with joins,
     cluster authorships into author records with the rebuild's model and code (one task
-    per bucket of family names), and write the result as Parquet. The same files imported
-    with `peergraph import` give the same works, ids, authorships, identifiers and
-    reported records, and `peergraph rebuild` the same clusters (docs/pipeline.md).
+    per bucket of family names), compute every record's profile figures (topics,
+    collaborators, affiliations, trust) with the rebuild's rules, and write the result as
+    Parquet. The same files imported with `peergraph import` give the same works, ids,
+    authorships, identifiers and reported records, and `peergraph rebuild` the same
+    clusters and profile figures (docs/pipeline.md).
 
     Needs pyspark and Java 17 (scripts/bootstrap installs pyspark; Debian: apt-get install
     openjdk-17-jre-headless). Exits non-zero when no file could be read.
@@ -1184,8 +1187,9 @@ def pipeline(
         )
     timings = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in summary.seconds.items())
     out.print(
-        f"{summary.works:,} works, {summary.identifiers:,} identifiers written to"
-        f" {summary.out} ({timings})"
+        f"{summary.works:,} works, {summary.identifiers:,} identifiers,"
+        f" {summary.records:,} author records, {summary.inferred_topics} inferred topics"
+        f" written to {summary.out} ({timings})"
     )
     if all(item.error or item.records_read == 0 for item in summary.files):
         raise typer.Exit(1)

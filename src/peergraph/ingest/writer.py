@@ -10,7 +10,7 @@ re-importing anything is a no-op. All writes of a batch share the caller's trans
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -27,8 +27,8 @@ from peergraph.ingest.dedupe import (
     work_fields,
     work_key,
 )
+from peergraph.ingest.entities import COLUMNS, Resolver, fill_or_overwrite
 from peergraph.ingest.models import ImportIssue, Provenance
-from peergraph.ingest.normalize import name_key
 from peergraph.ingest.records import (
     AuthorRecord,
     InstitutionRecord,
@@ -39,7 +39,6 @@ from peergraph.ingest.records import (
     TopicRecord,
     WorkRecord,
 )
-from peergraph.links import safe_link
 from peergraph.search.text import text_index
 from peergraph.works.models import (
     Authorship,
@@ -124,13 +123,15 @@ class BatchWriter:
 
     def __init__(self, import_id: int) -> None:
         self.import_id = import_id
-        self._sources: dict[tuple[str, str], int] = {}
-        self._institutions: dict[tuple[str, str], int] = {}
+        self._source_rows = _SqlRows(sources_t, "source")
+        self._institution_rows = _SqlRows(institutions_t, "institution")
+        self._sources = Resolver("source", self._source_rows)
+        self._institutions = Resolver("institution", self._institution_rows)
         self._topics: dict[tuple[str, str], int] = {}
 
     def reset_caches(self) -> None:
-        self._sources.clear()
-        self._institutions.clear()
+        self._sources.cache.clear()
+        self._institutions.cache.clear()
         self._topics.clear()
 
     # -- entry point -------------------------------------------------------------------
@@ -493,119 +494,16 @@ class BatchWriter:
         return None
 
     def _upsert_source(self, conn: Connection, record: SourceRecord) -> tuple[int, bool]:
-        # an id-bearing source is found by its id only: two journals may share a name
-        if record.openalex_id:
-            keys = [("openalex", record.openalex_id)]
-        elif record.issn_l:
-            keys = [("issn", record.issn_l)]
-        else:
-            keys = [("name", name_key(record.name))]
-        if not record.full:
-            for key in keys:
-                if key in self._sources:
-                    return self._sources[key], False
-        row = {
-            "openalex_id": record.openalex_id,
-            "issn_l": record.issn_l,
-            "issns": record.issns,
-            "name": record.name,
-            "short_name": record.short_name,
-            "name_key": name_key(record.name),
-            "type": record.type,
-            "publisher": record.publisher,
-            "homepage_url": safe_link(record.homepage_url),
-        }
-        found = None
-        for kind, value in keys:
-            column = {
-                "openalex": sources_t.c.openalex_id,
-                "issn": sources_t.c.issn_l,
-                "name": sources_t.c.name_key,
-            }[kind]
-            query = select(sources_t).where(column == value).order_by(sources_t.c.id).limit(1)
-            found = conn.execute(query).mappings().first()
-            if found:
-                break
-        if found is None:
-            source_id = conn.execute(
-                insert(sources_t).values(**row).returning(sources_t.c.id)
-            ).scalar_one()
-            created = True
-        else:
-            source_id = found["id"]
-            changes = _fill_or_overwrite(found, row, overwrite=record.full)
-            if changes:
-                conn.execute(update(sources_t).where(sources_t.c.id == source_id).values(**changes))
-            created = False
-        for key in keys:
-            self._sources[key] = source_id
-        self._sources.setdefault(("name", name_key(record.name)), source_id)
-        return source_id, created
+        # the rule: ingest/entities.py; an id-bearing source is found by its id only
+        self._source_rows.conn = conn
+        return self._sources.resolve(record)
 
     def _institution_id(self, conn: Connection, record: InstitutionRecord) -> int:
         return self._upsert_institution(conn, record)[0]
 
     def _upsert_institution(self, conn: Connection, record: InstitutionRecord) -> tuple[int, bool]:
-        keys = []
-        if record.openalex_id:
-            keys.append(("openalex", record.openalex_id))
-        if record.ror:
-            keys.append(("ror", record.ror))
-        if not keys:
-            keys.append(("name", name_key(record.name)))
-        if not record.full:
-            for key in keys:
-                if key in self._institutions:
-                    return self._institutions[key], False
-        row = {
-            "openalex_id": record.openalex_id,
-            "ror": record.ror,
-            "name": record.name,
-            "country_code": record.country_code,
-            "type": record.type,
-            "domains": record.domains,
-            "homepage_url": safe_link(record.homepage_url),
-        }
-        found = None
-        for kind, value in keys:
-            if kind == "name":
-                query = select(institutions_t).where(
-                    institutions_t.c.name == record.name,
-                    institutions_t.c.openalex_id.is_(None),
-                    institutions_t.c.ror.is_(None),
-                )
-            else:
-                column = (
-                    institutions_t.c.openalex_id if kind == "openalex" else institutions_t.c.ror
-                )
-                query = select(institutions_t).where(column == value)
-            found = conn.execute(query.limit(1)).mappings().first()
-            if found:
-                break
-        if found is None:
-            institution_id = conn.execute(
-                insert(institutions_t).values(**row).returning(institutions_t.c.id)
-            ).scalar_one()
-            created = True
-        else:
-            institution_id = found["id"]
-            changes = _fill_or_overwrite(found, row, overwrite=record.full)
-            if changes.get("ror") and changes["ror"] != found["ror"]:
-                clash = conn.execute(
-                    select(institutions_t.c.id).where(institutions_t.c.ror == changes["ror"])
-                ).first()
-                if clash:
-                    changes.pop("ror")  # another row owns this ROR id; keep both, don't crash
-            if changes:
-                conn.execute(
-                    update(institutions_t)
-                    .where(institutions_t.c.id == institution_id)
-                    .values(**changes)
-                )
-            created = False
-        for key in keys:
-            self._institutions[key] = institution_id
-        return institution_id, created
+        self._institution_rows.conn = conn
+        return self._institutions.resolve(record)
 
     def _topic_id(self, conn: Connection, record: TopicRecord) -> int:
         return self._upsert_topic(conn, record)[0]
@@ -640,7 +538,7 @@ class BatchWriter:
             created = True
         else:
             topic_id = found["id"]
-            changes = _fill_or_overwrite(found, row, overwrite=record.full)
+            changes = fill_or_overwrite(found, row, overwrite=record.full)
             if changes:
                 conn.execute(update(topics_t).where(topics_t.c.id == topic_id).values(**changes))
             created = False
@@ -667,18 +565,44 @@ class BatchWriter:
             return conn.execute(
                 insert(upstream_t).values(**row).returning(upstream_t.c.id)
             ).scalar_one(), True
-        changes = _fill_or_overwrite(found, row, overwrite=True)
+        changes = fill_or_overwrite(found, row, overwrite=True)
         if changes:
             conn.execute(update(upstream_t).where(upstream_t.c.id == found["id"]).values(**changes))
         return found["id"], False
 
 
-def _fill_or_overwrite(found: Any, row: dict[str, Any], *, overwrite: bool) -> dict[str, Any]:
-    """Full entity records overwrite what stubs left; stubs only fill empty columns."""
-    changes = {}
-    for column, value in row.items():
-        if value is None or found[column] == value:
-            continue
-        if overwrite or found[column] is None:
-            changes[column] = value
-    return changes
+class _SqlRows:
+    """The venues or institutions table, as ``entities.Resolver`` looks rows up."""
+
+    def __init__(self, table: Table, kind: str) -> None:
+        self.table = table
+        self.kind = kind
+        self.conn: Connection | None = None
+
+    def _conn(self) -> Connection:
+        if self.conn is None:
+            raise RuntimeError("no connection for the entity lookups")
+        return self.conn
+
+    def find(self, key: tuple[str, str], record: Any) -> Mapping[str, Any] | None:
+        kind, value = key
+        c = self.table.c
+        columns = COLUMNS[self.kind]
+        if self.kind == "institution" and kind == "name":
+            where = [c.name == record.name, c.openalex_id.is_(None), c.ror.is_(None)]
+        else:
+            where = [c[columns[kind]] == value]
+        query = select(self.table).where(*where).order_by(c.id).limit(1)
+        found = self._conn().execute(query).mappings().first()
+        return None if found is None else dict(found)
+
+    def insert(self, row: dict[str, Any]) -> int:
+        statement = insert(self.table).values(**row).returning(self.table.c.id)
+        return int(self._conn().execute(statement).scalar_one())
+
+    def update(self, row_id: int, changes: dict[str, Any]) -> None:
+        self._conn().execute(update(self.table).where(self.table.c.id == row_id).values(**changes))
+
+    def ror_holder(self, ror: str) -> int | None:
+        found = self._conn().execute(select(self.table.c.id).where(self.table.c.ror == ror)).first()
+        return None if found is None else int(found[0])

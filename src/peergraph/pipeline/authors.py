@@ -14,9 +14,8 @@ on store-wide name counts. So the stage
    build_corpus``) and clusters the blocks of its scopes (``authors.disambiguation.
    cluster``), exactly as a full rebuild clusters them inside the whole store's corpus.
 
-Venues, institutions and topics are told apart by their source keys (OpenAlex id, ISSN-L
-or ROR, else the name), where the store uses its row ids: docs/pipeline.md says where the
-two can differ.
+Venues and institutions carry the ids the store's writer would give them
+(pipeline/entities.py); topics are told apart by taxonomy and id, as the store does.
 """
 
 from __future__ import annotations
@@ -33,33 +32,15 @@ from peergraph.authors.features import NameCounts, coauthor_key
 from peergraph.authors.names import family_scope, first_name
 from peergraph.authors.services import CorpusRows, build_corpus, name_keys
 from peergraph.ingest.dedupe import merged_authorships
-from peergraph.ingest.normalize import name_key
-from peergraph.ingest.records import InstitutionRecord, SourceRecord, WorkRecord
+from peergraph.ingest.records import WorkRecord
+from peergraph.pipeline.entities import Resolved
 
 POSITION_BITS = 20  # authorship id = work id × 2²⁰ + position
-_name_keys = lru_cache(maxsize=1 << 18)(name_keys)  # names repeat: parse each once per worker
+cached_name_keys = lru_cache(maxsize=1 << 18)(name_keys)  # names repeat: parse each once per worker
 
 
 def authorship_id(work_id: int, position: int) -> int:
     return (work_id << POSITION_BITS) | position
-
-
-def venue_key(source: SourceRecord) -> str:
-    """The key the writer finds a venue by (``BatchWriter._upsert_source``)."""
-    if source.openalex_id:
-        return f"openalex:{source.openalex_id}"
-    if source.issn_l:
-        return f"issn:{source.issn_l}"
-    return f"name:{name_key(source.name)}"
-
-
-def institution_key(institution: InstitutionRecord) -> str:
-    """The first key the writer finds an institution by (``_upsert_institution``)."""
-    if institution.openalex_id:
-        return f"openalex:{institution.openalex_id}"
-    if institution.ror:
-        return f"ror:{institution.ror}"
-    return f"name:{institution.name}"
 
 
 @dataclass(slots=True)
@@ -85,30 +66,39 @@ class WorkDoc:
     work_id: int
     row: tuple[Any, ...]
     authorships: list[Named] = field(default_factory=list)
-    institutions: list[tuple[int, str]] = field(default_factory=list)
+    institutions: list[tuple[int, int]] = field(default_factory=list)  # (authorship, id)
     topics: list[tuple[str, float | None]] = field(default_factory=list)
     references: list[tuple[str, str]] = field(default_factory=list)
 
 
-def work_doc(work_id: int, records: list[WorkRecord], row: dict[str, Any]) -> WorkDoc:
-    """The disambiguation view of a work from its records in reading order and its
-    merged row (``stages.merged_work``)."""
-    source = next((r.source for r in records if r.source is not None), None)
+def work_doc(
+    work_id: int,
+    records: list[tuple[int, WorkRecord]],
+    row: dict[str, Any],
+    resolved: Resolved,
+) -> WorkDoc:
+    """The disambiguation view of a work from its ``(g, record)`` pairs in reading order,
+    its merged row (``stages.merged_work``) and the venue and institution ids
+    (pipeline/entities.py)."""
+    venue = resolved.venue(records)
     doc = WorkDoc(
         work_id,
         (
             work_id,
             row["year"],
-            venue_key(source) if source is not None else None,
+            venue,
             row["title"],
             row["abstract"],
-            source.name if source is not None else "",
+            "" if venue is None else resolved.sources[venue - 1]["name"],
         ),
     )
-    for position, a in enumerate(merged_authorships(records)):
+    plain = [record for _, record in records]
+    merged = merged_authorships(plain)
+    institutions = resolved.authorship_institutions(records, merged)
+    for position, a in enumerate(merged):
         aid = authorship_id(work_id, position)
         raw, given, family, guessed = a["raw_name"], a["given"], a["family"], a["order_guessed"]
-        tokens, family_k, block, _native = _name_keys(raw, given, family, guessed)
+        tokens, family_k, block, _native = cached_name_keys(raw, given, family, guessed)
         doc.authorships.append(
             Named(
                 aid,
@@ -131,12 +121,10 @@ def work_doc(work_id: int, records: list[WorkRecord], row: dict[str, Any]) -> Wo
                 family_scope(block),
             )
         )
-        doc.institutions.extend(
-            (aid, key) for key in dict.fromkeys(institution_key(i) for i in a["institutions"])
-        )
+        doc.institutions.extend((aid, i) for i in institutions[position])
     topics: dict[str, float | None] = {}
     references: dict[tuple[str, str], None] = {}
-    for record in records:
+    for record in plain:
         for link in record.topics:
             topics.setdefault(f"{link.topic.taxonomy}:{link.topic.external_id}", link.score)
         references.update(dict.fromkeys(record.references))

@@ -1,5 +1,5 @@
-"""The driver of `peergraph pipeline`: stages 1 (read) and 2 (de-duplicate) on Spark, and
-the Parquet output (docs/pipeline.md).
+"""The driver of `peergraph pipeline`: stages 1 (read), 2 (de-duplicate), 3 (disambiguate)
+and 4 (profiles) on Spark, and the Parquet output (docs/pipeline.md).
 
 Output folder, one Parquet table per sub-folder:
 
@@ -15,7 +15,14 @@ Output folder, one Parquet table per sub-folder:
 - ``work_identifiers``: ``work_id``, ``scheme``, ``value``;
 - ``author_clusters``: one row per authorship: ``authorship_id`` (work id × 2²⁰ +
   position), ``cluster`` (the id of the cluster's first authorship: one author record),
-  confidence and method, as a full ``peergraph rebuild`` gives them.
+  confidence and method, as a full ``peergraph rebuild`` gives them;
+- stage 4, records named by their cluster: ``author_records``, ``record_topics``,
+  ``collaborations`` (both directions), ``trust_evidence``, ``profiles``; and
+  ``topics`` (source-given and inferred, by key ``taxonomy:external id``),
+  ``work_topics``;
+- ``sources`` and ``institutions``: the venues and institutions, with the ids the store's
+  writer would give them (pipeline/entities.py); works and authorships refer to them;
+- stage 5, when asked: ``work_embeddings`` (work id, model, float32 vector bytes).
 
 The folder is written beside its final place and moved there when every table is
 complete, so a reader sees the previous output or the new one, never half of one.
@@ -35,6 +42,7 @@ from typing import Any
 from peergraph.ingest.dedupe import AUTHORSHIP_COLUMNS, merged_authorships
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.records import Parsed, RecordError, Repeat, WorkRecord
+from peergraph.pipeline import embeddings, entities, profiles
 from peergraph.pipeline.authors import (
     POSITION_BITS,
     bucketed,
@@ -55,16 +63,26 @@ from peergraph.pipeline.stages import (
     position,
     read_file,
 )
+from peergraph.profiles import figures
 
 WORK_COLUMNS = (
     "title string, abstract string, year int, publication_date string, type string,"
     " language string, volume string, issue string, pages string, url string,"
-    " cited_by_count long, cited_by_source string, cited_by_date string, dedupe_key string"
+    " cited_by_count long, cited_by_source string, cited_by_date string, dedupe_key string,"
+    " source_id long"
+)
+SOURCE_SCHEMA = (
+    "id long, openalex_id string, issn_l string, issns array<string>, name string,"
+    " short_name string, name_key string, type string, publisher string, homepage_url string"
+)
+INSTITUTION_SCHEMA = (
+    "id long, openalex_id string, ror string, name string, country_code string, type string,"
+    " domains array<string>, homepage_url string"
 )
 AUTHORSHIP_SCHEMA = (
     "work_id long, position int, raw_name string, given string, family string, orcid string,"
     " upstream_author_id string, raw_affiliations array<string>, is_corresponding boolean,"
-    " order_guessed boolean"
+    " order_guessed boolean, institution_ids array<long>"
 )
 BUCKET_AUTHORSHIPS = 100_000  # authorships per disambiguation bucket, about
 Report = Callable[[str], None]
@@ -94,6 +112,8 @@ class PipelineSummary:
     seconds: dict[str, float]
     out: Path
     rounds: int  # of the connected-groups propagation
+    inferred_topics: int = 0
+    records: int = 0  # author records (clusters)
 
 
 def run_pipeline(
@@ -103,10 +123,13 @@ def run_pipeline(
     report: Report | None = None,
     *,
     authors: bool = True,
+    profile: bool = True,
+    embed: str | None = None,
 ) -> PipelineSummary:
     """Read ``targets`` (in this order), de-duplicate their works, cluster their
-    authorships into author records (unless not ``authors``) and write the tables to
-    ``out``; returns what was read and written."""
+    authorships into author records (unless not ``authors``) and compute their profile
+    figures (unless not ``profile``), embed every work with the encoder ``embed`` (when
+    given), and write the tables to ``out``; returns what was read and written."""
     from pyspark import StorageLevel
 
     say = report or (lambda _message: None)
@@ -175,13 +198,36 @@ def run_pipeline(
     )
     by_work.count()
     timings["merge"] = time.monotonic() - mark
+
+    # venues and institutions: the writer's rule on the driver (pipeline/entities.py)
+    mark = time.monotonic()
+    say("entities: venues and institutions, by the writer's rule")
+    occurrences = by_work.flatMap(
+        lambda p: entities.work_occurrences(p[1], merged_authorships([r for _, r in p[1]]))
+    ).union(parsed.flatMap(lambda p: entities.entity_occurrences(p[0], p[1].item)))
+    resolved = entities.resolve(occurrences.reduceByKey(entities.first_met).collect())
+    resolved_b = sc.broadcast(resolved)
+    timings["entities"] = time.monotonic() - mark
+
     mark = time.monotonic()
     spark.createDataFrame(
-        by_work.map(lambda p: _work_row(p[0], p[1])),
+        [tuple(r[c.split()[0]] for c in SOURCE_SCHEMA.split(",")) for r in resolved.sources],
+        SOURCE_SCHEMA,
+    ).coalesce(1).write.parquet(str(partial / "sources"))
+    spark.createDataFrame(
+        [
+            tuple(r[c.split()[0]] for c in INSTITUTION_SCHEMA.split(","))
+            for r in resolved.institutions
+        ],
+        INSTITUTION_SCHEMA,
+    ).coalesce(1).write.parquet(str(partial / "institutions"))
+    spark.createDataFrame(
+        by_work.map(lambda p: _work_row(p[0], p[1], resolved_b.value)),
         f"id long, first_file int, first_record long, {WORK_COLUMNS}",
     ).write.parquet(str(partial / "works"))
     spark.createDataFrame(
-        by_work.flatMap(lambda p: _authorship_rows(p[0], p[1])), AUTHORSHIP_SCHEMA
+        by_work.flatMap(lambda p: _authorship_rows(p[0], p[1], resolved_b.value)),
+        AUTHORSHIP_SCHEMA,
     ).write.parquet(str(partial / "authorships"))
     # an identifier belongs to the work of the first record that carries it
     spark.createDataFrame(
@@ -209,11 +255,30 @@ def run_pipeline(
     ).write.parquet(str(partial / "issues"))
     timings["write"] = time.monotonic() - mark
 
+    inferred_topics = n_records = 0
     if authors:
         mark = time.monotonic()
         say("disambiguate: name counts, family scopes, clustering")
-        _disambiguate(spark, by_work, partial)
+        docs, clusters = _disambiguate(spark, by_work, resolved_b, partial)
         timings["disambiguate"] = time.monotonic() - mark
+        if profile:
+            mark = time.monotonic()
+            inferred_topics, n_records = _profiles(
+                spark, parsed, by_work, resolved_b, docs, clusters, partial, say
+            )
+            timings["profiles"] = time.monotonic() - mark
+        docs.unpersist()
+        clusters.unpersist()
+    if embed is not None:
+        mark = time.monotonic()
+        say(f"embed: {embed} vectors for every work")
+        spark.createDataFrame(
+            by_work.map(lambda p: (p[0], *_title_abstract(p[1]))).mapPartitions(
+                lambda works: embeddings.embed_partition(works, embed)
+            ),
+            embeddings.EMBEDDING_SCHEMA,
+        ).write.parquet(str(partial / "work_embeddings"))
+        timings["embed"] = time.monotonic() - mark
 
     mark = time.monotonic()
     counted = Counter(records.map(lambda r: (r[0], r[4], r[6])).countByValue())
@@ -233,15 +298,18 @@ def run_pipeline(
     _swap(partial, out)
     timings["write"] += time.monotonic() - mark
     timings["total"] = time.monotonic() - started
-    return PipelineSummary(summaries, n_works, n_identifiers, timings, out, rounds)
+    return PipelineSummary(
+        summaries, n_works, n_identifiers, timings, out, rounds, inferred_topics, n_records
+    )
 
 
-def _disambiguate(spark: Any, by_work: Any, partial: Path) -> None:
-    """Stage 3 (pipeline/authors.py): the ``author_clusters`` table."""
+def _disambiguate(spark: Any, by_work: Any, resolved: Any, partial: Path) -> tuple[Any, Any]:
+    """Stage 3 (pipeline/authors.py): the ``author_clusters`` table. Returns the work docs
+    and the clusters, cached for stage 4."""
     from pyspark import StorageLevel
 
     docs = by_work.map(
-        lambda p: pack(work_doc(p[0], [r for _, r in p[1]], merged_work(p[1])))
+        lambda p: pack(work_doc(p[0], p[1], merged_work(p[1]), resolved.value))
     ).persist(StorageLevel.MEMORY_AND_DISK)
     names = spark.createDataFrame(
         docs.flatMap(name_count_rows), "id long, first string, family string, key string"
@@ -257,23 +325,159 @@ def _disambiguate(spark: Any, by_work: Any, partial: Path) -> None:
         .flatMap(lambda doc: bucketed(doc, buckets))
         .groupByKey(numPartitions=buckets)
         .flatMap(lambda p: cluster_bucket(p[1]))
+        .persist(StorageLevel.MEMORY_AND_DISK)
     )
     spark.createDataFrame(
         clusters, "authorship_id long, cluster long, confidence float, method string"
     ).write.parquet(str(partial / "author_clusters"))
-    docs.unpersist()
+    return docs, clusters
 
 
-def _work_row(work_id: int, records: list[tuple[int, WorkRecord]]) -> tuple[Any, ...]:
+def _profiles(
+    spark: Any,
+    parsed: Any,
+    by_work: Any,
+    resolved: Any,
+    docs: Any,
+    clusters: Any,
+    partial: Path,
+    say: Report,
+) -> tuple[int, int]:
+    """Stage 4 (pipeline/profiles.py): topics, institutions, work topics, author records,
+    record topics, collaborations, trust items and profiles. Returns the counts of
+    inferred topics and of author records."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    sc = spark.sparkContext
+    say("profiles: inferring topics from titles and abstracts (on the driver)")
+    order, model = profiles.inferred(docs.map(lambda d: (d[0], d[1][3], d[1][4])).collect())
+    assigned = [
+        (work_id, (int(topic), round(float(score), 4)))
+        for work_id, topic, score in zip(order, model.assignment, model.score, strict=True)
+    ]
+    inferred_links = sc.parallelize(assigned, max(1, sc.defaultParallelism))
+    say("profiles: topics, institutions, collaborations, records, trust")
+    found = (
+        parsed.flatMap(lambda p: profiles.topic_occurrences(p[0], p[1].item))
+        .groupByKey()
+        .map(lambda p: (p[0], profiles.merged_entity(p[1])))
+        .collect()
+    )
+    topics = {
+        key: profiles.TopicInfo(row["taxonomy"], row["external_id"], row["name"])
+        for key, row in found
+    }
+    topic_rows = [
+        (key, row["taxonomy"], row["external_id"], row["name"], row["description"])
+        for key, row in found
+    ]
+    for index, (label, size) in enumerate(zip(model.labels, model.sizes, strict=True)):
+        key = profiles.inferred_key(index)
+        topics[key] = profiles.TopicInfo("inferred", f"k{index}", label)
+        description = f"inferred from titles and abstracts; {size:,} works"
+        topic_rows.append((key, "inferred", f"k{index}", label, description))
+    institutions = {
+        row["id"]: profiles.InstitutionInfo(row["name"], row["ror"], row["country_code"])
+        for row in resolved.value.institutions
+    }
+    spark.createDataFrame(topic_rows, profiles.TOPIC_SCHEMA).coalesce(1).write.parquet(
+        str(partial / "topics")
+    )
+    spark.createDataFrame(
+        by_work.flatMap(lambda p: profiles.work_topic_rows(p[0], (r for _, r in p[1]))).union(
+            inferred_links.map(lambda p: (p[0], profiles.inferred_key(p[1][0]), p[1][1], False))
+        ),
+        profiles.WORK_TOPIC_SCHEMA,
+    ).write.parquet(str(partial / "work_topics"))
+    topics_b, institutions_b = sc.broadcast(topics), sc.broadcast(institutions)
+
+    with_pid = (
+        spark.read.parquet(str(partial / "work_identifiers"))
+        .where(F.col("scheme").isin(*figures.PID_SCHEMES))
+        .select("work_id")
+        .distinct()
+        .rdd.map(lambda r: (r[0], True))
+    )
+    by_work_clusters = clusters.map(lambda c: (c[0] >> POSITION_BITS, (c[0], c[1], c[2])))
+    per_work = (
+        docs.map(lambda d: (d[0], d))
+        .groupWith(by_work_clusters, with_pid, inferred_links)
+        .flatMap(
+            lambda p: profiles.work_items(
+                next(iter(p[1][0])), p[1][1], bool(len(p[1][2])), next(iter(p[1][3]), None)
+            )
+        )
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    collaborations = (
+        per_work.filter(lambda x: x[0] == "pair")
+        .map(lambda x: x[1])
+        .groupByKey()
+        .flatMap(lambda p: profiles.collaboration_rows(p[0], p[1]))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    spark.createDataFrame(collaborations, profiles.COLLABORATION_SCHEMA).write.parquet(
+        str(partial / "collaborations")
+    )
+    close = (
+        collaborations.filter(lambda c: profiles.is_close(c[3]))
+        .map(lambda c: (c[0], 1))
+        .reduceByKey(lambda a, b: a + b)
+    )
+    records = (
+        per_work.filter(lambda x: x[0] == "item")
+        .map(lambda x: x[1])
+        .groupByKey()
+        .leftOuterJoin(close)
+        .map(
+            lambda p: profiles.record_figures(
+                p[0], p[1][0], p[1][1] or 0, topics_b.value, institutions_b.value
+            )
+        )
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    spark.createDataFrame(records.map(lambda r: r[0]), profiles.RECORD_SCHEMA).write.parquet(
+        str(partial / "author_records")
+    )
+    spark.createDataFrame(
+        records.flatMap(lambda r: r[1]), profiles.RECORD_TOPIC_SCHEMA
+    ).write.parquet(str(partial / "record_topics"))
+    spark.createDataFrame(records.flatMap(lambda r: r[2]), profiles.EVIDENCE_SCHEMA).write.parquet(
+        str(partial / "trust_evidence")
+    )
+    spark.createDataFrame(records.map(lambda r: r[3]), profiles.PROFILE_SCHEMA).write.parquet(
+        str(partial / "profiles")
+    )
+    n_records = records.count()
+    for cached in (per_work, collaborations, records):
+        cached.unpersist()
+    topics_b.destroy()
+    institutions_b.destroy()
+    return len(model.labels), n_records
+
+
+def _title_abstract(records: list[tuple[int, WorkRecord]]) -> tuple[str, str | None]:
     row = merged_work(records)
+    return row["title"], row["abstract"]
+
+
+def _work_row(
+    work_id: int, records: list[tuple[int, WorkRecord]], resolved: entities.Resolved
+) -> tuple[Any, ...]:
+    row = merged_work(records)
+    row["source_id"] = resolved.venue(records)
     file_index, number = position(records[0][0])
     return (work_id, file_index, number, *(row[c.split()[0]] for c in WORK_COLUMNS.split(",")))
 
 
-def _authorship_rows(work_id: int, records: list[tuple[int, WorkRecord]]) -> list[Any]:
+def _authorship_rows(
+    work_id: int, records: list[tuple[int, WorkRecord]], resolved: entities.Resolved
+) -> list[Any]:
     rows = merged_authorships([record for _, record in records])
+    institutions = resolved.authorship_institutions(records, rows)
     return [
-        (work_id, position, *(row[column] for column in AUTHORSHIP_COLUMNS))
+        (work_id, position, *(row[column] for column in AUTHORSHIP_COLUMNS), institutions[position])
         for position, row in enumerate(rows)
     ]
 

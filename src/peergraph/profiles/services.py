@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +36,7 @@ from peergraph.authors.order import packaged as name_order
 from peergraph.authors.services import LoadedCorpus, Written, load_corpus, name_rows, write_records
 from peergraph.db import generation
 from peergraph.db.base import utcnow
-from peergraph.profiles import trust
+from peergraph.profiles import figures, trust
 from peergraph.profiles.models import (
     CLOSE_STRENGTH,
     Collaboration,
@@ -48,9 +48,6 @@ from peergraph.profiles.topics import infer_topics
 from peergraph.search.text import text_index
 from peergraph.works.models import Topic, WorkTopic
 
-MAX_AUTHORS_FOR_COLLABORATION = 100
-TOP_TOPICS = 10
-INFERRED_WEIGHT_WITH_SOURCE_TOPICS = 0.3
 OWNED_SOURCES = ("imported works", "author disambiguation", "claims", "moderation")
 CHUNK = 20_000
 # An incremental rebuild becomes a full one when more than this share of the works
@@ -320,46 +317,25 @@ def _write_record_topics(conn: Connection, scope: Table | None) -> None:
         conn.execute(
             delete(record_topics_t).where(record_topics_t.c.record_id.in_(select(scope.c.id)))
         )
-    has_source = {
-        w
-        for (w,) in conn.execute(
-            text(
-                "SELECT DISTINCT wt.work_id FROM work_topics wt JOIN topics t ON t.id = wt.topic_id"
-                + (
-                    ""
-                    if scope is None
-                    else " JOIN authorships a ON a.work_id = wt.work_id"
-                    " JOIN authorship_links l ON l.authorship_id = a.id"
-                    + _only(scope, "l.record_id")
-                )
-                + " WHERE t.taxonomy IN ('openalex', 'arxiv')"
-            )
-        )
-    }
-    weights: dict[int, dict[int, float]] = defaultdict(lambda: defaultdict(float))
-    counts: dict[int, Counter[int]] = defaultdict(Counter)
+    links: dict[int, list[figures.TopicLink]] = defaultdict(list)
     query = text(
-        "SELECT l.record_id, a.work_id, wt.topic_id, wt.score, t.taxonomy"
-        " FROM authorship_links l JOIN authorships a ON a.id = l.authorship_id"
+        "SELECT l.record_id, a.work_id, wt.topic_id, wt.score, t.taxonomy, t.name,"
+        " t.external_id FROM authorship_links l JOIN authorships a ON a.id = l.authorship_id"
         " JOIN work_topics wt ON wt.work_id = a.work_id JOIN topics t ON t.id = wt.topic_id"
         + _only(scope, "l.record_id")
         + " WHERE t.taxonomy IN ('openalex', 'arxiv', 'inferred')"
     )
-    for record_id, work_id, topic_id, score, taxonomy in conn.execute(query):
-        weight = 1.0 if score is None or taxonomy == "inferred" else float(score)
-        if taxonomy == "inferred" and work_id in has_source:
-            weight *= INFERRED_WEIGHT_WITH_SOURCE_TOPICS
-        weights[record_id][topic_id] += weight
-        counts[record_id][topic_id] += 1
+    for record_id, *link in conn.execute(query):
+        links[record_id].append(figures.TopicLink(*link))
     rows = [
         {
             "record_id": record_id,
-            "topic_id": topic_id,
-            "weight": round(weight, 4),
-            "works_count": counts[record_id][topic_id],
+            "topic_id": figure.topic,
+            "weight": figure.weight,
+            "works_count": figure.works_count,
         }
-        for record_id, topic_weights in weights.items()
-        for topic_id, weight in sorted(topic_weights.items(), key=lambda kv: -kv[1])[:TOP_TOPICS]
+        for record_id, record_links in links.items()
+        for figure in figures.record_topics(record_links)
     ]
     _insert_chunks(conn, record_topics_t, rows)
 
@@ -401,25 +377,17 @@ def _write_collaborations(conn: Connection, scope: Table | None) -> set[int]:
         )
     ):
         by_work[work_id].append(record_id)
-    joint: Counter[tuple[int, int]] = Counter()
-    strength: dict[tuple[int, int], float] = defaultdict(float)
+    shares: dict[tuple[int, int], list[float]] = defaultdict(list)
     for records in by_work.values():
-        n = len(records)
-        if n < 2 or n > MAX_AUTHORS_FOR_COLLABORATION:
-            continue
-        unique = sorted(set(records))
-        share = 1.0 / (n - 1)  # Newman (2001): a paper's weight spread over its co-authors
-        for i, a in enumerate(unique):
-            for b in unique[i + 1 :]:
-                joint[(a, b)] += 1
-                strength[(a, b)] += share
+        for a, b, share in figures.collaboration_shares(records):
+            shares[(a, b)].append(share)
     rows = []
-    for (a, b), count in joint.items():
+    for (a, b), pair_shares in shares.items():
         if scope is not None:
             if a not in wanted and b not in wanted:
                 continue
             neighbours.update((a, b))
-        value = round(strength[(a, b)], 4)
+        count, value = len(pair_shares), figures.strength(pair_shares)
         rows.append({"record_id": a, "coauthor_id": b, "joint_works": count, "strength": value})
         rows.append({"record_id": b, "coauthor_id": a, "joint_works": count, "strength": value})
     _insert_chunks(conn, collaborations_t, rows)
@@ -461,25 +429,15 @@ def _write_profiles(conn: Connection, scope: Table | None) -> int:
             {"s": CLOSE_STRENGTH},
         ).all()
     )
-    topic_counts: dict[int, int] = dict(
-        conn.execute(
-            text(
-                "SELECT record_id, count(*) FROM record_topics rt"
-                + _only(scope, "rt.record_id")
-                + " GROUP BY record_id"
-            )
-        ).all()
-    )
-    top_topics: dict[int, list[str]] = defaultdict(list)
-    for record_id, name in conn.execute(
+    top_topics: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for record_id, weight, name, taxonomy, external_id in conn.execute(
         text(
-            "SELECT rt.record_id, t.name FROM record_topics rt JOIN topics t ON t.id = rt.topic_id"
+            "SELECT rt.record_id, rt.weight, t.name, t.taxonomy, t.external_id"
+            " FROM record_topics rt JOIN topics t ON t.id = rt.topic_id"
             + _only(scope, "rt.record_id")
-            + " ORDER BY rt.record_id, rt.weight DESC"
         )
     ):
-        if len(top_topics[record_id]) < 3:
-            top_topics[record_id].append(name)
+        top_topics[record_id].append(figures.topic_order(weight, name, taxonomy, external_id))
     affiliations = _latest_affiliations(conn, scope)
     claim_facts = _claim_facts(conn, scope)
 
@@ -506,16 +464,19 @@ def _write_profiles(conn: Connection, scope: Table | None) -> int:
     evidence_rows: list[dict[str, Any]] = []
     profile_rows: list[dict[str, Any]] = []
     for record_id, orcid, upstream, confidence, works in records:
-        items = trust.imported_evidence(
+        ranked = sorted(top_topics.get(record_id, []))
+        facts = figures.RecordFacts(
             orcid=orcid,
             upstream_ids=upstream or [],
-            mean_confidence=float(confidence),
-            works_with_pid=int(pid_works.get(record_id, 0)),
+            confidence=float(confidence),
             works=works,
+            works_with_pid=int(pid_works.get(record_id, 0)),
+            top_topics=[name for _weight, name, *_ in ranked],
+            topics_count=len(ranked),
+            close_collaborators=int(close.get(record_id, 0)),
+            affiliations=affiliations.get(record_id),
         )
-        facts = claim_facts.get(record_id, trust.ClaimFacts())
-        items += trust.claim_evidence(facts)
-        score, _ = trust.score_ledger(items + manual[record_id])
+        items, figures_ = figures.snapshot(facts, claim_facts.get(record_id), manual[record_id])
         evidence_rows.extend(
             {
                 "record_id": record_id,
@@ -527,20 +488,8 @@ def _write_profiles(conn: Connection, scope: Table | None) -> int:
                 "detail": i.detail,
             }
             for i in items
-            if i.points or i.component == "identity"
         )
-        profile_rows.append(
-            {
-                "record_id": record_id,
-                "description": describe(top_topics.get(record_id, [])),
-                "affiliations": affiliations.get(record_id),
-                "verification_level": trust.verification_level(orcid, upstream or [], facts.level),
-                "trust_score": score,
-                "topics_count": int(topic_counts.get(record_id, 0)),
-                "close_collaborators_count": int(close.get(record_id, 0)),
-                "computed_at": now,
-            }
-        )
+        profile_rows.append({"record_id": record_id, **figures_, "computed_at": now})
     _insert_chunks(conn, trust_t, evidence_rows)
     _insert_chunks(conn, profiles_t, profile_rows)
     return len(profile_rows)
@@ -634,52 +583,36 @@ def refresh_profiles(conn: Connection, record_ids: set[int], *, with_collaborato
 
 
 def _latest_affiliations(conn: Connection, scope: Table | None) -> dict[int, list[dict[str, Any]]]:
-    """Institutions named on the record's most recent works that name any."""
-    latest: dict[int, tuple[int, dict[int, dict[str, Any]]]] = {}
-    for record_id, year, inst_id, name, ror, country in conn.execute(
+    """Each record's affiliations (``figures.latest_affiliations``)."""
+    institutions: dict[int, list[figures.InstitutionLink]] = defaultdict(list)
+    for record_id, *link in conn.execute(
         text(
-            "SELECT l.record_id, coalesce(w.year, 0), i.id, i.name, i.ror, i.country_code"
+            "SELECT l.record_id, coalesce(w.year, 0), w.id, i.id, i.name, i.ror, i.country_code"
             " FROM authorship_links l JOIN authorships a ON a.id = l.authorship_id"
             " JOIN works w ON w.id = a.work_id"
             " JOIN authorship_institutions ai ON ai.authorship_id = a.id"
-            " JOIN institutions i ON i.id = ai.institution_id"
-            + _only(scope, "l.record_id")
-            # a total order: the same three institutions on every database and every run
-            + " ORDER BY l.record_id, 2 DESC, w.id DESC, i.id"
+            " JOIN institutions i ON i.id = ai.institution_id" + _only(scope, "l.record_id")
         )
     ):
-        current = latest.get(record_id)
-        if current is None or year > current[0]:
-            latest[record_id] = (year, {})
-            current = latest[record_id]
-        if year == current[0]:
-            current[1][inst_id] = {
-                "id": inst_id,
-                "name": name,
-                "ror": ror,
-                "country_code": country,
-                "year": year or None,
-            }
-    result = {r: list(insts.values())[:3] for r, (_y, insts) in latest.items()}
-    for record_id, year, raw in conn.execute(
+        institutions[record_id].append(figures.InstitutionLink(*link))
+    raw: dict[int, list[tuple[int, int, int, list[str] | None]]] = defaultdict(list)
+    for record_id, year, work_id, authorship_id, strings in conn.execute(
         text(
-            "SELECT l.record_id, coalesce(w.year, 0), a.raw_affiliations"
+            "SELECT l.record_id, coalesce(w.year, 0), w.id, a.id, a.raw_affiliations"
             " FROM authorship_links l JOIN authorships a ON a.id = l.authorship_id"
             " JOIN works w ON w.id = a.work_id"
             + _only(scope, "l.record_id")
             + " WHERE a.raw_affiliations IS NOT NULL"
-            # undated works last on both databases (PostgreSQL sorts NULL first in DESC)
-            " ORDER BY 2 DESC, w.id DESC, a.id"
         )
     ):
-        if record_id in result:
-            continue
-        strings = json.loads(raw) if isinstance(raw, str) else raw
-        if strings:
-            result[record_id] = [
-                {"name": s, "ror": None, "country_code": None, "year": year or None}
-                for s in strings[:2]
-            ]
+        if record_id not in institutions:
+            listed = json.loads(strings) if isinstance(strings, str) else strings
+            raw[record_id].append((year, work_id, authorship_id, listed))
+    result = {}
+    for record_id in set(institutions) | set(raw):
+        found = figures.latest_affiliations(institutions.get(record_id, []), raw.get(record_id, []))
+        if found is not None:
+            result[record_id] = found
     return result
 
 
@@ -704,18 +637,3 @@ def is_stale(engine: Engine) -> bool:
     if last is None or not last.model.startswith(model_fingerprint(packaged())):
         return True
     return last_profile is None or str(last_import) > str(last_profile)
-
-
-def describe(topics: list[str]) -> str | None:
-    """One plain sentence from the top topics: "Works on a, b and c"."""
-    names = []
-    for topic in topics:  # a label's first phrase names it: "Reinforcement learning · offline"
-        short = topic.split(" · ")[0].strip()
-        short = short if short.isupper() else short[:1].lower() + short[1:]
-        if short and short not in names:
-            names.append(short)
-    if not names:
-        return None
-    if len(names) == 1:
-        return f"Works on {names[0]}"
-    return f"Works on {', '.join(names[:-1])} and {names[-1]}"
