@@ -6,9 +6,9 @@ its partition's works in chunks, one onnxruntime thread per task: the executor's
 are its tasks. The text is ``search.semantic.work_text``, what `peergraph embed` encodes,
 and the vector is stored as the store stores it (float32 bytes).
 
-Vectors agree with `peergraph embed`'s to cosine ≥ 0.999, not bit for bit: the int8
-build quantises activations per batch, and the batches (texts of similar length) are
-made of other works here.
+A vector is a function of its text only (the encoder runs one text at a time: its int8
+build quantises activations with one scale per run, docs/search.md), so the vectors are
+`peergraph embed`'s, whatever works share a partition.
 """
 
 from __future__ import annotations

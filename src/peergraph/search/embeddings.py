@@ -12,8 +12,11 @@ dequantises them to float32 on every run and guards each softmax against NaN; th
 use rewrites it once into a cached build without the guards and with real int8 matrix
 products (per-channel weights, dynamic activations) — 2.2× sentence-transformers on this
 CPU at 0.995 cosine to its vectors. ``minilm-f32`` is the same rewrite kept in float32
-(0.9994 cosine, 1.1×). Texts are tokenised in one call, sorted by length and batched so
-padding is minimal, and truncated to ``max_tokens`` (256, the model's training length).
+(0.9994 cosine, 1.1×). Texts are tokenised in one call and truncated to ``max_tokens``
+(256, the model's training length), and run one per session run by default: the int8
+build quantises activations with one scale per run, so in a batch a text's vector would
+depend on its batch-mates (docs/search.md, "One text per run"). A larger ``batch_size``
+sorts texts by length so that padding stays minimal.
 """
 
 from __future__ import annotations
@@ -147,7 +150,7 @@ class MiniLMOnnxEncoder:
         *,
         quantize: bool = True,
         max_tokens: int = 256,
-        batch_size: int = 4,
+        batch_size: int = 1,
         threads: int | None = None,
         cache_dir: Path | None = None,
     ) -> None:
