@@ -1,7 +1,7 @@
 """The Spark pipeline on the whole shared corpus: per-stage time at local[1] and local[2]
 in one run, and (``--check``) its equality with `peergraph import` of the same files.
 
-    .venv/bin/python benchmarks/scale/stages.py [--cores 1,2] [--check] [--keep DIR]
+    .venv/bin/python benchmarks/scale/stages.py [--cores 1,2] [--check] [--keep DIR] [--json F]
 
 Each pipeline run is a fresh child process (its own JVM). Reported per run: wall time
 per stage, records per second, and the peak RSS of the driver and of the largest child
@@ -99,6 +99,7 @@ def child(master: str, out: Path) -> None:
     spark = spark_session(master, driver_memory="4g")
     start_up = time.perf_counter() - started
     summary = run_pipeline(spark, expand_paths(shared_files()), out)
+    authorships = spark.read.parquet(str(out / "authorships")).count()
     spark.stop()
     print(
         json.dumps(
@@ -110,6 +111,8 @@ def child(master: str, out: Path) -> None:
                 "works": summary.works,
                 "identifiers": summary.identifiers,
                 "rounds": summary.rounds,
+                "authorships": authorships,
+                "author_records": summary.records,
                 "driver_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "largest_rss_mb": memory.largest,
                 "largest_process": memory.largest_name,
@@ -204,6 +207,9 @@ def main() -> int:
     parser.add_argument("--cores", default="1,2", help="local[N] runs, in this order")
     parser.add_argument("--check", action="store_true", help="compare with peergraph import")
     parser.add_argument("--keep", type=Path, help="keep the outputs in this folder")
+    parser.add_argument(
+        "--json", type=Path, help="also write the runs' figures here (for projection.py)"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -250,6 +256,9 @@ def main() -> int:
                 for stage, seconds in run["seconds"].items()
             )
             print(f"speed-up local[{cores}] over local[1]: {ups}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(runs, indent=1))
     if args.check:
         cores = 2 if 2 in runs else max(runs)
         return check(scratch / f"out{cores}", scratch)

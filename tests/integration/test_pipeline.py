@@ -28,6 +28,7 @@ from peergraph.pipeline.compare import (
     unexplained,
 )
 from peergraph.pipeline.embeddings import vector
+from peergraph.pipeline.load import LoadRefused, load_output
 from peergraph.pipeline.run import run_pipeline
 from peergraph.pipeline.session import SparkUnavailable, spark_session
 from peergraph.profiles.services import rebuild
@@ -98,6 +99,16 @@ def test_pipeline_equals_import(spark, test_data, shared_data, tmp_path):
         store_profiles(engine), parquet_profiles(spark, tmp_path / "out"), limit=100_000
     )
     assert unexplained(found, agreed) == {}
+    # stage 6: the output loaded into an empty store is the imported and rebuilt store
+    loaded = store_engine(tmp_path / "loaded")
+    loaded_summary = load_output(loaded, spark, tmp_path / "out")
+    assert loaded_summary.works == summary.works
+    assert differences(store_tables(engine), store_tables(loaded)) == {}
+    again = agreement(store_clusters(engine), store_clusters(loaded), limit=10_000)
+    assert again.b_cubed.f1 == agreed.b_cubed.f1 and again.only_store == again.only_pipeline == 0
+    assert unexplained(differences(store_profiles(engine), store_profiles(loaded)), again) == {}
+    with pytest.raises(LoadRefused, match="already holds imports"):
+        load_output(loaded, spark, tmp_path / "out")
     assert len(store["works"]) == summary.works > 6000
     assert len(store["work_records"]) > len(store["works"])  # some records merged
     reasons = {reason for _, _, _, reason, _ in store["issues"]}

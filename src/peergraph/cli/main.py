@@ -9,7 +9,7 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -1136,6 +1136,24 @@ def pipeline(
         str | None,
         typer.Option("--format", "-f", help="Override format detection (as for import)."),
     ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Then load the output into the (empty) store at this URL, as `peergraph"
+            " load` does: postgresql+psycopg://… or sqlite:///….",
+            show_default=False,
+        ),
+    ] = None,
+    embed: Annotated[
+        bool,
+        typer.Option(
+            "--embed",
+            help="Also embed every work for the semantic index (the work_embeddings table):"
+            " the same encoder and vectors as `peergraph embed`, one model per Spark"
+            " worker. About 25 works/s per core here.",
+        ),
+    ] = False,
 ) -> None:
     """Run the bulk path on Apache Spark: read the sources with the importer's parsers in
     Spark tasks (one per file), de-duplicate works under the store's rules with joins,
@@ -1153,6 +1171,7 @@ def pipeline(
     from peergraph.ingest.records import FormatError
     from peergraph.pipeline.run import run_pipeline
     from peergraph.pipeline.session import SparkUnavailable, spark_session
+    from peergraph.search.semantic import DEFAULT_ENCODER
 
     if fmt is not None and fmt not in FORMATS:
         err.print(f"error: unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
@@ -1162,6 +1181,14 @@ def pipeline(
     except FormatError as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from exc
+    if embed:
+        from peergraph.search.embeddings import EncoderUnavailable, load_encoder
+
+        try:  # here, before Spark starts; it also tunes the model once for the workers
+            load_encoder(DEFAULT_ENCODER, threads=1)
+        except EncoderUnavailable as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(2) from exc
     if out_dir.exists() and not (out_dir / "files").is_dir() and any(out_dir.iterdir()):
         err.print(f"error: {out_dir} holds something other than a pipeline output; not replaced")
         raise typer.Exit(2)
@@ -1171,7 +1198,15 @@ def pipeline(
         err.print(f"error: {exc}")
         raise typer.Exit(2) from exc
     try:
-        summary = run_pipeline(spark, targets, out_dir, report=lambda line: err.print(line))
+        summary = run_pipeline(
+            spark,
+            targets,
+            out_dir,
+            report=lambda line: err.print(line),
+            embed=DEFAULT_ENCODER if embed else None,
+        )
+        if database is not None:
+            _load_into(database, spark, out_dir)
     finally:
         spark.stop()
     for item in summary.files:
@@ -1193,6 +1228,61 @@ def pipeline(
     )
     if all(item.error or item.records_read == 0 for item in summary.files):
         raise typer.Exit(1)
+
+
+def _load_into(url: str, spark: Any, out_dir: Path) -> None:
+    """`peergraph pipeline --database URL`: the output into that store."""
+    from peergraph.db import SchemaOutOfDate, create_db_engine, ensure_schema
+    from peergraph.pipeline.load import LoadRefused, load_output
+
+    engine = create_db_engine(dataclasses.replace(state.settings, database_url=url))
+    state.engines.append(engine)
+    try:
+        ensure_schema(engine)
+        loaded = load_output(engine, spark, out_dir, report=lambda line: err.print(line))
+    except (SchemaOutOfDate, LoadRefused) as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    out.print(f"loaded {loaded.works:,} works and {loaded.records:,} author records into the store")
+
+
+@app.command("load")
+def load(
+    out_dir: Annotated[
+        Path,
+        typer.Argument(help="A `peergraph pipeline` output folder.", show_default=False),
+    ],
+) -> None:
+    """Fill an empty store from a `peergraph pipeline` output, in one transaction: works,
+    venues, institutions, topics, import runs, author records, profiles and (when the run
+    embedded) the semantic index, with the ids the pipeline gave them. The store is the
+    one `--data-dir` or PEERGRAPH_DATABASE_URL names (SQLite or PostgreSQL). Reading
+    Parquet needs pyspark and Java, as the pipeline does. Refuses a store that already
+    holds imports (docs/pipeline.md)."""
+    from peergraph.pipeline.load import LoadRefused, load_output
+    from peergraph.pipeline.session import SparkUnavailable, spark_session
+
+    if not out_dir.is_dir():
+        err.print(f"error: {out_dir}: no such folder")
+        raise typer.Exit(2)
+    engine = _engine()
+    try:
+        spark = spark_session("local[1]", driver_memory="2g")
+    except SparkUnavailable as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        summary = load_output(engine, spark, out_dir, report=lambda line: err.print(line))
+    except LoadRefused as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        spark.stop()
+    out.print(
+        f"loaded {summary.works:,} works, {summary.authorships:,} authorships,"
+        f" {summary.records:,} author records, {summary.vectors:,} vectors"
+        f" from {summary.imports} files"
+    )
 
 
 from peergraph.cli.admin import admin_app  # noqa: E402  (it uses this module's helpers)

@@ -20,6 +20,7 @@ Venues and institutions carry the ids the store's writer would give them
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -169,9 +170,10 @@ def bucketed(packed: Packed, buckets: int) -> list[tuple[int, tuple[str, Packed]
 
 def cluster_bucket(
     items: Iterable[tuple[str, Packed]], use_upstream_ids: bool = True
-) -> Iterator[tuple[int, int, float, str]]:
+) -> Iterator[tuple[int, int, float, str, str | None]]:
     """Cluster the blocks of the family scopes in one bucket: ``(authorship id, id of its
-    cluster's first authorship, confidence, method)`` for each of their authorships.
+    cluster's first authorship, confidence, method, evidence as JSON)`` for each of their
+    authorships (the evidence names its partner by the pipeline's authorship id).
 
     The bucket's corpus holds every work of each of its scopes (each once), so every
     feature of their blocks is what a full rebuild computes; one corpus and one
@@ -208,9 +210,7 @@ def cluster_bucket(
     )
     corpus = build_corpus(rows, counting).corpus
     blocks = {b for b in corpus.blocks if family_scope(b) in scopes}
-    result = disambiguation.cluster(
-        corpus, use_upstream_ids=use_upstream_ids, only_blocks=blocks, explain=False
-    )
+    result = disambiguation.cluster(corpus, use_upstream_ids=use_upstream_ids, only_blocks=blocks)
     ids = corpus.authorship_ids
     for row, label in enumerate(result.labels.tolist()):
         if label >= 0:
@@ -219,6 +219,7 @@ def cluster_bucket(
                 int(ids[label]),
                 float(result.confidence[row]),
                 result.method[row],
+                json.dumps(result.evidence[row]) if result.evidence[row] else None,
             )
 
 

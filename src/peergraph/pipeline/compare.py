@@ -57,6 +57,12 @@ def store_tables(engine: Engine) -> Tables:
         counts = conn.execute(
             text("SELECT id, records_read, records_skipped FROM imports ORDER BY id")
         ).all()
+        references = conn.execute(
+            text(
+                "SELECT citing_work_id, target_scheme, target_value, cited_work_id"
+                " FROM work_references"
+            )
+        ).all()
         links = conn.execute(
             text(
                 "SELECT a.work_id, a.position, ai.institution_id FROM authorship_institutions ai"
@@ -75,6 +81,7 @@ def store_tables(engine: Engine) -> Tables:
         "issues": {(file_of[i], n, line, reason, bool(s)) for i, n, line, reason, s in issues},
         "files": {(file_of[i], read, skipped) for i, read, skipped in counts},
         "authorship_institutions": {tuple(row) for row in links},
+        "work_references": {tuple(row) for row in references},
         "sources": {_entity(row, SOURCE_FIELDS) for row in sources},
         "institutions": {_entity(row, INSTITUTION_FIELDS) for row in institutions},
     }
@@ -104,6 +111,10 @@ def parquet_tables(spark: Any, out: Path) -> Tables:
             tuple(row) for row in rows("issues", ["file", "number", "line", "reason", "skipped"])
         },
         "files": {tuple(row) for row in rows("files", ["file", "records_read", "skipped"])},
+        "work_references": {
+            tuple(row)
+            for row in rows("work_references", ["work_id", "scheme", "value", "cited_work_id"])
+        },
         "authorship_institutions": {
             (w, p, i)
             for w, p, ids in rows("authorships", ["work_id", "position", "institution_ids"])

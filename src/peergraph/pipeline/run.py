@@ -13,9 +13,11 @@ Output folder, one Parquet table per sub-folder:
 - ``authorships``: one row per author of a work (``work_id``, ``position`` and the
   columns of the store's ``authorships`` table);
 - ``work_identifiers``: ``work_id``, ``scheme``, ``value``;
+- ``work_references``: ``work_id``, ``scheme``, ``value`` of each work's references, and
+  ``cited_work_id`` where a work here has that identifier;
 - ``author_clusters``: one row per authorship: ``authorship_id`` (work id × 2²⁰ +
   position), ``cluster`` (the id of the cluster's first authorship: one author record),
-  confidence and method, as a full ``peergraph rebuild`` gives them;
+  confidence, method and evidence (JSON), as a full ``peergraph rebuild`` gives them;
 - stage 4, records named by their cluster: ``author_records``, ``record_topics``,
   ``collaborations`` (both directions), ``trust_evidence``, ``profiles``; and
   ``topics`` (source-given and inferred, by key ``taxonomy:external id``),
@@ -131,6 +133,7 @@ def run_pipeline(
     figures (unless not ``profile``), embed every work with the encoder ``embed`` (when
     given), and write the tables to ``out``; returns what was read and written."""
     from pyspark import StorageLevel
+    from pyspark.sql import functions as F
 
     say = report or (lambda _message: None)
     sc = spark.sparkContext
@@ -238,6 +241,16 @@ def run_pipeline(
         .map(lambda p: (p[1][1][0], p[1][0][0], p[1][0][1])),
         "work_id long, scheme string, value string",
     ).write.parquet(str(partial / "work_identifiers"))
+    # references: every record's, once per work; resolved where a work here has the id
+    identifiers = spark.read.parquet(str(partial / "work_identifiers")).select(
+        F.col("scheme"), F.col("value"), F.col("work_id").alias("cited_work_id")
+    )
+    spark.createDataFrame(
+        by_work.flatMap(lambda p: _reference_rows(p[0], p[1])),
+        "work_id long, scheme string, value string",
+    ).join(identifiers, ["scheme", "value"], "left").select(
+        "work_id", "scheme", "value", "cited_work_id"
+    ).write.parquet(str(partial / "work_references"))
     records = (
         parsed.map(lambda p: (p[0], _outline(p[1])))  # only what the table needs crosses
         .leftOuterJoin(assignment)
@@ -328,7 +341,8 @@ def _disambiguate(spark: Any, by_work: Any, resolved: Any, partial: Path) -> tup
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     spark.createDataFrame(
-        clusters, "authorship_id long, cluster long, confidence float, method string"
+        clusters,
+        "authorship_id long, cluster long, confidence float, method string, evidence string",
     ).write.parquet(str(partial / "author_clusters"))
     return docs, clusters
 
@@ -455,6 +469,11 @@ def _profiles(
     topics_b.destroy()
     institutions_b.destroy()
     return len(model.labels), n_records
+
+
+def _reference_rows(work_id: int, records: list[tuple[int, WorkRecord]]) -> list[Any]:
+    found = dict.fromkeys(ref for _, record in records for ref in record.references)
+    return [(work_id, scheme, value) for scheme, value in found]
 
 
 def _title_abstract(records: list[tuple[int, WorkRecord]]) -> tuple[str, str | None]:

@@ -1,0 +1,387 @@
+"""Stage 6: a pipeline output into a store (SQLite, or PostgreSQL), in one transaction.
+
+`peergraph load DIR` (and `peergraph pipeline … --database URL`) fills an empty store
+from the Parquet tables: works with their ids, venues and institutions with the ids the
+writer's rule gave them, authorships, identifiers, references, topics, the import runs
+with their records' outcomes and problems, author records with their links, names,
+profiles, collaborations, topics and trust items, the rebuild that made them, and (when
+the run embedded) the semantic index. Everything is written in one transaction, so a
+reader sees the store before the load or after it, never half of it; on PostgreSQL the
+rows go in with ``COPY`` (db/copy.py) and the id sequences move past the loaded ids.
+
+Ids: works, venues and institutions keep the pipeline's (the store's own ids for the
+same files); authorships are numbered in (work, position) order and author records in
+the order of their first authorship, as a full rebuild numbers new records.
+
+Only an empty store is loaded: merging a run into a store with owned state (claims,
+follows, corrections) is not built yet (docs/pipeline.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, insert, text
+
+from peergraph.authors.features import coauthor_key
+from peergraph.authors.model import packaged
+from peergraph.authors.names import family_scope, first_name
+from peergraph.authors.services import name_keys
+from peergraph.db import generation
+from peergraph.db.base import Base, utcnow
+from peergraph.db.copy import copy_rows, move_sequences
+from peergraph.pipeline.authors import POSITION_BITS
+from peergraph.profiles.services import model_fingerprint
+from peergraph.search.text import text_index
+
+CHUNK = 10_000
+Report = Callable[[str], None]
+
+
+class LoadRefused(RuntimeError):
+    """The store or the folder cannot be loaded; the message says why."""
+
+
+@dataclass
+class LoadSummary:
+    works: int
+    authorships: int
+    records: int
+    vectors: int
+    imports: int
+
+
+def table(name: str) -> Table:
+    return Base.metadata.tables[name]
+
+
+def load_output(engine: Engine, spark: Any, out: Path, report: Report | None = None) -> LoadSummary:
+    """Load the pipeline output in ``out`` into the empty store behind ``engine``."""
+    say = report or (lambda _m: None)
+    out = out.resolve()
+    for needed in ("files", "works", "authorships", "author_clusters", "author_records"):
+        if not (out / needed).is_dir():
+            raise LoadRefused(
+                f"{out} is not a whole pipeline output (no {needed} table): run"
+                " `peergraph pipeline` with author records and profiles first"
+            )
+    with engine.connect() as conn:
+        if (
+            conn.execute(text("SELECT count(*) FROM works")).scalar()
+            or conn.execute(text("SELECT count(*) FROM imports")).scalar()
+        ):
+            raise LoadRefused(
+                "the store already holds imports; `peergraph load` fills an empty store"
+                " (merging a pipeline run into a store with owned state is not built yet)"
+            )
+
+    def rows(name: str) -> Iterator[dict[str, Any]]:
+        if not (out / name).is_dir():
+            return iter(())
+        frame = spark.read.parquet(str(out / name))
+        return (row.asDict(recursive=True) for row in frame.toLocalIterator())
+
+    now = utcnow()
+    with engine.begin() as conn:
+        writer = _Writer(conn)
+        say("load: import runs, venues, institutions, topics")
+        imports: dict[int, int] = {}
+        for f in sorted(rows("files"), key=lambda r: r["file"]):
+            imports[f["file"]] = writer.one(
+                "imports",
+                {
+                    "path": f["path"],
+                    "file_sha256": f["sha256"] or "",
+                    "file_size": f["size"] or 0,
+                    "format": f["format"],
+                    "status": _status(f),
+                    "started_at": now,
+                    "finished_at": now,
+                    "records_read": f["records_read"],
+                    "records_imported": f["created"] + f["entities"],
+                    "records_merged": f["merged"],
+                    "records_skipped": f["skipped"],
+                    "checkpoint": f["records_read"],
+                    "message": f["error"],
+                },
+            )
+        writer.many("sources", rows("sources"))
+        writer.many("institutions", rows("institutions"))
+        topic_ids: dict[str, int] = {}
+        for t in rows("topics"):
+            topic_ids[t["key"]] = writer.one(
+                "topics",
+                {
+                    "taxonomy": t["taxonomy"],
+                    "external_id": t["external_id"],
+                    "name": t["name"],
+                    "description": t["description"],
+                },
+            )
+
+        say("load: works, identifiers, references, topics")
+        first = last = 0
+        count = 0
+
+        def works() -> Iterator[dict[str, Any]]:
+            nonlocal first, last, count
+            for w in rows("works"):
+                first = min(first or w["id"], w["id"])
+                last = max(last, w["id"])
+                count += 1
+                w.pop("first_file")
+                w.pop("first_record")
+                yield {**w, "created_at": now, "updated_at": now}
+
+        writer.many("works", works())
+        if count:
+            text_index(conn).add_works(conn, first, last)
+        writer.many("work_identifiers", rows("work_identifiers"))
+        writer.many(
+            "work_references",
+            (
+                {
+                    "citing_work_id": r["work_id"],
+                    "target_scheme": r["scheme"],
+                    "target_value": r["value"],
+                    "cited_work_id": r["cited_work_id"],
+                }
+                for r in rows("work_references")
+            ),
+        )
+        writer.many(
+            "work_topics",
+            (
+                {**r, "topic_id": topic_ids[r.pop("topic")], "is_primary": bool(r["is_primary"])}
+                for r in rows("work_topics")
+            ),
+        )
+        vectors = writer.many(
+            "work_embeddings",
+            ({**v, "vector": bytes(v["vector"])} for v in rows("work_embeddings")),
+        )
+
+        say("load: authorships, names, institutions")
+        authorship_ids: dict[int, int] = {}
+
+        def authorships() -> Iterator[dict[str, Any]]:
+            ordered = sorted(rows("authorships"), key=lambda a: (a["work_id"], a["position"]))
+            for number, a in enumerate(ordered, start=1):
+                authorship_ids[(a["work_id"] << POSITION_BITS) | a["position"]] = number
+                a["institution_ids"] = a.pop("institution_ids") or []
+                yield {"id": number, **a}
+
+        listed = list(authorships())
+        writer.many(
+            "authorships", ({k: v for k, v in a.items() if k != "institution_ids"} for a in listed)
+        )
+        writer.many(
+            "authorship_institutions",
+            (
+                {"authorship_id": a["id"], "institution_id": i}
+                for a in listed
+                for i in a["institution_ids"]
+            ),
+        )
+        writer.many("authorship_names", (_name_row(a) for a in listed))
+        del listed
+
+        say("load: author records, links and profiles")
+        records = sorted(rows("author_records"), key=lambda r: r["cluster"])
+        record_ids = {r["cluster"]: number for number, r in enumerate(records, start=1)}
+        writer.many(
+            "author_records",
+            (
+                {
+                    "id": record_ids[r.pop("cluster")],
+                    **r,
+                    "name_variants": r["name_variants"] or [],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for r in records
+            ),
+        )
+        writer.many(
+            "authorship_links",
+            (
+                {
+                    "authorship_id": authorship_ids[c["authorship_id"]],
+                    "record_id": record_ids[c["cluster"]],
+                    "confidence": float(c["confidence"]),
+                    "method": c["method"],
+                    "evidence": _evidence(c.get("evidence"), authorship_ids),
+                }
+                for c in rows("author_clusters")
+            ),
+        )
+        writer.many(
+            "record_topics",
+            (
+                {
+                    "record_id": record_ids[r["cluster"]],
+                    "topic_id": topic_ids[r["topic"]],
+                    "weight": r["weight"],
+                    "works_count": r["works_count"],
+                }
+                for r in rows("record_topics")
+            ),
+        )
+        writer.many(
+            "collaborations",
+            (
+                {
+                    "record_id": record_ids[c["cluster"]],
+                    "coauthor_id": record_ids[c["coauthor"]],
+                    "joint_works": c["joint_works"],
+                    "strength": c["strength"],
+                }
+                for c in rows("collaborations")
+            ),
+        )
+        writer.many(
+            "trust_evidence",
+            (
+                {"record_id": record_ids[e.pop("cluster")], **e, "observed_at": now}
+                for e in rows("trust_evidence")
+            ),
+        )
+        writer.many(
+            "profiles",
+            (
+                {
+                    "record_id": record_ids[p.pop("cluster")],
+                    **p,
+                    "affiliations": _affiliations(p["affiliations"]),
+                    "computed_at": now,
+                }
+                for p in rows("profiles")
+            ),
+        )
+
+        say("load: outcomes of the records, problems, the rebuild")
+        writer.many(
+            "provenance",
+            (
+                {
+                    "import_id": imports[r["file"]],
+                    "record_number": r["number"],
+                    "line": r["line"],
+                    "entity_type": "work",
+                    "entity_id": r["work_id"],
+                    "action": r["action"],
+                }
+                for r in rows("records")
+                if r["action"] in ("created", "merged")
+            ),
+        )
+        writer.many(
+            "import_issues",
+            (
+                {
+                    "import_id": imports[i["file"]],
+                    "record_number": i["number"],
+                    "line": i["line"],
+                    "reason": i["reason"],
+                    "message": i["message"],
+                    "skipped": i["skipped"],
+                }
+                for i in rows("issues")
+            ),
+        )
+        blocks = conn.execute(text("SELECT count(DISTINCT block_key) FROM author_records")).scalar()
+        writer.one(
+            "rebuilds",
+            {
+                "mode": "full",
+                "model": model_fingerprint(packaged()),
+                "last_import_id": max(imports.values(), default=None),
+                "started_at": now,
+                "finished_at": utcnow(),
+                "blocks": int(blocks or 0),
+                "authorships": len(authorship_ids),
+                "records_touched": len(record_ids),
+            },
+        )
+        text_index(conn).names_changed(conn)
+        if conn.dialect.name == "postgresql":
+            move_sequences(conn, list(Base.metadata.sorted_tables))
+        generation.advance(conn, "works", "records", "vectors")
+    return LoadSummary(count, len(authorship_ids), len(record_ids), vectors, len(imports))
+
+
+def _status(f: dict[str, Any]) -> str:
+    """The import's final status, by the loader's rule (ingest/loader.py)."""
+    if f["error"] or f["records_read"] == 0:
+        return "failed"
+    done = f["created"] + f["merged"] + f["entities"]
+    return "completed" if done > 0 or f["skipped"] == 0 else "failed"
+
+
+def _name_row(a: dict[str, Any]) -> dict[str, Any]:
+    """The ``authorship_names`` row of an authorship (authors/services.name_rows)."""
+    tokens, family, block, _native = name_keys(
+        a["raw_name"], a["given"], a["family"], a["order_guessed"]
+    )
+    return {
+        "authorship_id": a["id"],
+        "work_id": a["work_id"],
+        "block_key": block,
+        "family_scope": family_scope(block),
+        "first_name": first_name(tokens),
+        "family_key": family,
+        "coauthor_key": coauthor_key(tokens, family, block),
+    }
+
+
+def _evidence(raw: str | None, authorship_ids: dict[int, int]) -> dict[str, Any] | None:
+    """A link's evidence, its partner authorship renumbered as the store numbers it."""
+    if not raw:
+        return None
+    found = json.loads(raw)
+    if "via" in found:
+        found["via"] = authorship_ids[found["via"]]
+    return found or None
+
+
+def _affiliations(value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if not value:
+        return None
+    return [{k: v for k, v in a.items() if not (k == "id" and v is None)} for a in value]
+
+
+class _Writer:
+    """Rows into the store's tables in chunks: ``COPY`` on PostgreSQL, INSERTs on SQLite."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
+
+    def one(self, name: str, row: dict[str, Any]) -> int:
+        t = table(name)
+        return int(self.conn.execute(insert(t).values(**row).returning(t.c.id)).scalar_one())
+
+    def many(self, name: str, rows: Iterable[dict[str, Any]]) -> int:
+        t = table(name)
+        columns = [c.name for c in t.columns]
+        written = 0
+        chunk: list[dict[str, Any]] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= CHUNK:
+                written += self._flush(t, columns, chunk)
+                chunk = []
+        if chunk:
+            written += self._flush(t, columns, chunk)
+        return written
+
+    def _flush(self, t: Table, columns: list[str], chunk: list[dict[str, Any]]) -> int:
+        if self.postgres and all("id" in row or "id" not in columns for row in chunk):
+            copy_rows(self.conn, t, [tuple(row.get(c) for c in columns) for row in chunk])
+        else:
+            self.conn.execute(insert(t), chunk)
+        return len(chunk)
