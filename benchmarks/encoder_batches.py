@@ -16,29 +16,13 @@ Run: ``.venv/bin/python benchmarks/encoder_batches.py [--texts 1000] [--repeat 3
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
+from encoder_throughput import scifact_texts
 from peergraph.search.embeddings import MiniLMOnnxEncoder
-
-ROOT = Path(__file__).resolve().parent.parent
-SCIFACT = ROOT.parent / "shared" / "data" / "scifact-beir" / "corpus.jsonl.gz"
-
-
-def texts(limit: int) -> list[str]:
-    out = []
-    with gzip.open(SCIFACT, "rt", encoding="utf-8") as f:
-        for line in f:
-            doc = json.loads(line)
-            out.append(f"{doc['title']}. {doc['text']}")
-            if len(out) >= limit:
-                break
-    return out
 
 
 def main() -> None:
@@ -47,7 +31,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quantize", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
-    corpus = texts(args.texts)
+    corpus = scifact_texts(args.texts)
     order = np.random.default_rng(0).permutation(len(corpus))
     shuffled = [corpus[i] for i in order]
     configs = [(batch, threads) for threads in (1, 2) for batch in (1, 4, 16)]

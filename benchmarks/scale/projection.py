@@ -10,7 +10,8 @@ from local[1] to local[2], the only one this machine can show). The assumptions 
 printed with the result; docs/scale.md discusses them.
 
     .venv/bin/python benchmarks/scale/projection.py --stages results/scale.json \\
-        --embed-rate 27.7 [--works 260e6] [--authorships 1.1e9] [--efficiency 0.75]
+        --embed-rate 27.7 [--works 260e6] [--authorships 1.1e9] [--efficiency 0.75] \
+        [--block-factor 10]
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def main() -> None:
     parser.add_argument("--works", type=float, default=260e6)
     parser.add_argument("--authorships", type=float, default=1.1e9)
     parser.add_argument("--efficiency", type=float, help="default: measured local[1]→local[2]")
+    parser.add_argument(
+        "--block-factor",
+        type=float,
+        default=1.0,
+        help="how much more disambiguation costs per authorship in the snapshot's larger"
+        " blocks than here (a sensitivity, not a measurement)",
+    )
     args = parser.parse_args()
     runs = {int(k): v for k, v in json.loads(args.stages.read_text()).items()}
     one, two = runs[1], runs.get(2)
@@ -55,7 +63,8 @@ def main() -> None:
         f"measured on {measured['records']:,} records, {measured['works']:,} works,"
         f" {measured['authorships']:,} authorships; projected to {args.works:,.0f} works"
         f" (one record each) and {args.authorships:,.0f} authorships;"
-        f" parallel efficiency {efficiency:.2f}"
+        f" parallel efficiency {efficiency:.2f}; disambiguation ×{args.block_factor:g} per"
+        " authorship"
     )
     print(f"{'stage':<14}{'per core':>22}{'core-hours':>14}{'share':>8}")
     rows = []
@@ -64,6 +73,8 @@ def main() -> None:
         if not seconds:
             continue
         rate = measured[unit] / seconds
+        if stage == "disambiguate":
+            rate /= args.block_factor
         rows.append((stage, f"{rate:,.0f} {unit}/s", target[unit] / rate))
     rows.append(("embed", f"{args.embed_rate:,.1f} works/s", args.works / args.embed_rate))
     total = sum(core_seconds for _, _, core_seconds in rows)

@@ -88,7 +88,7 @@ class TreeMemory(threading.Thread):
             time.sleep(0.5)
 
 
-def child(master: str, out: Path) -> None:
+def child(master: str, out: Path, sources: list[Path]) -> None:
     from peergraph.ingest.formats import expand_paths
     from peergraph.pipeline.run import run_pipeline
     from peergraph.pipeline.session import spark_session
@@ -98,7 +98,7 @@ def child(master: str, out: Path) -> None:
     started = time.perf_counter()
     spark = spark_session(master, driver_memory="4g")
     start_up = time.perf_counter() - started
-    summary = run_pipeline(spark, expand_paths(shared_files()), out)
+    summary = run_pipeline(spark, expand_paths(sources), out)
     authorships = spark.read.parquet(str(out / "authorships")).count()
     spark.stop()
     print(
@@ -122,7 +122,7 @@ def child(master: str, out: Path) -> None:
     )
 
 
-def check(out: Path, scratch: Path) -> int:
+def check(out: Path, scratch: Path, sources: list[Path]) -> int:
     from peergraph.db import create_db_engine, migrate
     from peergraph.ingest.formats import expand_paths
     from peergraph.ingest.loader import import_file
@@ -144,7 +144,7 @@ def check(out: Path, scratch: Path) -> int:
     engine = create_db_engine(Settings.for_data_dir(scratch / "store"))
     migrate(engine)
     started = time.perf_counter()
-    for target in expand_paths(shared_files()):
+    for target in expand_paths(sources):
         import_file(engine, target)
     print(f"peergraph import of the same files: {time.perf_counter() - started:.1f} s")
     spark = spark_session("local[2]", driver_memory="4g")
@@ -210,11 +210,17 @@ def main() -> int:
     parser.add_argument(
         "--json", type=Path, help="also write the runs' figures here (for projection.py)"
     )
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--sources",
+        type=Path,
+        help="read every file in this folder instead of the shared corpus (replicate.py)",
+    )
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], Path(args.child[1]))
+        child(args.child[0], Path(args.child[1]), [Path(p) for p in args.child[2:]])
         return 0
+    sources = sorted(args.sources.iterdir()) if args.sources else shared_files()
     if not SHARED.exists():
         sys.exit(f"{SHARED} not found: the benchmark needs the shared data sets")
     scratch = args.keep or Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
@@ -224,7 +230,14 @@ def main() -> int:
         master = f"local[{cores}]"
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, __file__, "--child", master, str(scratch / f"out{cores}")],
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                master,
+                str(scratch / f"out{cores}"),
+                *map(str, sources),
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -261,7 +274,7 @@ def main() -> int:
         args.json.write_text(json.dumps(runs, indent=1))
     if args.check:
         cores = 2 if 2 in runs else max(runs)
-        return check(scratch / f"out{cores}", scratch)
+        return check(scratch / f"out{cores}", scratch, sources)
     return 0
 
 

@@ -30,26 +30,12 @@ from peergraph.pipeline.compare import (
 from peergraph.pipeline.embeddings import vector
 from peergraph.pipeline.load import LoadRefused, load_output
 from peergraph.pipeline.run import run_pipeline
-from peergraph.pipeline.session import SparkUnavailable, spark_session
 from peergraph.profiles.services import rebuild
 from peergraph.search.embeddings import load_encoder
 from peergraph.search.semantic import embed_pending
-from tests.conftest import shared_data_required
 from tests.stores import store_engine
 
 pytestmark = [pytest.mark.slow, pytest.mark.once]
-
-
-@pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
-    try:
-        session = spark_session("local[2]", driver_memory="1g")
-    except SparkUnavailable as exc:
-        if shared_data_required():
-            pytest.fail(f"{exc}; CI needs it")
-        pytest.skip(str(exc))
-    yield session
-    session.stop()
 
 
 def truncated_gzip(path: Path, source: Path) -> Path:

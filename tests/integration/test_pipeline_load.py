@@ -25,25 +25,11 @@ from peergraph.pipeline.compare import (
 )
 from peergraph.pipeline.load import LoadRefused, load_output
 from peergraph.pipeline.run import run_pipeline
-from peergraph.pipeline.session import SparkUnavailable, spark_session
 from peergraph.profiles.services import is_stale, rebuild
 from peergraph.search.text import text_index
-from tests.conftest import shared_data_required
 from tests.stores import store_engine
 
 pytestmark = [pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def spark():  # type: ignore[no-untyped-def]
-    try:
-        session = spark_session("local[2]", driver_memory="1g")
-    except SparkUnavailable as exc:
-        if shared_data_required():
-            pytest.fail(f"{exc}; CI needs it")
-        pytest.skip(str(exc))
-    yield session
-    session.stop()
 
 
 def test_a_loaded_store_is_the_imported_and_rebuilt_store(spark, test_data, shared_data, tmp_path):
