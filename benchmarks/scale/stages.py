@@ -229,21 +229,25 @@ def main() -> int:
     for cores in [int(n) for n in args.cores.split(",")]:
         master = f"local[{cores}]"
         started = time.perf_counter()
-        result = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--child",
-                master,
-                str(scratch / f"out{cores}"),
-                *map(str, sources),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        log = scratch / f"out{cores}.log"  # Spark's and the JVM's messages
+        with log.open("w") as messages:
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    master,
+                    str(scratch / f"out{cores}"),
+                    *map(str, sources),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=messages,
+                text=True,
+                check=False,
+            )
         if result.returncode != 0:
-            print(result.stderr[-3000:], file=sys.stderr)
+            print(log.read_text()[-3000:], file=sys.stderr)
+            print(f"{master} failed; its messages: {log}", file=sys.stderr)
             return 1
         run = json.loads(result.stdout.strip().splitlines()[-1])
         run["wall"] = time.perf_counter() - started

@@ -12,8 +12,9 @@ rebuild, full or incremental, in one transaction.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -577,30 +578,14 @@ def write_records(
     else:
         old_links = dict(conn.execute(select(links_t.c.authorship_id, links_t.c.record_id)).all())
         old_ids = {r for (r,) in conn.execute(select(records_t.c.id))}
-    assigned: dict[int, int] = {}
-    taken: set[int] = set()
-    # a verified claim keeps its record id: the cluster holding its authorships takes it
-    row_of = {int(a): i for i, a in enumerate(corpus.authorship_ids.tolist())}
-    claim_label: dict[int, int] = {}
-    for claim in claims:
-        rows = [row_of[a] for a in claim.authorships if a in row_of]
-        if not rows:
-            continue
-        label = claim_label[claim.id] = int(result.labels[rows[0]])
-        if label not in assigned and claim.record_id in old_ids and claim.record_id not in taken:
-            assigned[label] = claim.record_id
-            taken.add(claim.record_id)
-    overlaps: list[tuple[int, int, int]] = []
-    for label, rows in members.items():
-        counts = Counter(
-            old_links[a] for a in (int(corpus.authorship_ids[r]) for r in rows) if a in old_links
-        )
-        overlaps.extend((count, label, old) for old, count in counts.items())
-    overlaps.sort(key=lambda t: (-t[0], t[2], t[1]))
-    for _count, label, old in overlaps:
-        if label not in assigned and old not in taken:
-            assigned[label] = old
-            taken.add(old)
+    clustered = {label: corpus.authorship_ids[rows].tolist() for label, rows in members.items()}
+    assigned, taken, claim_label = keep_ids(
+        clustered,
+        dict(zip(corpus.authorship_ids.tolist(), result.labels.tolist(), strict=True)),
+        old_links,
+        old_ids,
+        claims,
+    )
 
     unchanged: set[int] = set()
     stored: dict[int, Row[Any]] = {}
@@ -658,35 +643,19 @@ def write_records(
             fresh.append(record_id)
 
     retired = old_ids - taken
-    went: dict[int, tuple[int, str]] = {}
-    if retired:
-        destination: dict[int, Counter[int]] = defaultdict(Counter)
-        for label, rows in members.items():
-            for r in rows:
-                previous = old_links.get(int(corpus.authorship_ids[r]))
-                if previous is not None and previous in retired:
-                    destination[previous][assigned[label]] += 1
-        for old in sorted(retired):
-            if destination[old]:
-                (target, count), *_ = destination[old].most_common(1)
-                half = count * 2 >= sum(destination[old].values())
-                went[old] = (target, "merged" if half else "split")
-    ownership.move_owned(conn, went, {c: assigned[label] for c, label in claim_label.items()}, now)
-    if retired:
-        for old, (target, reason) in sorted(went.items()):
-            conn.execute(delete(redirects_t).where(redirects_t.c.old_id == old))
-            conn.execute(
-                insert(redirects_t).values(old_id=old, new_id=target, reason=reason, created_at=now)
-            )
-            conn.execute(
-                update(redirects_t).where(redirects_t.c.new_id == old).values(new_id=target)
-            )
-        for ids in in_chunks(retired):
-            conn.execute(delete(records_t).where(records_t.c.id.in_(ids)))
-    # an id that is live again must not redirect
-    for ids in in_chunks(taken):
-        conn.execute(delete(redirects_t).where(redirects_t.c.old_id.in_(ids)))
-    ownership.apply_chosen_names(conn)  # an owner's chosen name outlives the rebuild
+    retire(
+        conn,
+        retirements(
+            clustered,
+            assigned,
+            old_links,
+            retired,
+        ),
+        retired,
+        taken,
+        {c: assigned[label] for c, label in claim_label.items()},
+        now,
+    )
 
     if partial:
         for start in range(0, len(written), INSERT_CHUNK):
@@ -717,6 +686,99 @@ def write_records(
         len(retired),
         (set(assigned.values()) - kept) | retired,
     )
+
+
+def keep_ids(
+    members: Mapping[int, Sequence[int]],
+    label_of: Mapping[int, int],
+    old_links: Mapping[int, int],
+    old_ids: set[int],
+    claims: Sequence[ownership.Claim],
+) -> tuple[dict[int, int], set[int], dict[int, int]]:
+    """The id rule of a rebuild (and of a pipeline run merged into a store): which new
+    cluster keeps which old record id.
+
+    ``members``: cluster label → its authorship ids; ``label_of``: authorship id → its
+    label (-1: not clustered this time); ``old_links``: authorship id → the record that
+    held it; ``old_ids``: the records that may be kept. A verified claim's record goes to
+    the cluster holding the claim's first authorship; then, largest overlap first (ties:
+    the older record, then the smaller label), each cluster keeps the old record it
+    shares most authorships with, one record per cluster and one cluster per record.
+    Returns (label → kept record id, the kept ids, claim id → its cluster's label)."""
+    assigned: dict[int, int] = {}
+    taken: set[int] = set()
+    claim_label: dict[int, int] = {}
+    for claim in claims:
+        found = [a for a in claim.authorships if a in label_of]
+        if not found:
+            continue
+        label = claim_label[claim.id] = label_of[found[0]]
+        if label not in assigned and claim.record_id in old_ids and claim.record_id not in taken:
+            assigned[label] = claim.record_id
+            taken.add(claim.record_id)
+    overlaps: list[tuple[int, int, int]] = []
+    for label, authorships in members.items():
+        counts = Counter(old_links[a] for a in authorships if a in old_links)
+        overlaps.extend((count, label, old) for old, count in counts.items())
+    overlaps.sort(key=lambda t: (-t[0], t[2], t[1]))
+    for _count, label, old in overlaps:
+        if label not in assigned and old not in taken:
+            assigned[label] = old
+            taken.add(old)
+    return assigned, taken, claim_label
+
+
+def retirements(
+    members: Mapping[int, Sequence[int]],
+    assigned: Mapping[int, int],
+    old_links: Mapping[int, int],
+    retired: set[int],
+) -> dict[int, tuple[int, str]]:
+    """Where each retired record went: the record that took most of its authorships,
+    "merged" when that is at least half of them, else "split" (none: it had none left)."""
+    destination: dict[int, Counter[int]] = defaultdict(Counter)
+    if retired:
+        for label, authorships in members.items():
+            for a in authorships:
+                previous = old_links.get(a)
+                if previous is not None and previous in retired:
+                    destination[previous][assigned[label]] += 1
+    went: dict[int, tuple[int, str]] = {}
+    for old in sorted(retired):
+        if destination[old]:
+            (target, count), *_ = destination[old].most_common(1)
+            half = count * 2 >= sum(destination[old].values())
+            went[old] = (target, "merged" if half else "split")
+    return went
+
+
+def retire(
+    conn: Connection,
+    went: Mapping[int, tuple[int, str]],
+    retired: set[int],
+    taken: set[int],
+    claim_destination: Mapping[int, int],
+    now: datetime,
+) -> None:
+    """Retire records: what people own moves on (``ownership.move_owned``), each retired
+    id redirects to where most of it went, the records go; a kept id redirects no more,
+    and owners' chosen names are shown again."""
+    ownership.move_owned(conn, went, claim_destination, now)
+    if retired:
+        for old, (target, reason) in sorted(went.items()):
+            conn.execute(delete(redirects_t).where(redirects_t.c.old_id == old))
+            conn.execute(
+                insert(redirects_t).values(old_id=old, new_id=target, reason=reason, created_at=now)
+            )
+            conn.execute(
+                update(redirects_t).where(redirects_t.c.new_id == old).values(new_id=target)
+            )
+        for ids in in_chunks(retired):
+            conn.execute(delete(records_t).where(records_t.c.id.in_(ids)))
+    # an id that is live again must not redirect
+    for ids in in_chunks(taken):
+        conn.execute(delete(redirects_t).where(redirects_t.c.old_id.in_(ids)))
+    ownership.apply_chosen_names(conn)  # an owner's chosen name outlives the rebuild
 
 
 def _unchanged_members(

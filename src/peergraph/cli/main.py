@@ -1140,8 +1140,20 @@ def pipeline(
         str | None,
         typer.Option(
             "--database",
-            help="Then load the output into the (empty) store at this URL, as `peergraph"
-            " load` does: postgresql+psycopg://… or sqlite:///….",
+            help="Then load the output into the store at this URL, as `peergraph load`"
+            " does: postgresql+psycopg://… or sqlite:///…. An empty store is filled; a"
+            " store with data takes a run that read its files first, and its verified"
+            " claims are read before clustering (as with --owned-from).",
+            show_default=False,
+        ),
+    ] = None,
+    owned_from: Annotated[
+        str | None,
+        typer.Option(
+            "--owned-from",
+            help="Cluster with the verified claims of the store at this URL (a claim's"
+            ' authorships stay one record, its "not mine" ones apart), so that the'
+            " output can later be merged into that store with `peergraph load`.",
             show_default=False,
         ),
     ] = None,
@@ -1192,6 +1204,8 @@ def pipeline(
     if out_dir.exists() and not (out_dir / "files").is_dir() and any(out_dir.iterdir()):
         err.print(f"error: {out_dir} holds something other than a pipeline output; not replaced")
         raise typer.Exit(2)
+    owner = owned_from or database
+    claims = _claims_of(owner) if owner else None
     try:
         spark = spark_session(master)
     except SparkUnavailable as exc:
@@ -1204,6 +1218,7 @@ def pipeline(
             out_dir,
             report=lambda line: err.print(line),
             embed=DEFAULT_ENCODER if embed else None,
+            claims=claims,
         )
         if database is not None:
             _load_into(database, spark, out_dir)
@@ -1230,6 +1245,36 @@ def pipeline(
         raise typer.Exit(1)
 
 
+def _claims_of(url: str) -> list[Any]:
+    """The verified claims of the store at ``url``, by the pipeline's authorship ids."""
+    from peergraph.db import SchemaOutOfDate, create_db_engine, ensure_schema
+    from peergraph.pipeline.merge import store_claims
+
+    engine = create_db_engine(dataclasses.replace(state.settings, database_url=url))
+    state.engines.append(engine)
+    try:
+        ensure_schema(engine)
+        with engine.connect() as conn:
+            claims = store_claims(conn)
+    except SchemaOutOfDate as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    if claims:
+        err.print(f"clustering with the store's {len(claims):,} verified claims")
+    return claims
+
+
+def _merged(summary: Any) -> str:
+    m = summary.merged
+    return (
+        f"merged the run into the store: {m.new_imports} new files, {m.new_works:,} new"
+        f" and {m.updated_works:,} enriched works, {m.new_authorships:,} new authorships;"
+        f" {m.records:,} author records ({m.kept_records:,} kept their ids,"
+        f" {m.new_records:,} new, {m.retired_records:,} retired and redirected),"
+        f" {m.vectors:,} vectors"
+    )
+
+
 def _load_into(url: str, spark: Any, out_dir: Path) -> None:
     """`peergraph pipeline --database URL`: the output into that store."""
     from peergraph.db import SchemaOutOfDate, create_db_engine, ensure_schema
@@ -1243,6 +1288,9 @@ def _load_into(url: str, spark: Any, out_dir: Path) -> None:
     except (SchemaOutOfDate, LoadRefused) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from exc
+    if loaded.merged is not None:
+        out.print(_merged(loaded))
+        return
     out.print(f"loaded {loaded.works:,} works and {loaded.records:,} author records into the store")
 
 
@@ -1253,12 +1301,15 @@ def load(
         typer.Argument(help="A `peergraph pipeline` output folder.", show_default=False),
     ],
 ) -> None:
-    """Fill an empty store from a `peergraph pipeline` output, in one transaction: works,
-    venues, institutions, topics, import runs, author records, profiles and (when the run
-    embedded) the semantic index, with the ids the pipeline gave them. The store is the
+    """Load a `peergraph pipeline` output into the store, in one transaction. An empty
+    store is filled: works, venues, institutions, topics, import runs, author records,
+    profiles and (when the run embedded) the semantic index, with the ids the pipeline
+    gave them. A store with data takes a run that read its files first, in the order they
+    were imported, then new ones: the run is merged, author records keep their ids by the
+    rebuild's rule and claims, follows and decisions move with their records; a store
+    with verified claims needs a run made with --owned-from naming it. The store is the
     one `--data-dir` or PEERGRAPH_DATABASE_URL names (SQLite or PostgreSQL). Reading
-    Parquet needs pyspark and Java, as the pipeline does. Refuses a store that already
-    holds imports (docs/pipeline.md)."""
+    Parquet needs pyspark and Java, as the pipeline does (docs/pipeline.md)."""
     from peergraph.pipeline.load import LoadRefused, load_output
     from peergraph.pipeline.session import SparkUnavailable, spark_session
 
@@ -1278,6 +1329,9 @@ def load(
         raise typer.Exit(2) from exc
     finally:
         spark.stop()
+    if summary.merged is not None:
+        out.print(_merged(summary))
+        return
     out.print(
         f"loaded {summary.works:,} works, {summary.authorships:,} authorships,"
         f" {summary.records:,} author records, {summary.vectors:,} vectors"

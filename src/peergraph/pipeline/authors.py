@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from peergraph.authors import disambiguation
+from peergraph.authors import disambiguation, ownership
 from peergraph.authors.features import NameCounts, coauthor_key
 from peergraph.authors.names import family_scope, first_name
 from peergraph.authors.services import CorpusRows, build_corpus, name_keys
@@ -169,7 +169,9 @@ def bucketed(packed: Packed, buckets: int) -> list[tuple[int, tuple[str, Packed]
 
 
 def cluster_bucket(
-    items: Iterable[tuple[str, Packed]], use_upstream_ids: bool = True
+    items: Iterable[tuple[str, Packed]],
+    use_upstream_ids: bool = True,
+    claims: list[ownership.Claim] | None = None,
 ) -> Iterator[tuple[int, int, float, str, str | None]]:
     """Cluster the blocks of the family scopes in one bucket: ``(authorship id, id of its
     cluster's first authorship, confidence, method, evidence as JSON)`` for each of their
@@ -178,7 +180,11 @@ def cluster_bucket(
     The bucket's corpus holds every work of each of its scopes (each once), so every
     feature of their blocks is what a full rebuild computes; one corpus and one
     ``cluster`` call per bucket, not per family: per call costs are what a family of two
-    papers mostly spends."""
+    papers mostly spends.
+
+    ``claims``: the verified claims of the store the run will be merged into, their
+    authorships named by the pipeline's ids: the rebuild's constraints
+    (``ownership.constraints_for``), so a claimed record stays whole."""
     scopes: set[str] = set()
     docs: dict[int, WorkDoc] = {}
     for scope, packed in items:
@@ -210,7 +216,12 @@ def cluster_bucket(
     )
     corpus = build_corpus(rows, counting).corpus
     blocks = {b for b in corpus.blocks if family_scope(b) in scopes}
-    result = disambiguation.cluster(corpus, use_upstream_ids=use_upstream_ids, only_blocks=blocks)
+    result = disambiguation.cluster(
+        corpus,
+        use_upstream_ids=use_upstream_ids,
+        only_blocks=blocks,
+        constraints=ownership.constraints_for(corpus.authorship_ids, claims or []),
+    )
     ids = corpus.authorship_ids
     for row, label in enumerate(result.labels.tolist()):
         if label >= 0:

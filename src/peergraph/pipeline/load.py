@@ -13,8 +13,7 @@ Ids: works, venues and institutions keep the pipeline's (the store's own ids for
 same files); authorships are numbered in (work, position) order and author records in
 the order of their first authorship, as a full rebuild numbers new records.
 
-Only an empty store is loaded: merging a run into a store with owned state (claims,
-follows, corrections) is not built yet (docs/pipeline.md).
+A store that holds data takes a run that covers it: pipeline/merge.py.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from peergraph.db import generation
 from peergraph.db.base import Base, utcnow
 from peergraph.db.copy import copy_rows, move_sequences
 from peergraph.pipeline.authors import POSITION_BITS
+from peergraph.pipeline.merge import MergeRefused, MergeSummary, merge_output
 from peergraph.profiles.services import model_fingerprint
 from peergraph.search.text import text_index
 
@@ -53,6 +53,7 @@ class LoadSummary:
     records: int
     vectors: int
     imports: int
+    merged: MergeSummary | None = None  # set when the store held data
 
 
 def table(name: str) -> Table:
@@ -60,7 +61,9 @@ def table(name: str) -> Table:
 
 
 def load_output(engine: Engine, spark: Any, out: Path, report: Report | None = None) -> LoadSummary:
-    """Load the pipeline output in ``out`` into the empty store behind ``engine``."""
+    """Load the pipeline output in ``out`` into the store behind ``engine``: fill it when
+    it is empty, else merge the run into it (pipeline/merge.py; ``LoadRefused`` when the
+    run does not cover the store)."""
     say = report or (lambda _m: None)
     out = out.resolve()
     for needed in ("files", "works", "authorships", "author_clusters", "author_records"):
@@ -69,21 +72,32 @@ def load_output(engine: Engine, spark: Any, out: Path, report: Report | None = N
                 f"{out} is not a whole pipeline output (no {needed} table): run"
                 " `peergraph pipeline` with author records and profiles first"
             )
-    with engine.connect() as conn:
-        if (
-            conn.execute(text("SELECT count(*) FROM works")).scalar()
-            or conn.execute(text("SELECT count(*) FROM imports")).scalar()
-        ):
-            raise LoadRefused(
-                "the store already holds imports; `peergraph load` fills an empty store"
-                " (merging a pipeline run into a store with owned state is not built yet)"
-            )
 
     def rows(name: str) -> Iterator[dict[str, Any]]:
         if not (out / name).is_dir():
             return iter(())
         frame = spark.read.parquet(str(out / name))
         return (row.asDict(recursive=True) for row in frame.toLocalIterator())
+
+    with engine.connect() as conn:
+        holds = bool(
+            conn.execute(text("SELECT count(*) FROM works")).scalar()
+            or conn.execute(text("SELECT count(*) FROM imports")).scalar()
+        )
+    if holds:
+        try:
+            with engine.begin() as conn:
+                merged = merge_output(conn, rows, _Writer(conn), say)
+        except MergeRefused as exc:
+            raise LoadRefused(str(exc)) from exc
+        return LoadSummary(
+            merged.new_works,
+            merged.new_authorships,
+            merged.records,
+            merged.vectors,
+            merged.new_imports,
+            merged,
+        )
 
     now = utcnow()
     with engine.begin() as conn:

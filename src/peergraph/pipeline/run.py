@@ -24,7 +24,9 @@ Output folder, one Parquet table per sub-folder:
   ``work_topics``;
 - ``sources`` and ``institutions``: the venues and institutions, with the ids the store's
   writer would give them (pipeline/entities.py); works and authorships refer to them;
-- stage 5, when asked: ``work_embeddings`` (work id, model, float32 vector bytes).
+- stage 5, when asked: ``work_embeddings`` (work id, model, float32 vector bytes);
+- ``claims``, when the run was given a store's verified claims: id, claimant and the
+  authorships each covers and disowns, by the pipeline's authorship ids.
 
 The folder is written beside its final place and moved there when every table is
 complete, so a reader sees the previous output or the new one, never half of one.
@@ -41,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from peergraph.authors import ownership
 from peergraph.ingest.dedupe import AUTHORSHIP_COLUMNS, merged_authorships
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.records import Parsed, RecordError, Repeat, WorkRecord
@@ -127,11 +130,16 @@ def run_pipeline(
     authors: bool = True,
     profile: bool = True,
     embed: str | None = None,
+    claims: list[ownership.Claim] | None = None,
 ) -> PipelineSummary:
     """Read ``targets`` (in this order), de-duplicate their works, cluster their
     authorships into author records (unless not ``authors``) and compute their profile
     figures (unless not ``profile``), embed every work with the encoder ``embed`` (when
-    given), and write the tables to ``out``; returns what was read and written."""
+    given), and write the tables to ``out``; returns what was read and written.
+
+    ``claims``: the verified claims of the store the output will be merged into
+    (``load.store_claims``), as clustering constraints; they are written to ``claims``
+    so that the load can tell they are the store's."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -272,7 +280,14 @@ def run_pipeline(
     if authors:
         mark = time.monotonic()
         say("disambiguate: name counts, family scopes, clustering")
-        docs, clusters = _disambiguate(spark, by_work, resolved_b, partial)
+        if claims:
+            spark.createDataFrame(
+                [(c.id, c.record_id, c.claimant, c.authorships, c.not_mine) for c in claims],
+                "id long, record_id long, claimant string, authorships array<long>,"
+                " not_mine array<long>",
+            ).coalesce(1).write.parquet(str(partial / "claims"))
+        claims_b = sc.broadcast(claims or [])
+        docs, clusters = _disambiguate(spark, by_work, resolved_b, claims_b, partial)
         timings["disambiguate"] = time.monotonic() - mark
         if profile:
             mark = time.monotonic()
@@ -316,7 +331,9 @@ def run_pipeline(
     )
 
 
-def _disambiguate(spark: Any, by_work: Any, resolved: Any, partial: Path) -> tuple[Any, Any]:
+def _disambiguate(
+    spark: Any, by_work: Any, resolved: Any, claims: Any, partial: Path
+) -> tuple[Any, Any]:
     """Stage 3 (pipeline/authors.py): the ``author_clusters`` table. Returns the work docs
     and the clusters, cached for stage 4."""
     from pyspark import StorageLevel
@@ -337,7 +354,7 @@ def _disambiguate(spark: Any, by_work: Any, resolved: Any, partial: Path) -> tup
         .map(lambda p: with_counts(p[1][0], p[1][1]))
         .flatMap(lambda doc: bucketed(doc, buckets))
         .groupByKey(numPartitions=buckets)
-        .flatMap(lambda p: cluster_bucket(p[1]))
+        .flatMap(lambda p: cluster_bucket(p[1], claims=claims.value))
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     spark.createDataFrame(
