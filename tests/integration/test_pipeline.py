@@ -28,7 +28,7 @@ from peergraph.pipeline.compare import (
     unexplained,
 )
 from peergraph.pipeline.embeddings import vector
-from peergraph.pipeline.load import LoadRefused, load_output
+from peergraph.pipeline.load import load_output
 from peergraph.pipeline.run import run_pipeline
 from peergraph.profiles.services import rebuild
 from peergraph.search.embeddings import load_encoder
@@ -93,8 +93,12 @@ def test_pipeline_equals_import(spark, test_data, shared_data, tmp_path):
     again = agreement(store_clusters(engine), store_clusters(loaded), limit=10_000)
     assert again.b_cubed.f1 == agreed.b_cubed.f1 and again.only_store == again.only_pipeline == 0
     assert unexplained(differences(store_profiles(engine), store_profiles(loaded)), again) == {}
-    with pytest.raises(LoadRefused, match="already holds imports"):
-        load_output(loaded, spark, tmp_path / "out")
+    # merged into the imported store, which read the same files: it keeps every id
+    before = store_clusters(engine)
+    merged = load_output(engine, spark, tmp_path / "out").merged
+    assert merged is not None and (merged.new_imports, merged.new_works) == (0, 0)
+    assert (merged.new_records, merged.retired_records) == (0, 0)
+    assert store_clusters(engine) == before
     assert len(store["works"]) == summary.works > 6000
     assert len(store["work_records"]) > len(store["works"])  # some records merged
     reasons = {reason for _, _, _, reason, _ in store["issues"]}

@@ -154,19 +154,22 @@ def run_pipeline(
     inputs = [InputFile(i, str(t.path), t.format) for i, t in enumerate(targets, start=1)]
     say(f"read: {len(inputs)} files")
     read = sc.parallelize(inputs, max(1, len(inputs))).flatMap(read_file)
-    read = read.persist(StorageLevel.MEMORY_AND_DISK)
+    read = read.persist(
+        StorageLevel.DISK_ONLY
+    )  # one partition per file: never unrolled in the heap
     files: list[FileRead] = read.filter(lambda x: isinstance(x, FileRead)).collect()  # runs it
     parsed = read.filter(lambda x: not isinstance(x, FileRead))
     works = parsed.filter(lambda p: isinstance(p[1].item, WorkRecord)).map(
         lambda p: (p[0], p[1].item)
     )
-    works = works.persist(StorageLevel.MEMORY_AND_DISK)
-    works.count()
+    works = works.persist(StorageLevel.DISK_ONLY)
+    parts = shuffle_partitions(sc.defaultParallelism, works.count())
+    spark.conf.set("spark.sql.shuffle.partitions", str(parts))
     timings["read"] = time.monotonic() - started
 
     # stage 2: groups of records that share a strong identifier or a key, then the rule
     mark = time.monotonic()
-    keys = works.map(lambda p: WorkKeys.of(p[0], p[1])).persist(StorageLevel.MEMORY_AND_DISK)
+    keys = works.map(lambda p: WorkKeys.of(p[0], p[1])).persist(StorageLevel.DISK_ONLY)
     edges = spark.createDataFrame(
         keys.flatMap(lambda k: [(k.g, node) for node in k.nodes()]), "g long, node string"
     )
@@ -174,9 +177,9 @@ def run_pipeline(
     labels = grouped.rdd.map(lambda row: (row.g, row.label))
     assigned = (
         keys.map(lambda k: (k.g, k))
-        .leftOuterJoin(labels)
+        .leftOuterJoin(labels, parts)
         .map(lambda p: (p[0] if p[1][1] is None else p[1][1], p[1][0]))
-        .groupByKey()
+        .groupByKey(parts)
         .flatMap(lambda p: match_group(p[1]))
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
@@ -184,13 +187,13 @@ def run_pipeline(
     ids = (
         assigned.filter(lambda t: t[2])
         .map(lambda t: t[0])
-        .sortBy(lambda g: g)
+        .sortBy(lambda g: g, numPartitions=parts)
         .zipWithIndex()
         .map(lambda p: (p[0], p[1] + 1))
     )
     assignment = (
         assigned.map(lambda t: (t[1], (t[0], t[2])))
-        .join(ids)
+        .join(ids, parts)
         .map(lambda p: (p[1][0][0], (p[1][1], p[1][0][1])))  # g → (work id, created)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
@@ -201,9 +204,9 @@ def run_pipeline(
     mark = time.monotonic()
     say("write: works, authorships, identifiers, records, issues")
     by_work = (
-        works.join(assignment)
+        works.join(assignment, parts)
         .map(lambda p: (p[1][1][0], (p[0], p[1][0])))
-        .groupByKey()
+        .groupByKey(parts)
         .map(lambda p: (p[0], sorted(p[1], key=lambda pair: pair[0])))
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
@@ -243,9 +246,9 @@ def run_pipeline(
     # an identifier belongs to the work of the first record that carries it
     spark.createDataFrame(
         works.flatMap(lambda p: [((s, v), p[0]) for s, v in p[1].identifiers.items()])
-        .reduceByKey(min)
+        .reduceByKey(min, parts)
         .map(lambda p: (p[1], p[0]))
-        .join(assignment)
+        .join(assignment, parts)
         .map(lambda p: (p[1][1][0], p[1][0][0], p[1][0][1])),
         "work_id long, scheme string, value string",
     ).write.parquet(str(partial / "work_identifiers"))
@@ -261,7 +264,7 @@ def run_pipeline(
     ).write.parquet(str(partial / "work_references"))
     records = (
         parsed.map(lambda p: (p[0], _outline(p[1])))  # only what the table needs crosses
-        .leftOuterJoin(assignment)
+        .leftOuterJoin(assignment, parts)
         .map(lambda p: _record_row(p[0], p[1][0], p[1][1]))
         .cache()
     )
@@ -331,6 +334,32 @@ def run_pipeline(
     )
 
 
+RECORDS_PER_PARTITION = 20_000
+
+
+def shuffle_partitions(cores: int, records: int) -> int:
+    """Partitions of every shuffle: at least the default parallelism, and about
+    ``RECORDS_PER_PARTITION`` work records each, so that a task's share grows with the
+    cluster, not with the corpus (four partitions of the 10× scale-up's 1.4 million
+    records ran the JVM out of heap)."""
+    return max(cores, -(-records // RECORDS_PER_PARTITION))
+
+
+def cogroup(parts: int, *rdds: Any) -> Any:
+    """``(key, (values of rdds[0], values of rdds[1], …))`` over ``parts`` partitions
+    (``RDD.groupWith`` with a partition count)."""
+    tagged = [rdd.map(lambda kv, i=i: (kv[0], (i, kv[1]))) for i, rdd in enumerate(rdds)]
+    n = len(rdds)
+
+    def split(values: Any) -> tuple[list[Any], ...]:
+        out: tuple[list[Any], ...] = tuple([] for _ in range(n))
+        for i, value in values:
+            out[i].append(value)
+        return out
+
+    return rdds[0].context.union(tagged).groupByKey(parts).mapValues(split)
+
+
 def _disambiguate(
     spark: Any, by_work: Any, resolved: Any, claims: Any, partial: Path
 ) -> tuple[Any, Any]:
@@ -338,6 +367,7 @@ def _disambiguate(
     and the clusters, cached for stage 4."""
     from pyspark import StorageLevel
 
+    parts = by_work.getNumPartitions()
     docs = by_work.map(
         lambda p: pack(work_doc(p[0], p[1], merged_work(p[1]), resolved.value))
     ).persist(StorageLevel.MEMORY_AND_DISK)
@@ -350,7 +380,7 @@ def _disambiguate(
     buckets = max(2 * spark.sparkContext.defaultParallelism, authorships // BUCKET_AUTHORSHIPS)
     clusters = (
         docs.map(lambda d: (d[0], d))
-        .join(counts.groupByKey())
+        .join(counts.groupByKey(parts), parts)
         .map(lambda p: with_counts(p[1][0], p[1][1]))
         .flatMap(lambda doc: bucketed(doc, buckets))
         .groupByKey(numPartitions=buckets)
@@ -381,6 +411,7 @@ def _profiles(
     from pyspark.sql import functions as F
 
     sc = spark.sparkContext
+    parts = by_work.getNumPartitions()
     say("profiles: inferring topics from titles and abstracts (on the driver)")
     order, model = profiles.inferred(docs.map(lambda d: (d[0], d[1][3], d[1][4])).collect())
     assigned = [
@@ -391,7 +422,7 @@ def _profiles(
     say("profiles: topics, institutions, collaborations, records, trust")
     found = (
         parsed.flatMap(lambda p: profiles.topic_occurrences(p[0], p[1].item))
-        .groupByKey()
+        .groupByKey(parts)
         .map(lambda p: (p[0], profiles.merged_entity(p[1])))
         .collect()
     )
@@ -432,8 +463,7 @@ def _profiles(
     )
     by_work_clusters = clusters.map(lambda c: (c[0] >> POSITION_BITS, (c[0], c[1], c[2])))
     per_work = (
-        docs.map(lambda d: (d[0], d))
-        .groupWith(by_work_clusters, with_pid, inferred_links)
+        cogroup(parts, docs.map(lambda d: (d[0], d)), by_work_clusters, with_pid, inferred_links)
         .flatMap(
             lambda p: profiles.work_items(
                 next(iter(p[1][0])), p[1][1], bool(len(p[1][2])), next(iter(p[1][3]), None)
@@ -444,7 +474,7 @@ def _profiles(
     collaborations = (
         per_work.filter(lambda x: x[0] == "pair")
         .map(lambda x: x[1])
-        .groupByKey()
+        .groupByKey(parts)
         .flatMap(lambda p: profiles.collaboration_rows(p[0], p[1]))
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
@@ -454,13 +484,13 @@ def _profiles(
     close = (
         collaborations.filter(lambda c: profiles.is_close(c[3]))
         .map(lambda c: (c[0], 1))
-        .reduceByKey(lambda a, b: a + b)
+        .reduceByKey(lambda a, b: a + b, parts)
     )
     records = (
         per_work.filter(lambda x: x[0] == "item")
         .map(lambda x: x[1])
-        .groupByKey()
-        .leftOuterJoin(close)
+        .groupByKey(parts)
+        .leftOuterJoin(close, parts)
         .map(
             lambda p: profiles.record_figures(
                 p[0], p[1][0], p[1][1] or 0, topics_b.value, institutions_b.value
