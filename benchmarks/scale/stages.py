@@ -88,7 +88,7 @@ class TreeMemory(threading.Thread):
             time.sleep(0.5)
 
 
-def child(master: str, out: Path, sources: list[Path]) -> None:
+def child(master: str, out: Path, sources: list[Path], driver_memory: str = "4g") -> None:
     from peergraph.ingest.formats import expand_paths
     from peergraph.pipeline.run import run_pipeline
     from peergraph.pipeline.session import spark_session
@@ -96,15 +96,20 @@ def child(master: str, out: Path, sources: list[Path]) -> None:
     memory = TreeMemory()
     memory.start()
     started = time.perf_counter()
-    spark = spark_session(master, driver_memory="4g")
+    spark = spark_session(master, driver_memory=driver_memory)
     start_up = time.perf_counter() - started
-    summary = run_pipeline(spark, expand_paths(sources), out)
+
+    def progress(line: str) -> None:  # into the run's log: where a long run has got to
+        print(f"{time.perf_counter() - started:8.1f} s  {line}", file=sys.stderr, flush=True)
+
+    summary = run_pipeline(spark, expand_paths(sources), out, report=progress)
     authorships = spark.read.parquet(str(out / "authorships")).count()
     spark.stop()
     print(
         json.dumps(
             {
                 "master": master,
+                "driver_memory": driver_memory,
                 "start_up": start_up,
                 "seconds": summary.seconds,
                 "records": sum(f.records_read for f in summary.files),
@@ -215,10 +220,20 @@ def main() -> int:
         type=Path,
         help="read every file in this folder instead of the shared corpus (replicate.py)",
     )
+    parser.add_argument(
+        "--driver-memory",
+        default="4g",
+        help="JVM heap of the local-mode driver, which runs the executors (default 4g)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], Path(args.child[1]), [Path(p) for p in args.child[2:]])
+        child(
+            args.child[0],
+            Path(args.child[1]),
+            [Path(p) for p in args.child[2:]],
+            args.driver_memory,
+        )
         return 0
     sources = sorted(args.sources.iterdir()) if args.sources else shared_files()
     if not SHARED.exists():
@@ -235,6 +250,8 @@ def main() -> int:
                 [
                     sys.executable,
                     __file__,
+                    "--driver-memory",
+                    args.driver_memory,
                     "--child",
                     master,
                     str(scratch / f"out{cores}"),
