@@ -107,7 +107,8 @@ def check_cover(conn: Connection, files: list[dict[str, Any]], works: Rows) -> i
     ).all()
     if len(imports) > len(files):
         raise MergeRefused(
-            f"the store holds {len(imports)} imports and the run read {len(files)} files: a"
+            f"the store holds {len(imports)} imports and the run read only {len(files)}"
+            f" file{'' if len(files) == 1 else 's'}: a"
             " run merged into a store must read the store's files first, in the order they"
             " were imported, then the new ones"
         )
