@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,24 +106,7 @@ def load_output(engine: Engine, spark: Any, out: Path, report: Report | None = N
         say("load: import runs, venues, institutions, topics")
         imports: dict[int, int] = {}
         for f in sorted(rows("files"), key=lambda r: r["file"]):
-            imports[f["file"]] = writer.one(
-                "imports",
-                {
-                    "path": f["path"],
-                    "file_sha256": f["sha256"] or "",
-                    "file_size": f["size"] or 0,
-                    "format": f["format"],
-                    "status": _status(f),
-                    "started_at": now,
-                    "finished_at": now,
-                    "records_read": f["records_read"],
-                    "records_imported": f["created"] + f["entities"],
-                    "records_merged": f["merged"],
-                    "records_skipped": f["skipped"],
-                    "checkpoint": f["records_read"],
-                    "message": f["error"],
-                },
-            )
+            imports[f["file"]] = writer.one("imports", import_row(f, now))
         writer.many("sources", rows("sources"))
         writer.many("institutions", rows("institutions"))
         topic_ids: dict[str, int] = {}
@@ -154,26 +138,7 @@ def load_output(engine: Engine, spark: Any, out: Path, report: Report | None = N
         writer.many("works", works())
         if count:
             text_index(conn).add_works(conn, first, last)
-        writer.many("work_identifiers", rows("work_identifiers"))
-        writer.many(
-            "work_references",
-            (
-                {
-                    "citing_work_id": r["work_id"],
-                    "target_scheme": r["scheme"],
-                    "target_value": r["value"],
-                    "cited_work_id": r["cited_work_id"],
-                }
-                for r in rows("work_references")
-            ),
-        )
-        writer.many(
-            "work_topics",
-            (
-                {**r, "topic_id": topic_ids[r.pop("topic")], "is_primary": bool(r["is_primary"])}
-                for r in rows("work_topics")
-            ),
-        )
+        write_work_rows(writer, rows, topic_ids)
         vectors = writer.many(
             "work_embeddings",
             ({**v, "vector": bytes(v["vector"])} for v in rows("work_embeddings")),
@@ -220,112 +185,190 @@ def load_output(engine: Engine, spark: Any, out: Path, report: Report | None = N
                 for r in records
             ),
         )
-        writer.many(
-            "authorship_links",
-            (
-                {
-                    "authorship_id": authorship_ids[c["authorship_id"]],
-                    "record_id": record_ids[c["cluster"]],
-                    "confidence": float(c["confidence"]),
-                    "method": c["method"],
-                    "evidence": _evidence(c.get("evidence"), authorship_ids),
-                }
-                for c in rows("author_clusters")
-            ),
-        )
-        writer.many(
-            "record_topics",
-            (
-                {
-                    "record_id": record_ids[r["cluster"]],
-                    "topic_id": topic_ids[r["topic"]],
-                    "weight": r["weight"],
-                    "works_count": r["works_count"],
-                }
-                for r in rows("record_topics")
-            ),
-        )
-        writer.many(
-            "collaborations",
-            (
-                {
-                    "record_id": record_ids[c["cluster"]],
-                    "coauthor_id": record_ids[c["coauthor"]],
-                    "joint_works": c["joint_works"],
-                    "strength": c["strength"],
-                }
-                for c in rows("collaborations")
-            ),
-        )
-        writer.many(
-            "trust_evidence",
-            (
-                {"record_id": record_ids[e.pop("cluster")], **e, "observed_at": now}
-                for e in rows("trust_evidence")
-            ),
-        )
-        writer.many(
-            "profiles",
-            (
-                {
-                    "record_id": record_ids[p.pop("cluster")],
-                    **p,
-                    "affiliations": _affiliations(p["affiliations"]),
-                    "computed_at": now,
-                }
-                for p in rows("profiles")
-            ),
-        )
+        write_records_of(writer, rows, record_ids, authorship_ids, topic_ids, now)
 
         say("load: outcomes of the records, problems, the rebuild")
-        writer.many(
-            "provenance",
-            (
-                {
-                    "import_id": imports[r["file"]],
-                    "record_number": r["number"],
-                    "line": r["line"],
-                    "entity_type": "work",
-                    "entity_id": r["work_id"],
-                    "action": r["action"],
-                }
-                for r in rows("records")
-                if r["action"] in ("created", "merged")
-            ),
-        )
-        writer.many(
-            "import_issues",
-            (
-                {
-                    "import_id": imports[i["file"]],
-                    "record_number": i["number"],
-                    "line": i["line"],
-                    "reason": i["reason"],
-                    "message": i["message"],
-                    "skipped": i["skipped"],
-                }
-                for i in rows("issues")
-            ),
-        )
-        blocks = conn.execute(text("SELECT count(DISTINCT block_key) FROM author_records")).scalar()
+        write_outcomes(writer, rows, imports)
         writer.one(
-            "rebuilds",
-            {
-                "mode": "full",
-                "model": model_fingerprint(packaged()),
-                "last_import_id": max(imports.values(), default=None),
-                "started_at": now,
-                "finished_at": utcnow(),
-                "blocks": int(blocks or 0),
-                "authorships": len(authorship_ids),
-                "records_touched": len(record_ids),
-            },
+            "rebuilds", rebuild_row(conn, imports, len(authorship_ids), len(record_ids), now)
         )
         text_index(conn).names_changed(conn)
         if conn.dialect.name == "postgresql":
             move_sequences(conn, list(Base.metadata.sorted_tables))
         generation.advance(conn, "works", "records", "vectors")
     return LoadSummary(count, len(authorship_ids), len(record_ids), vectors, len(imports))
+
+
+def write_work_rows(
+    writer: _Writer, rows: Callable[[str], Iterator[dict[str, Any]]], topic_of: dict[str, int]
+) -> None:
+    """The run's work identifiers, references and work topics (``topic_of``: key → id)."""
+    writer.many("work_identifiers", rows("work_identifiers"))
+    writer.many(
+        "work_references",
+        (
+            {
+                "citing_work_id": r["work_id"],
+                "target_scheme": r["scheme"],
+                "target_value": r["value"],
+                "cited_work_id": r["cited_work_id"],
+            }
+            for r in rows("work_references")
+        ),
+    )
+    writer.many(
+        "work_topics",
+        (
+            {**r, "topic_id": topic_of[r.pop("topic")], "is_primary": bool(r["is_primary"])}
+            for r in rows("work_topics")
+        ),
+    )
+
+
+def import_row(f: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The ``imports`` row of one of the run's files."""
+    return {
+        "path": f["path"],
+        "file_sha256": f["sha256"] or "",
+        "file_size": f["size"] or 0,
+        "format": f["format"],
+        "status": _status(f),
+        "started_at": now,
+        "finished_at": now,
+        "records_read": f["records_read"],
+        "records_imported": f["created"] + f["entities"],
+        "records_merged": f["merged"],
+        "records_skipped": f["skipped"],
+        "checkpoint": f["records_read"],
+        "message": f["error"],
+    }
+
+
+def write_records_of(
+    writer: _Writer,
+    rows: Callable[[str], Iterator[dict[str, Any]]],
+    record_of: dict[int, int],
+    authorship_of: dict[int, int],
+    topic_of: dict[str, int],
+    now: datetime,
+) -> None:
+    """The run's links (with their evidence), record topics, collaborations, trust items
+    and profiles, under the store's ids: ``record_of`` cluster → record id,
+    ``authorship_of`` pipeline authorship id → store id, ``topic_of`` key → topic id."""
+    writer.many(
+        "authorship_links",
+        (
+            {
+                "authorship_id": authorship_of[c["authorship_id"]],
+                "record_id": record_of[c["cluster"]],
+                "confidence": float(c["confidence"]),
+                "method": c["method"],
+                "evidence": _evidence(c.get("evidence"), authorship_of),
+            }
+            for c in rows("author_clusters")
+        ),
+    )
+    writer.many(
+        "record_topics",
+        (
+            {
+                "record_id": record_of[r["cluster"]],
+                "topic_id": topic_of[r["topic"]],
+                "weight": r["weight"],
+                "works_count": r["works_count"],
+            }
+            for r in rows("record_topics")
+        ),
+    )
+    writer.many(
+        "collaborations",
+        (
+            {
+                "record_id": record_of[c["cluster"]],
+                "coauthor_id": record_of[c["coauthor"]],
+                "joint_works": c["joint_works"],
+                "strength": c["strength"],
+            }
+            for c in rows("collaborations")
+        ),
+    )
+    writer.many(
+        "trust_evidence",
+        (
+            {"record_id": record_of[e.pop("cluster")], **e, "observed_at": now}
+            for e in rows("trust_evidence")
+        ),
+    )
+    writer.many(
+        "profiles",
+        (
+            {
+                "record_id": record_of[p.pop("cluster")],
+                **p,
+                "affiliations": _affiliations(p["affiliations"]),
+                "computed_at": now,
+            }
+            for p in rows("profiles")
+        ),
+    )
+
+
+def write_outcomes(
+    writer: _Writer,
+    rows: Callable[[str], Iterator[dict[str, Any]]],
+    imports: dict[int, int],
+    after: int = 0,
+) -> None:
+    """Each work record's outcome (``provenance``) and every reported problem of the
+    run's files after the first ``after`` (those the store has already)."""
+    writer.many(
+        "provenance",
+        (
+            {
+                "import_id": imports[r["file"]],
+                "record_number": r["number"],
+                "line": r["line"],
+                "entity_type": "work",
+                "entity_id": r["work_id"],
+                "action": r["action"],
+            }
+            for r in rows("records")
+            if r["file"] > after and r["action"] in ("created", "merged")
+        ),
+    )
+    writer.many(
+        "import_issues",
+        (
+            {
+                "import_id": imports[i["file"]],
+                "record_number": i["number"],
+                "line": i["line"],
+                "reason": i["reason"],
+                "message": i["message"],
+                "skipped": i["skipped"],
+            }
+            for i in rows("issues")
+            if i["file"] > after
+        ),
+    )
+
+
+def rebuild_row(
+    conn: Connection, imports: dict[int, int], authorships: int, touched: int, now: datetime
+) -> dict[str, Any]:
+    """The ``rebuilds`` row a load writes: a full rebuild with the packaged model, so the
+    next `peergraph rebuild` after an import is an incremental one."""
+    blocks = conn.execute(text("SELECT count(DISTINCT block_key) FROM author_records")).scalar()
+    return {
+        "mode": "full",
+        "model": model_fingerprint(packaged()),
+        "last_import_id": max(imports.values(), default=None),
+        "started_at": now,
+        "finished_at": utcnow(),
+        "blocks": int(blocks or 0),
+        "authorships": authorships,
+        "records_touched": touched,
+    }
 
 
 def _status(f: dict[str, Any]) -> str:

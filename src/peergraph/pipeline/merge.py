@@ -37,13 +37,12 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
 
 from peergraph.authors import ownership
-from peergraph.authors.model import packaged
 from peergraph.authors.services import keep_ids, retire, retirements
 from peergraph.db import generation
 from peergraph.db.base import Base, in_chunks, utcnow
 from peergraph.db.copy import move_sequences
 from peergraph.pipeline.authors import authorship_id
-from peergraph.profiles.services import model_fingerprint, refresh_profiles
+from peergraph.profiles.services import refresh_profiles
 from peergraph.search.text import text_index
 
 Rows = Callable[[str], Iterator[dict[str, Any]]]
@@ -207,7 +206,14 @@ def merge_output(
 ) -> MergeSummary:
     """Merge the run that ``rows`` reads into the store behind ``conn``, inside the
     caller's transaction (the module docstring says how)."""
-    from peergraph.pipeline.load import _affiliations, _evidence, _name_row, _status
+    from peergraph.pipeline.load import (
+        _name_row,
+        import_row,
+        rebuild_row,
+        write_outcomes,
+        write_records_of,
+        write_work_rows,
+    )
 
     say = report or (lambda _m: None)
     now = utcnow()
@@ -221,24 +227,7 @@ def merge_output(
         enumerate(conn.execute(text("SELECT id FROM imports ORDER BY id")).scalars(), start=1)
     )
     for f in files[covered:]:
-        imports[f["file"]] = writer.one(
-            "imports",
-            {
-                "path": f["path"],
-                "file_sha256": f["sha256"] or "",
-                "file_size": f["size"] or 0,
-                "format": f["format"],
-                "status": _status(f),
-                "started_at": now,
-                "finished_at": now,
-                "records_read": f["records_read"],
-                "records_imported": f["created"] + f["entities"],
-                "records_merged": f["merged"],
-                "records_skipped": f["skipped"],
-                "checkpoint": f["records_read"],
-                "message": f["error"],
-            },
-        )
+        imports[f["file"]] = writer.one("imports", import_row(f, now))
     sync.by_id("sources", rows("sources"))
     sync.by_id("institutions", rows("institutions"))
     topics = table("topics")
@@ -282,26 +271,7 @@ def merge_output(
     new_works, updated_works = sync.by_id("works", works())
     for name in ("work_identifiers", "work_references", "work_topics", "authorship_institutions"):
         conn.execute(delete(table(name)))
-    writer.many("work_identifiers", rows("work_identifiers"))
-    writer.many(
-        "work_references",
-        (
-            {
-                "citing_work_id": r["work_id"],
-                "target_scheme": r["scheme"],
-                "target_value": r["value"],
-                "cited_work_id": r["cited_work_id"],
-            }
-            for r in rows("work_references")
-        ),
-    )
-    writer.many(
-        "work_topics",
-        (
-            {**r, "topic_id": topic_of[r.pop("topic")], "is_primary": bool(r["is_primary"])}
-            for r in rows("work_topics")
-        ),
-    )
+    write_work_rows(writer, rows, topic_of)
     embeddings = table("work_embeddings")
     vectors = [{**v, "vector": bytes(v["vector"])} for v in rows("work_embeddings")]
     for chunk in in_chunks({v["work_id"] for v in vectors}):
@@ -347,8 +317,7 @@ def merge_output(
     old_ids = set(conn.execute(select(records.c.id)).scalars())
     members: dict[int, list[int]] = defaultdict(list)
     label_of: dict[int, int] = {}
-    clusters = list(rows("author_clusters"))
-    for c in clusters:
+    for c in rows("author_clusters"):
         a = stored_ids[c["authorship_id"]]
         members[c["cluster"]].append(a)
         label_of[a] = c["cluster"]
@@ -389,63 +358,7 @@ def merge_output(
         now,
     )
     conn.execute(delete(links))
-    writer.many(
-        "authorship_links",
-        (
-            {
-                "authorship_id": stored_ids[c["authorship_id"]],
-                "record_id": assigned[c["cluster"]],
-                "confidence": float(c["confidence"]),
-                "method": c["method"],
-                "evidence": _evidence(c.get("evidence"), stored_ids),
-            }
-            for c in clusters
-        ),
-    )
-    del clusters
-    writer.many(
-        "record_topics",
-        (
-            {
-                "record_id": assigned[r["cluster"]],
-                "topic_id": topic_of[r["topic"]],
-                "weight": r["weight"],
-                "works_count": r["works_count"],
-            }
-            for r in rows("record_topics")
-        ),
-    )
-    writer.many(
-        "collaborations",
-        (
-            {
-                "record_id": assigned[c["cluster"]],
-                "coauthor_id": assigned[c["coauthor"]],
-                "joint_works": c["joint_works"],
-                "strength": c["strength"],
-            }
-            for c in rows("collaborations")
-        ),
-    )
-    writer.many(
-        "trust_evidence",
-        (
-            {"record_id": assigned[e.pop("cluster")], **e, "observed_at": now}
-            for e in rows("trust_evidence")
-        ),
-    )
-    writer.many(
-        "profiles",
-        (
-            {
-                "record_id": assigned[p.pop("cluster")],
-                **p,
-                "affiliations": _affiliations(p["affiliations"]),
-                "computed_at": now,
-            }
-            for p in rows("profiles")
-        ),
-    )
+    write_records_of(writer, rows, assigned, stored_ids, topic_of, now)
     owned: set[int] = set()
     for owning, column in ownership.OWNED:
         held = owning.c[column]
@@ -453,50 +366,9 @@ def merge_output(
     refresh_profiles(conn, owned, with_collaborators=True)
 
     say("merge: outcomes of the new files' records, problems, the rebuild")
-    writer.many(
-        "provenance",
-        (
-            {
-                "import_id": imports[r["file"]],
-                "record_number": r["number"],
-                "line": r["line"],
-                "entity_type": "work",
-                "entity_id": r["work_id"],
-                "action": r["action"],
-            }
-            for r in rows("records")
-            if r["file"] > covered and r["action"] in ("created", "merged")
-        ),
-    )
-    writer.many(
-        "import_issues",
-        (
-            {
-                "import_id": imports[i["file"]],
-                "record_number": i["number"],
-                "line": i["line"],
-                "reason": i["reason"],
-                "message": i["message"],
-                "skipped": i["skipped"],
-            }
-            for i in rows("issues")
-            if i["file"] > covered
-        ),
-    )
-    blocks = conn.execute(text("SELECT count(DISTINCT block_key) FROM author_records")).scalar()
-    writer.one(
-        "rebuilds",
-        {
-            "mode": "full",
-            "model": model_fingerprint(packaged()),
-            "last_import_id": max(imports.values(), default=None),
-            "started_at": now,
-            "finished_at": utcnow(),
-            "blocks": int(blocks or 0),
-            "authorships": len(label_of),
-            "records_touched": len(members) + len(retired),
-        },
-    )
+    write_outcomes(writer, rows, imports, after=covered)
+    touched = len(members) + len(retired)
+    writer.one("rebuilds", rebuild_row(conn, imports, len(label_of), touched, now))
     index = text_index(conn)
     index.rebuild(conn)  # works may have new titles and abstracts, records new names
     if conn.dialect.name == "postgresql":
