@@ -1245,20 +1245,27 @@ def pipeline(
         raise typer.Exit(1)
 
 
-def _claims_of(url: str) -> list[Any]:
-    """The verified claims of the store at ``url``, by the pipeline's authorship ids."""
+def _store_at(url: str) -> Any:
+    """The engine of the store at ``url`` (`pipeline --database/--owned-from`), its schema
+    at head; exits 2 with one line when it cannot be brought there."""
     from peergraph.db import SchemaOutOfDate, create_db_engine, ensure_schema
-    from peergraph.pipeline.merge import store_claims
 
     engine = create_db_engine(dataclasses.replace(state.settings, database_url=url))
     state.engines.append(engine)
     try:
         ensure_schema(engine)
-        with engine.connect() as conn:
-            claims = store_claims(conn)
     except SchemaOutOfDate as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from exc
+    return engine
+
+
+def _claims_of(url: str) -> list[Any]:
+    """The verified claims of the store at ``url``, by the pipeline's authorship ids."""
+    from peergraph.pipeline.merge import store_claims
+
+    with _store_at(url).connect() as conn:
+        claims = store_claims(conn)
     if claims:
         err.print(f"clustering with the store's {len(claims):,} verified claims")
     return claims
@@ -1277,15 +1284,12 @@ def _merged(summary: Any) -> str:
 
 def _load_into(url: str, spark: Any, out_dir: Path) -> None:
     """`peergraph pipeline --database URL`: the output into that store."""
-    from peergraph.db import SchemaOutOfDate, create_db_engine, ensure_schema
     from peergraph.pipeline.load import LoadRefused, load_output
 
-    engine = create_db_engine(dataclasses.replace(state.settings, database_url=url))
-    state.engines.append(engine)
+    engine = _store_at(url)
     try:
-        ensure_schema(engine)
         loaded = load_output(engine, spark, out_dir, report=lambda line: err.print(line))
-    except (SchemaOutOfDate, LoadRefused) as exc:
+    except LoadRefused as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from exc
     if loaded.merged is not None:

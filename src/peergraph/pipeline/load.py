@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Table, insert, text
 
@@ -35,9 +35,11 @@ from peergraph.db import generation
 from peergraph.db.base import Base, utcnow
 from peergraph.db.copy import copy_rows, move_sequences
 from peergraph.pipeline.authors import POSITION_BITS
-from peergraph.pipeline.merge import MergeRefused, MergeSummary, merge_output
 from peergraph.profiles.services import model_fingerprint
 from peergraph.search.text import text_index
+
+if TYPE_CHECKING:
+    from peergraph.pipeline.merge import MergeSummary
 
 CHUNK = 10_000
 Report = Callable[[str], None]
@@ -86,6 +88,8 @@ def load_output(engine: Engine, spark: Any, out: Path, report: Report | None = N
             or conn.execute(text("SELECT count(*) FROM imports")).scalar()
         )
     if holds:
+        from peergraph.pipeline.merge import MergeRefused, merge_output  # it uses this module
+
         try:
             with engine.begin() as conn:
                 merged = merge_output(conn, rows, _Writer(conn), say)

@@ -42,6 +42,15 @@ from peergraph.db import generation
 from peergraph.db.base import Base, in_chunks, utcnow
 from peergraph.db.copy import move_sequences
 from peergraph.pipeline.authors import authorship_id
+from peergraph.pipeline.load import (
+    _name_row,
+    import_row,
+    rebuild_row,
+    table,
+    write_outcomes,
+    write_records_of,
+    write_work_rows,
+)
 from peergraph.profiles.services import refresh_profiles
 from peergraph.search.text import text_index
 
@@ -65,10 +74,6 @@ class MergeSummary:
     new_records: int
     retired_records: int
     vectors: int
-
-
-def table(name: str) -> Table:
-    return Base.metadata.tables[name]
 
 
 def store_claims(conn: Connection) -> list[ownership.Claim]:
@@ -150,14 +155,11 @@ def check_cover(conn: Connection, files: list[dict[str, Any]], works: Rows) -> i
 def check_claims(conn: Connection, rows: Rows) -> None:
     """A store with verified claims takes only a run that clustered with those claims."""
 
-    def key(c: Any) -> tuple[Any, ...]:
-        return (c["claimant"], tuple(c["authorships"] or ()), tuple(c["not_mine"] or ()))
-
-    mine = sorted(
-        key({"claimant": c.claimant, "authorships": c.authorships, "not_mine": c.not_mine})
-        for c in store_claims(conn)
+    mine = sorted((c.claimant, tuple(c.authorships), tuple(c.not_mine)) for c in store_claims(conn))
+    used = sorted(
+        (c["claimant"], tuple(c["authorships"] or ()), tuple(c["not_mine"] or ()))
+        for c in rows("claims")
     )
-    used = sorted(key(c) for c in rows("claims"))
     if mine != used:
         raise MergeRefused(
             f"the store holds {len(mine)} verified claims and the run clustered with"
@@ -206,15 +208,6 @@ def merge_output(
 ) -> MergeSummary:
     """Merge the run that ``rows`` reads into the store behind ``conn``, inside the
     caller's transaction (the module docstring says how)."""
-    from peergraph.pipeline.load import (
-        _name_row,
-        import_row,
-        rebuild_row,
-        write_outcomes,
-        write_records_of,
-        write_work_rows,
-    )
-
     say = report or (lambda _m: None)
     now = utcnow()
     sync = _Sync(conn, writer, now)
