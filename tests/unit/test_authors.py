@@ -344,21 +344,21 @@ def test_two_claimants_are_two_people_and_a_group_spans_sub_blocks(monkeypatch):
 
 
 def test_a_name_count_matters_only_where_the_model_splits_on_it():
-    from peergraph.authors.changes import _crossed
+    from peergraph.authors.changes import crossed
 
     model = packaged()
     splits = model.splits("first_count")
     top = float(splits[np.isfinite(splits)].max())
-    assert _crossed("first", 0.0, top + 1, model)  # across every split
+    assert crossed("first", 0.0, top + 1, model)  # across every split
     # above the highest split every bin is the same to the trees
-    assert not _crossed("first", top + 0.5, top + 3.5, model)
-    assert not _crossed("first", 4.0, 4.0, model)
+    assert not crossed("first", top + 0.5, top + 3.5, model)
+    assert not crossed("first", 4.0, 4.0, model)
     # one bin up: a change exactly where a split lies between the two bins
     for b in range(0, int(top) + 2):
         between = bool(((splits >= b) & (splits < b + 1)).any())
-        assert _crossed("first", float(b), float(b + 1), model) == between
+        assert crossed("first", float(b), float(b + 1), model) == between
     # a co-author's count enters a sum: any change of its bin counts
-    assert _crossed("coauthor", 3.0, 4.0, model)
+    assert crossed("coauthor", 3.0, 4.0, model)
 
 
 def test_name_prior_bins_and_the_shipped_table():

@@ -10,7 +10,7 @@ bins (authors/features.py). So after an import, a block must be re-clustered whe
    since the last rebuild created or enriched (its provenance says so), or that has no
    record yet;
 2. a name count that its pairs read moves across a threshold where the model splits
-   on it (``_crossed``): the counts enter as log₂ bins, and the trees only ask "bin ≤
+   on it (``crossed``): the counts enter as log₂ bins, and the trees only ask "bin ≤
    t?" for a few t, so most changes of a count cannot change a score. The first name,
    family name, distinct first names of the family and distinct families of the first
    name reach every pair of the block that carries them; a full name only the blocks
@@ -129,7 +129,7 @@ def _bins(counts: NameCounts) -> dict[tuple[str, Any], float]:
     return out
 
 
-def _crossed(kind: str, before: float, after: float, model: PairModel) -> bool:
+def crossed(kind: str, before: float, after: float, model: PairModel) -> bool:
     """Can a count's move from bin ``before`` to ``after`` change a score?
 
     A pair reads a name's count as max(bin of one side, bin of the other), so the pair's
@@ -238,7 +238,7 @@ def plan(conn: Connection, since: Row[Any], model: PairModel) -> Plan:
     crossed = {
         k
         for k in before.keys() | after.keys()
-        if _crossed(k[0], before.get(k, 0.0), after.get(k, 0.0), model)
+        if crossed(k[0], before.get(k, 0.0), after.get(k, 0.0), model)
     }
 
     by_kind: dict[str, set[Any]] = {}

@@ -1166,6 +1166,17 @@ def pipeline(
             " worker. About 25 works/s per core here.",
         ),
     ] = False,
+    since: Annotated[
+        Path | None,
+        typer.Option(
+            "--since",
+            help="An incremental run: the output of a previous run whose files are the first"
+            " of SOURCES (same files, same order). Only the name blocks the other files"
+            " change are clustered again; the rest keep that run's author records. May be"
+            " the --out folder itself (a daily update in place).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the bulk path on Apache Spark: read the sources with the importer's parsers in
     Spark tasks (one per file), de-duplicate works under the store's rules with joins,
@@ -1174,13 +1185,15 @@ def pipeline(
     collaborators, affiliations, trust) with the rebuild's rules, and write the result as
     Parquet. The same files imported with `peergraph import` give the same works, ids,
     authorships, identifiers and reported records, and `peergraph rebuild` the same
-    clusters and profile figures (docs/pipeline.md).
+    clusters and profile figures (docs/pipeline.md). With --since, a daily update:
+    pass the previous run's files, then the update's.
 
     Needs pyspark and Java 17 (scripts/bootstrap installs pyspark; Debian: apt-get install
     openjdk-17-jre-headless). Exits non-zero when no file could be read.
     """
     from peergraph.ingest.formats import FORMATS, expand_paths
     from peergraph.ingest.records import FormatError
+    from peergraph.pipeline.changes import SinceRefused
     from peergraph.pipeline.run import run_pipeline
     from peergraph.pipeline.session import SparkUnavailable, spark_session
     from peergraph.search.semantic import DEFAULT_ENCODER
@@ -1219,11 +1232,18 @@ def pipeline(
             report=lambda line: err.print(line),
             embed=DEFAULT_ENCODER if embed else None,
             claims=claims,
+            since=since,
         )
         if database is not None:
             _load_into(database, spark, out_dir)
+    except SinceRefused as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
     finally:
         spark.stop()
+    if summary.plan is not None:
+        why = ", ".join(f"{reason} {n:,}" for reason, n in summary.plan.reasons.items() if n)
+        err.print(f"incremental: {len(summary.plan.blocks):,} name blocks clustered again ({why})")
     for item in summary.files:
         if item.error:
             err.print(f"{item.path} [{item.format}]: not read: {item.error}")

@@ -57,6 +57,7 @@ class Named:
     family: str
     key: str
     scope: str
+    block: str
     counts: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)
 
 
@@ -120,6 +121,7 @@ def work_doc(
                 family_k,
                 coauthor_key(tokens, family_k, block),
                 family_scope(block),
+                block,
             )
         )
         doc.institutions.extend((aid, i) for i in institutions[position])
@@ -141,7 +143,7 @@ def pack(doc: WorkDoc) -> Packed:
     """A work doc as plain tuples and lists, the form it crosses shuffles in: pyspark's
     pickler spends Python code on every dataclass instance, none on a tuple."""
     authorships = [
-        (a.id, a.work_id, a.row, a.first, a.family, a.key, a.scope, a.counts)
+        (a.id, a.work_id, a.row, a.first, a.family, a.key, a.scope, a.block, a.counts)
         for a in doc.authorships
     ]
     return (doc.work_id, doc.row, authorships, doc.institutions, doc.topics, doc.references)
@@ -152,9 +154,16 @@ def unpack(packed: Packed) -> WorkDoc:
     return WorkDoc(work_id, row, [Named(*a) for a in authorships], institutions, topics, references)
 
 
-def name_count_rows(packed: Packed) -> Iterator[tuple[int, str, str, str]]:
-    for aid, _work, _row, first, family, key, _scope, _counts in packed[2]:
-        yield aid, first, family, key
+NAMES_SCHEMA = (
+    "id long, work_id long, block string, scope string, first string, family string, key string"
+)
+COUNT_COLUMNS = ("c_first", "c_first_families", "c_family", "c_family_firsts", "c_full", "c_key")
+
+
+def name_count_rows(packed: Packed) -> Iterator[tuple[int, int, str, str, str, str, str]]:
+    """``NAMES_SCHEMA`` rows of a work's authorships."""
+    for aid, work_id, _row, first, family, key, scope, block, _counts in packed[2]:
+        yield aid, work_id, block, scope, first, family, key
 
 
 def bucket_of(scope: str, buckets: int) -> int:
@@ -162,9 +171,12 @@ def bucket_of(scope: str, buckets: int) -> int:
     return zlib.crc32(scope.encode("utf-8")) % buckets
 
 
-def bucketed(packed: Packed, buckets: int) -> list[tuple[int, tuple[str, Packed]]]:
-    """``(bucket, (scope, doc))`` for every family scope among the work's authors."""
-    scopes = dict.fromkeys(a[6] for a in packed[2])
+def bucketed(
+    packed: Packed, buckets: int, only: set[str] | None = None
+) -> list[tuple[int, tuple[str, Packed]]]:
+    """``(bucket, (scope, doc))`` for every family scope among the work's authors (that is
+    in ``only``, when given)."""
+    scopes = dict.fromkeys(a[6] for a in packed[2] if only is None or a[6] in only)
     return [(bucket_of(scope, buckets), (scope, packed)) for scope in scopes]
 
 
@@ -172,6 +184,7 @@ def cluster_bucket(
     items: Iterable[tuple[str, Packed]],
     use_upstream_ids: bool = True,
     claims: list[ownership.Claim] | None = None,
+    only_blocks: set[str] | None = None,
 ) -> Iterator[tuple[int, int, float, str, str | None]]:
     """Cluster the blocks of the family scopes in one bucket: ``(authorship id, id of its
     cluster's first authorship, confidence, method, evidence as JSON)`` for each of their
@@ -184,7 +197,9 @@ def cluster_bucket(
 
     ``claims``: the verified claims of the store the run will be merged into, their
     authorships named by the pipeline's ids: the rebuild's constraints
-    (``ownership.constraints_for``), so a claimed record stays whole."""
+    (``ownership.constraints_for``), so a claimed record stays whole.
+
+    ``only_blocks``: cluster only these blocks (an incremental run: pipeline/changes.py)."""
     scopes: set[str] = set()
     docs: dict[int, WorkDoc] = {}
     for scope, packed in items:
@@ -215,7 +230,11 @@ def cluster_bucket(
         references=((d.work_id, s, v) for d in ordered for s, v in d.references),
     )
     corpus = build_corpus(rows, counting).corpus
-    blocks = {b for b in corpus.blocks if family_scope(b) in scopes}
+    blocks = {
+        b
+        for b in corpus.blocks
+        if family_scope(b) in scopes and (only_blocks is None or b in only_blocks)
+    }
     result = disambiguation.cluster(
         corpus,
         use_upstream_ids=use_upstream_ids,
@@ -235,8 +254,9 @@ def cluster_bucket(
 
 
 def name_counts(names: Any) -> Any:
-    """Per authorship (``id``), the store-wide counts ``NameCounts.of`` would give its names,
-    from a DataFrame of (``id``, ``first``, ``family``, ``key``) over all authorships."""
+    """``names`` (a DataFrame of ``NAMES_SCHEMA`` rows over all authorships) with the
+    store-wide counts ``NameCounts.of`` would give each authorship's names
+    (``COUNT_COLUMNS``)."""
     from pyspark.sql import functions as F
 
     full = names.where(F.col("first") != "")
@@ -247,19 +267,22 @@ def name_counts(names: Any) -> Any:
     family_firsts = full.groupBy("family").agg(F.countDistinct("first").alias("c_family_firsts"))
     by_full = full.groupBy("first", "family").agg(F.count("*").alias("c_full"))
     by_key = names.groupBy("key").agg(F.count("*").alias("c_key"))
-    columns = ("c_first", "c_first_families", "c_family", "c_family_firsts", "c_full", "c_key")
+    columns = COUNT_COLUMNS
     return (
         names.join(by_first, "first", "left")
         .join(by_family, "family", "left")
         .join(family_firsts, "family", "left")
         .join(by_full, ["first", "family"], "left")
         .join(by_key, "key", "left")
-        .select("id", *(F.coalesce(F.col(c), F.lit(0)).alias(c) for c in columns))
+        .select(
+            *(c.split()[0] for c in NAMES_SCHEMA.split(",")),
+            *(F.coalesce(F.col(c), F.lit(0)).alias(c) for c in columns),
+        )
     )
 
 
 def with_counts(packed: Packed, counts: Iterable[tuple[int, tuple[int, ...]]]) -> Packed:
     """The packed doc with its authorships' name counts (``name_counts``) filled in."""
     found = dict(counts)
-    authorships = [(*a[:7], found[a[0]]) for a in packed[2]]
+    authorships = [(*a[:8], found[a[0]]) for a in packed[2]]
     return (packed[0], packed[1], authorships, *packed[3:])

@@ -34,7 +34,7 @@ import numpy as np
 from peergraph.authors.services import record_values, text_matrix
 from peergraph.ingest.entities import fill_or_overwrite
 from peergraph.ingest.records import TopicRecord, WorkRecord
-from peergraph.pipeline.authors import Packed, cached_name_keys
+from peergraph.pipeline.authors import Packed
 from peergraph.profiles import figures
 from peergraph.profiles.models import CLOSE_STRENGTH
 from peergraph.profiles.topics import InferredTopics, infer_topics
@@ -110,13 +110,12 @@ def work_items(
     for aid, key in institutions:
         keys.setdefault(aid, []).append(key)
     records = []
-    for aid, _work, arow, *_rest in authorships:
+    for aid, _work, arow, _first, _family, _key, _scope, block, _counts in authorships:
         if aid not in found:
             continue
         cluster, confidence = found[aid]
         records.append(cluster)
-        _aid, _w, _pos, raw, given, family, orcid, upstream, affiliations, guessed = arow
-        block = cached_name_keys(raw, given, family, guessed)[2]
+        raw, orcid, upstream, affiliations = arow[3], arow[6], arow[7], arow[8]
         item = (aid, work_id, year, raw, orcid, upstream, confidence, block, affiliations)
         yield "item", (cluster, (*item, keys.get(aid, []), has_pid, links))
     for a, b, share in figures.collaboration_shares(records):

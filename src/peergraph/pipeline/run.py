@@ -26,7 +26,12 @@ Output folder, one Parquet table per sub-folder:
   writer would give them (pipeline/entities.py); works and authorships refer to them;
 - stage 5, when asked: ``work_embeddings`` (work id, model, float32 vector bytes);
 - ``claims``, when the run was given a store's verified claims: id, claimant and the
-  authorships each covers and disowns, by the pipeline's authorship ids.
+  authorships each covers and disowns, by the pipeline's authorship ids;
+- ``authorship_names``: every authorship's name keys (block, family scope, first name,
+  family, co-author key) and the store-wide counts of its names, which the next
+  incremental run compares with its own (pipeline/changes.py);
+- ``run``: one row: ``full`` or ``incremental``, the model's fingerprint, the number of
+  files read, and for an incremental run the blocks clustered again and why.
 
 The folder is written beside its final place and moved there when every table is
 complete, so a reader sees the previous output or the new one, never half of one.
@@ -44,11 +49,14 @@ from pathlib import Path
 from typing import Any
 
 from peergraph.authors import ownership
+from peergraph.authors.names import family_scope
 from peergraph.ingest.dedupe import AUTHORSHIP_COLUMNS, merged_authorships
 from peergraph.ingest.formats import ImportTarget
 from peergraph.ingest.records import Parsed, RecordError, Repeat, WorkRecord
-from peergraph.pipeline import embeddings, entities, profiles
+from peergraph.pipeline import changes, embeddings, entities, profiles
 from peergraph.pipeline.authors import (
+    COUNT_COLUMNS,
+    NAMES_SCHEMA,
     POSITION_BITS,
     bucketed,
     cluster_bucket,
@@ -90,6 +98,10 @@ AUTHORSHIP_SCHEMA = (
     " order_guessed boolean, institution_ids array<long>"
 )
 BUCKET_AUTHORSHIPS = 100_000  # authorships per disambiguation bucket, about
+CLUSTER_SCHEMA = (
+    "authorship_id long, cluster long, confidence float, method string, evidence string"
+)
+CLUSTER_SCHEMA_COLUMNS = tuple(c.split()[0] for c in CLUSTER_SCHEMA.split(","))
 Report = Callable[[str], None]
 
 
@@ -119,6 +131,7 @@ class PipelineSummary:
     rounds: int  # of the connected-groups propagation
     inferred_topics: int = 0
     records: int = 0  # author records (clusters)
+    plan: changes.Plan | None = None  # an incremental run's blocks clustered again
 
 
 def run_pipeline(
@@ -131,6 +144,7 @@ def run_pipeline(
     profile: bool = True,
     embed: str | None = None,
     claims: list[ownership.Claim] | None = None,
+    since: Path | None = None,
 ) -> PipelineSummary:
     """Read ``targets`` (in this order), de-duplicate their works, cluster their
     authorships into author records (unless not ``authors``) and compute their profile
@@ -139,9 +153,17 @@ def run_pipeline(
 
     ``claims``: the verified claims of the store the output will be merged into
     (``load.store_claims``), as clustering constraints; they are written to ``claims``
-    so that the load can tell they are the store's."""
+    so that the load can tell they are the store's.
+
+    ``since``: the output of a previous run over the first of ``targets`` (an incremental
+    run, pipeline/changes.py): only the name blocks that the other files change are
+    clustered again, and every other block keeps that run's clusters. Refused
+    (``changes.SinceRefused``) when that run read other files or used another model."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
+
+    from peergraph.authors.model import packaged
+    from peergraph.profiles.services import model_fingerprint
 
     say = report or (lambda _message: None)
     sc = spark.sparkContext
@@ -149,6 +171,13 @@ def run_pipeline(
     partial = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     timings: dict[str, float] = {}
     started = time.monotonic()
+    model = packaged()
+    fingerprint = model_fingerprint(model)
+    previous = None
+    if since is not None:
+        if not authors:
+            raise changes.SinceRefused("an incremental run clusters authors")
+        previous = changes.Since.of(spark, since, fingerprint)
 
     # stage 1: one task per file, with the importer's parsers
     inputs = [InputFile(i, str(t.path), t.format) for i, t in enumerate(targets, start=1)]
@@ -158,6 +187,8 @@ def run_pipeline(
         StorageLevel.DISK_ONLY
     )  # one partition per file: never unrolled in the heap
     files: list[FileRead] = read.filter(lambda x: isinstance(x, FileRead)).collect()  # runs it
+    if previous is not None:
+        previous.check([(f.index, f.format, f.sha256) for f in files])
     parsed = read.filter(lambda x: not isinstance(x, FileRead))
     works = parsed.filter(lambda p: isinstance(p[1].item, WorkRecord)).map(
         lambda p: (p[0], p[1].item)
@@ -280,6 +311,7 @@ def run_pipeline(
     timings["write"] = time.monotonic() - mark
 
     inferred_topics = n_records = 0
+    plan = None
     if authors:
         mark = time.monotonic()
         say("disambiguate: name counts, family scopes, clustering")
@@ -290,7 +322,30 @@ def run_pipeline(
                 " not_mine array<long>",
             ).coalesce(1).write.parquet(str(partial / "claims"))
         claims_b = sc.broadcast(claims or [])
-        docs, clusters = _disambiguate(spark, by_work, resolved_b, claims_b, partial)
+        changed = None
+        if previous is not None:
+            known = len(previous.files)
+            changed = spark.createDataFrame(
+                assignment.filter(lambda p: position(p[0])[0] > known)
+                .map(lambda p: (p[1][0],))
+                .distinct(),
+                "work_id long",
+            )
+        docs, clusters, plan, n_authorships = _disambiguate(
+            spark, by_work, resolved_b, claims_b, partial, previous, changed, model
+        )
+        spark.createDataFrame(
+            [
+                changes.run_row(
+                    "full" if previous is None else "incremental",
+                    fingerprint,
+                    len(files),
+                    plan,
+                    n_authorships,
+                )
+            ],
+            changes.RUN_SCHEMA,
+        ).coalesce(1).write.parquet(str(partial / "run"))
         timings["disambiguate"] = time.monotonic() - mark
         if profile:
             mark = time.monotonic()
@@ -330,7 +385,7 @@ def run_pipeline(
     timings["write"] += time.monotonic() - mark
     timings["total"] = time.monotonic() - started
     return PipelineSummary(
-        summaries, n_works, n_identifiers, timings, out, rounds, inferred_topics, n_records
+        summaries, n_works, n_identifiers, timings, out, rounds, inferred_topics, n_records, plan
     )
 
 
@@ -361,37 +416,71 @@ def cogroup(parts: int, *rdds: Any) -> Any:
 
 
 def _disambiguate(
-    spark: Any, by_work: Any, resolved: Any, claims: Any, partial: Path
-) -> tuple[Any, Any]:
-    """Stage 3 (pipeline/authors.py): the ``author_clusters`` table. Returns the work docs
-    and the clusters, cached for stage 4."""
+    spark: Any,
+    by_work: Any,
+    resolved: Any,
+    claims: Any,
+    partial: Path,
+    previous: changes.Since | None,
+    changed: Any,
+    model: Any,
+) -> tuple[Any, Any, changes.Plan | None, int]:
+    """Stage 3 (pipeline/authors.py): the ``author_clusters`` and ``authorship_names``
+    tables. Returns the work docs and the clusters, cached for stage 4, an incremental
+    run's plan, and the number of authorships."""
     from pyspark import StorageLevel
+    from pyspark.sql import functions as F
 
+    sc = spark.sparkContext
     parts = by_work.getNumPartitions()
     docs = by_work.map(
         lambda p: pack(work_doc(p[0], p[1], merged_work(p[1]), resolved.value))
     ).persist(StorageLevel.MEMORY_AND_DISK)
-    names = spark.createDataFrame(
-        docs.flatMap(name_count_rows), "id long, first string, family string, key string"
+    names = name_counts(spark.createDataFrame(docs.flatMap(name_count_rows), NAMES_SCHEMA))
+    names.write.parquet(str(partial / "authorship_names"))
+    names = spark.read.parquet(str(partial / "authorship_names"))  # counted once, read back
+    counts = names.select("id", *COUNT_COLUMNS).rdd.map(
+        lambda r: (r[0] >> POSITION_BITS, (r[0], tuple(r[1:])))
     )
-    counts = name_counts(names).rdd.map(lambda r: (r[0] >> POSITION_BITS, (r[0], tuple(r[1:]))))
+    plan = None
+    only_scopes = only_blocks = None
+    if previous is not None:
+        plan = changes.plan(spark, previous, names, changed, claims.value, model)
+        only_blocks = sc.broadcast(plan.blocks)
+        only_scopes = sc.broadcast({family_scope(b) for b in plan.blocks})
     # buckets of family scopes: enough for every core, and about 100,000 authorships each
     authorships = names.count()
-    buckets = max(2 * spark.sparkContext.defaultParallelism, authorships // BUCKET_AUTHORSHIPS)
+    clustered = authorships
+    if plan is not None:
+        touched = F.broadcast(
+            spark.createDataFrame([(b,) for b in sorted(plan.blocks)], "block string")
+        )
+        clustered = names.join(touched, "block").count()
+    buckets = max(2 * sc.defaultParallelism, clustered // BUCKET_AUTHORSHIPS)
     clusters = (
         docs.map(lambda d: (d[0], d))
         .join(counts.groupByKey(parts), parts)
         .map(lambda p: with_counts(p[1][0], p[1][1]))
-        .flatMap(lambda doc: bucketed(doc, buckets))
+        .flatMap(lambda doc: bucketed(doc, buckets, only_scopes and only_scopes.value))
         .groupByKey(numPartitions=buckets)
-        .flatMap(lambda p: cluster_bucket(p[1], claims=claims.value))
-        .persist(StorageLevel.MEMORY_AND_DISK)
+        .flatMap(
+            lambda p: cluster_bucket(
+                p[1], claims=claims.value, only_blocks=only_blocks and only_blocks.value
+            )
+        )
     )
-    spark.createDataFrame(
-        clusters,
-        "authorship_id long, cluster long, confidence float, method string, evidence string",
-    ).write.parquet(str(partial / "author_clusters"))
-    return docs, clusters
+    if previous is not None:
+        # every other block keeps the previous run's clusters
+        kept = (
+            spark.read.parquet(str(previous.path / "author_clusters"))
+            .join(names.select(F.col("id").alias("authorship_id"), "block"), "authorship_id")
+            .join(touched, "block", "left_anti")
+            .select(*CLUSTER_SCHEMA_COLUMNS)
+        )
+        clusters = clusters.union(kept.rdd.map(tuple))
+    clusters = clusters.persist(StorageLevel.MEMORY_AND_DISK)
+    spark.createDataFrame(clusters, CLUSTER_SCHEMA).write.parquet(str(partial / "author_clusters"))
+    return docs, clusters, plan, authorships
 
 
 def _profiles(
