@@ -332,7 +332,7 @@ def run_pipeline(
                 "work_id long",
             )
         docs, clusters, plan, n_authorships = _disambiguate(
-            spark, by_work, resolved_b, claims_b, partial, previous, changed, model
+            spark, by_work, resolved_b, claims_b, partial, previous, changed, model, say
         )
         spark.createDataFrame(
             [
@@ -424,6 +424,7 @@ def _disambiguate(
     previous: changes.Since | None,
     changed: Any,
     model: Any,
+    say: Report,
 ) -> tuple[Any, Any, changes.Plan | None, int]:
     """Stage 3 (pipeline/authors.py): the ``author_clusters`` and ``authorship_names``
     tables. Returns the work docs and the clusters, cached for stage 4, an incremental
@@ -439,6 +440,7 @@ def _disambiguate(
     names = name_counts(spark.createDataFrame(docs.flatMap(name_count_rows), NAMES_SCHEMA))
     names.write.parquet(str(partial / "authorship_names"))
     names = spark.read.parquet(str(partial / "authorship_names"))  # counted once, read back
+    say("disambiguate: authorships named and their names counted")
     counts = names.select("id", *COUNT_COLUMNS).rdd.map(
         lambda r: (r[0] >> POSITION_BITS, (r[0], tuple(r[1:])))
     )
@@ -446,6 +448,7 @@ def _disambiguate(
     only_scopes = only_blocks = None
     if previous is not None:
         plan = changes.plan(spark, previous, names, changed, claims.value, model)
+        say(f"disambiguate: {len(plan.blocks):,} name blocks to cluster again")
         only_blocks = sc.broadcast(plan.blocks)
         only_scopes = sc.broadcast({family_scope(b) for b in plan.blocks})
     # buckets of family scopes: enough for every core, and about 100,000 authorships each
@@ -479,6 +482,7 @@ def _disambiguate(
         )
         clusters = clusters.union(kept.rdd.map(tuple))
     clusters = clusters.persist(StorageLevel.MEMORY_AND_DISK)
+    say(f"disambiguate: clustering in {buckets} buckets")
     spark.createDataFrame(clusters, CLUSTER_SCHEMA).write.parquet(str(partial / "author_clusters"))
     return docs, clusters, plan, authorships
 
