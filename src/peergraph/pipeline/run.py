@@ -132,6 +132,7 @@ class PipelineSummary:
     inferred_topics: int = 0
     records: int = 0  # author records (clusters)
     plan: changes.Plan | None = None  # an incremental run's blocks clustered again
+    embedded: int = 0  # works encoded by this run (an incremental one keeps the others')
 
 
 def run_pipeline(
@@ -157,7 +158,8 @@ def run_pipeline(
 
     ``since``: the output of a previous run over the first of ``targets`` (an incremental
     run, pipeline/changes.py): only the name blocks that the other files change are
-    clustered again, and every other block keeps that run's clusters. Refused
+    clustered again, and every other block keeps that run's clusters; with ``embed``,
+    only new and enriched works are encoded and the others keep that run's vectors. Refused
     (``changes.SinceRefused``) when that run read other files or used another model."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -310,8 +312,17 @@ def run_pipeline(
     ).write.parquet(str(partial / "issues"))
     timings["write"] = time.monotonic() - mark
 
-    inferred_topics = n_records = 0
+    inferred_topics = n_records = embedded = 0
     plan = None
+    changed = None
+    if previous is not None:  # the works a record of a new file created or enriched
+        known = len(previous.files)
+        changed = spark.createDataFrame(
+            assignment.filter(lambda p: position(p[0])[0] > known)
+            .map(lambda p: (p[1][0],))
+            .distinct(),
+            "work_id long",
+        ).persist(StorageLevel.MEMORY_AND_DISK)
     if authors:
         mark = time.monotonic()
         say("disambiguate: name counts, family scopes, clustering")
@@ -322,15 +333,6 @@ def run_pipeline(
                 " not_mine array<long>",
             ).coalesce(1).write.parquet(str(partial / "claims"))
         claims_b = sc.broadcast(claims or [])
-        changed = None
-        if previous is not None:
-            known = len(previous.files)
-            changed = spark.createDataFrame(
-                assignment.filter(lambda p: position(p[0])[0] > known)
-                .map(lambda p: (p[1][0],))
-                .distinct(),
-                "work_id long",
-            )
         docs, clusters, plan, n_authorships = _disambiguate(
             spark, by_work, resolved_b, claims_b, partial, previous, changed, model, say
         )
@@ -357,13 +359,29 @@ def run_pipeline(
         clusters.unpersist()
     if embed is not None:
         mark = time.monotonic()
-        say(f"embed: {embed} vectors for every work")
-        spark.createDataFrame(
-            by_work.map(lambda p: (p[0], *_title_abstract(p[1]))).mapPartitions(
+        texts = by_work.map(lambda p: (p[0], p))
+        kept = None
+        if previous is not None and (previous.path / "work_embeddings").is_dir():
+            # a vector is a function of its work's text: unchanged works keep theirs
+            kept = (
+                spark.read.parquet(str(previous.path / "work_embeddings"))
+                .where(F.col("model") == embed)
+                .join(changed, "work_id", "left_anti")
+                .persist(StorageLevel.MEMORY_AND_DISK)
+            )
+            texts = texts.subtractByKey(kept.rdd.map(lambda r: (r[0], None)), parts)
+        say(f"embed: {embed} vectors for {'every work' if kept is None else 'new works'}")
+        vectors = spark.createDataFrame(
+            texts.map(lambda p: (p[0], *_title_abstract(p[1][1]))).mapPartitions(
                 lambda works: embeddings.embed_partition(works, embed)
             ),
             embeddings.EMBEDDING_SCHEMA,
-        ).write.parquet(str(partial / "work_embeddings"))
+        )
+        vectors.write.parquet(str(partial / "work_embeddings"))
+        embedded = spark.read.parquet(str(partial / "work_embeddings")).count()
+        if kept is not None:
+            kept.write.mode("append").parquet(str(partial / "work_embeddings"))
+            kept.unpersist()
         timings["embed"] = time.monotonic() - mark
 
     mark = time.monotonic()
@@ -381,11 +399,22 @@ def run_pipeline(
     n_identifiers = spark.read.parquet(str(partial / "work_identifiers")).count()
     for cached in (read, works, keys, assigned, assignment, by_work, records):
         cached.unpersist()
+    if changed is not None:
+        changed.unpersist()
     _swap(partial, out)
     timings["write"] += time.monotonic() - mark
     timings["total"] = time.monotonic() - started
     return PipelineSummary(
-        summaries, n_works, n_identifiers, timings, out, rounds, inferred_topics, n_records, plan
+        summaries,
+        n_works,
+        n_identifiers,
+        timings,
+        out,
+        rounds,
+        inferred_topics,
+        n_records,
+        plan,
+        embedded,
     )
 
 
