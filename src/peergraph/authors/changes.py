@@ -235,14 +235,14 @@ def plan(conn: Connection, since: Row[Any], model: PairModel) -> Plan:
     for start in range(0, len(rows), CHUNK):
         conn.execute(insert(names_t), rows[start : start + CHUNK])
     after = _bins(counts())
-    crossed = {
+    moved = {
         k
         for k in before.keys() | after.keys()
         if crossed(k[0], before.get(k, 0.0), after.get(k, 0.0), model)
     }
 
     by_kind: dict[str, set[Any]] = {}
-    for kind, name in crossed:
+    for kind, name in moved:
         by_kind.setdefault(kind, set()).add(name)
     binned = _crossing_blocks(conn, by_kind)
     for kind, blocks in binned.items():
