@@ -450,13 +450,20 @@ def _claim_closure(conn: Connection, blocks: set[str]) -> set[str]:
         .distinct()
     ):
         per_claim.setdefault(claimant, set()).add(block)
+    return grown(per_claim.values(), blocks)
+
+
+def grown(groups: Iterable[set[str]], blocks: set[str]) -> set[str]:
+    """The blocks of every group (one claimant's blocks) that shares a block with
+    ``blocks``, and so on, until nothing is added; ``blocks`` themselves left out."""
+    listed = list(groups)
     out = set(blocks)
     grew = True
     while grew:
         grew = False
-        for claim_blocks in per_claim.values():
-            if claim_blocks & out and not claim_blocks <= out:
-                out |= claim_blocks
+        for group in listed:
+            if group & out and not group <= out:
+                out |= group
                 grew = True
     return out - blocks
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from peergraph.authors import ownership
-from peergraph.authors.changes import crossed
+from peergraph.authors.changes import crossed, grown
 from peergraph.authors.features import count_bin
 from peergraph.authors.model import PairModel
 
@@ -282,15 +282,7 @@ def _claim_closure(
         per_claimant.setdefault(c.claimant, set()).update(
             block_of[a] for a in (*c.authorships, *c.not_mine) if a in block_of
         )
-    out = set(chosen)
-    grew = True
-    while grew:
-        grew = False
-        for claimant_blocks in per_claimant.values():
-            if claimant_blocks & out and not claimant_blocks <= out:
-                out |= claimant_blocks
-                grew = True
-    return out - chosen
+    return grown(per_claimant.values(), chosen)
 
 
 def run_row(
