@@ -61,10 +61,12 @@ def split(scratch: Path, share: float) -> tuple[list[Path], Path, int, int]:
     for source in COLLECTIONS:
         with gzip.open(source, "rt", encoding="utf-8") as f:
             items = json.load(f)
-        kept = []
+        kept, again = [], []
         for item in items:
-            (update if zlib.crc32(str(item.get("id")).encode()) < cut else kept).append(item)
-        again = [i for i in kept if cut <= zlib.crc32(str(i.get("id")).encode()) < cut * 1.1]
+            h = zlib.crc32(str(item.get("id")).encode())
+            (update if h < cut else kept).append(item)
+            if cut <= h < cut * 1.1:
+                again.append(item)
         for item in again:
             update.append({**item, "id": f"{item.get('id')}-update", "abstract": "Updated."})
         enriched += len(again)

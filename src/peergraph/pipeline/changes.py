@@ -127,7 +127,7 @@ def plan(
     model: PairModel,
 ) -> Plan:
     """The blocks to cluster again. ``names``: this run's ``authorship_names`` (a
-    DataFrame: ``authors.NAMES_SCHEMA`` and the counts); ``changed``: a DataFrame of the
+    DataFrame: ``pipeline.authors.NAMES_SCHEMA`` and the counts); ``changed``: a DataFrame of the
     ``work_id`` of every work a record of a new file created or enriched; ``claims``: the
     claims this run clusters with."""
     from pyspark.sql import functions as F
