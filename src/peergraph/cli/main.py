@@ -1324,6 +1324,21 @@ def load(
         Path,
         typer.Argument(help="A `peergraph pipeline` output folder.", show_default=False),
     ],
+    master: Annotated[
+        str,
+        typer.Option(
+            help="The Spark master whose executors read the folder and, on PostgreSQL,"
+            " COPY the rows into staging tables (local[N], spark://host:7077, yarn)."
+        ),
+    ] = "local[2]",
+    through_driver: Annotated[
+        bool,
+        typer.Option(
+            "--through-driver",
+            help="On PostgreSQL, stream every row through this process instead of"
+            " COPYing from the executors (for executors that cannot reach the database).",
+        ),
+    ] = False,
 ) -> None:
     """Load a `peergraph pipeline` output into the store, in one transaction. An empty
     store is filled: works, venues, institutions, topics, import runs, author records,
@@ -1332,8 +1347,10 @@ def load(
     were imported, then new ones: the run is merged, author records keep their ids by the
     rebuild's rule and claims, follows and decisions move with their records; a store
     with verified claims needs a run made with --owned-from naming it. The store is the
-    one `--data-dir` or PEERGRAPH_DATABASE_URL names (SQLite or PostgreSQL). Reading
-    Parquet needs pyspark and Java, as the pipeline does (docs/pipeline.md)."""
+    one `--data-dir` or PEERGRAPH_DATABASE_URL names (SQLite or PostgreSQL). An empty
+    PostgreSQL store is filled by the executors: each COPYs its partitions into staging
+    tables, and one transaction publishes them. Reading Parquet needs pyspark and Java,
+    as the pipeline does (docs/pipeline.md)."""
     from peergraph.pipeline.load import LoadRefused, load_output
     from peergraph.pipeline.session import SparkUnavailable, spark_session
 
@@ -1342,12 +1359,18 @@ def load(
         raise typer.Exit(2)
     engine = _engine()
     try:
-        spark = spark_session("local[1]", driver_memory="2g")
+        spark = spark_session(master, driver_memory="2g")
     except SparkUnavailable as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from exc
     try:
-        summary = load_output(engine, spark, out_dir, report=lambda line: err.print(line))
+        summary = load_output(
+            engine,
+            spark,
+            out_dir,
+            report=lambda line: err.print(line),
+            through_driver=through_driver,
+        )
     except LoadRefused as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from exc

@@ -93,20 +93,29 @@ def copy_instance(
     return report
 
 
-def copy_rows(conn: Connection, table: Table, batch: Sequence[Row[Any] | tuple[Any, ...]]) -> None:
+def copy_rows(
+    conn: Connection,
+    table: Table,
+    batch: Sequence[Row[Any] | tuple[Any, ...]],
+    *,
+    columns: Sequence[str] | None = None,
+    into: str | None = None,
+) -> None:
     """Rows into a PostgreSQL table with ``COPY … FROM STDIN``, in the connection's
     transaction: faster than INSERTs (a whole copy of 5.5M rows: 300 s, was 501 s). Each
     value goes through its column type's bind processing first, as an INSERT would send
-    it; JSON values are written as JSON text (psycopg would write a list as an array)."""
-    columns = list(table.columns)
+    it; JSON values are written as JSON text (psycopg would write a list as an array).
+    ``columns`` (default: all of ``table``'s) names the values of each row, and ``into``
+    another table with those columns to copy into (a staging table)."""
+    chosen = [table.c[name] for name in columns] if columns else list(table.columns)
     processors = [
         _to_json if isinstance(column.type, JSON) else column.type.bind_processor(conn.dialect)
-        for column in columns
+        for column in chosen
     ]
     quote = conn.dialect.identifier_preparer.quote
-    names = ", ".join(quote(column.name) for column in columns)
+    names = ", ".join(quote(column.name) for column in chosen)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {quote(into or table.name)} ({names}) FROM STDIN") as copy:
         for row in batch:
             copy.write_row(
                 [

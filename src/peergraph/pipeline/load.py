@@ -6,8 +6,10 @@ writer's rule gave them, authorships, identifiers, references, topics, the impor
 with their records' outcomes and problems, author records with their links, names,
 profiles, collaborations, topics and trust items, the rebuild that made them, and (when
 the run embedded) the semantic index. Everything is written in one transaction, so a
-reader sees the store before the load or after it, never half of it; on PostgreSQL the
-rows go in with ``COPY`` (db/copy.py) and the id sequences move past the loaded ids.
+reader sees the store before the load or after it, never half of it. An empty
+PostgreSQL store is filled by the executors, through staging tables published in one
+transaction (pipeline/staging.py); otherwise the rows stream through the driver, on
+PostgreSQL with ``COPY`` (db/copy.py), and the id sequences move past the loaded ids.
 
 Ids: works, venues and institutions keep the pipeline's (the store's own ids for the
 same files); authorships are numbered in (work, position) order and author records in
@@ -63,10 +65,18 @@ def table(name: str) -> Table:
     return Base.metadata.tables[name]
 
 
-def load_output(engine: Engine, spark: Any, out: Path, report: Report | None = None) -> LoadSummary:
+def load_output(
+    engine: Engine,
+    spark: Any,
+    out: Path,
+    report: Report | None = None,
+    *,
+    through_driver: bool = False,
+) -> LoadSummary:
     """Load the pipeline output in ``out`` into the store behind ``engine``: fill it when
-    it is empty, else merge the run into it (pipeline/merge.py; ``LoadRefused`` when the
-    run does not cover the store)."""
+    it is empty (an empty PostgreSQL store from the executors, through staging tables:
+    pipeline/staging.py, unless ``through_driver``), else merge the run into it
+    (pipeline/merge.py; ``LoadRefused`` when the run does not cover the store)."""
     say = report or (lambda _m: None)
     out = out.resolve()
     for needed in ("files", "works", "authorships", "author_clusters", "author_records"):
@@ -104,6 +114,11 @@ def load_output(engine: Engine, spark: Any, out: Path, report: Report | None = N
             merged,
         )
 
+    if engine.dialect.name == "postgresql" and not through_driver:
+        from peergraph.pipeline.staging import staged_load  # it uses this module
+
+        return staged_load(engine, spark, out, rows, say)
+
     now = utcnow()
     with engine.begin() as conn:
         writer = _Writer(conn)
@@ -135,18 +150,13 @@ def load_output(engine: Engine, spark: Any, out: Path, report: Report | None = N
                 first = min(first or w["id"], w["id"])
                 last = max(last, w["id"])
                 count += 1
-                w.pop("first_file")
-                w.pop("first_record")
-                yield {**w, "created_at": now, "updated_at": now}
+                yield work_row(w, now)
 
         writer.many("works", works())
         if count:
             text_index(conn).add_works(conn, first, last)
         write_work_rows(writer, rows, topic_ids)
-        vectors = writer.many(
-            "work_embeddings",
-            ({**v, "vector": bytes(v["vector"])} for v in rows("work_embeddings")),
-        )
+        vectors = writer.many("work_embeddings", map(vector_row, rows("work_embeddings")))
 
         say("load: authorships, names, institutions")
         authorship_ids: dict[int, int] = {}
@@ -159,17 +169,8 @@ def load_output(engine: Engine, spark: Any, out: Path, report: Report | None = N
                 yield {"id": number, **a}
 
         listed = list(authorships())
-        writer.many(
-            "authorships", ({k: v for k, v in a.items() if k != "institution_ids"} for a in listed)
-        )
-        writer.many(
-            "authorship_institutions",
-            (
-                {"authorship_id": a["id"], "institution_id": i}
-                for a in listed
-                for i in a["institution_ids"]
-            ),
-        )
+        writer.many("authorships", (authorship_row(a) for a in listed))
+        writer.many("authorship_institutions", (row for a in listed for row in institution_rows(a)))
         writer.many("authorship_names", (_name_row(a) for a in listed))
         del listed
 
@@ -177,17 +178,7 @@ def load_output(engine: Engine, spark: Any, out: Path, report: Report | None = N
         records = sorted(rows("author_records"), key=lambda r: r["cluster"])
         record_ids = {r["cluster"]: number for number, r in enumerate(records, start=1)}
         writer.many(
-            "author_records",
-            (
-                {
-                    "id": record_ids[r.pop("cluster")],
-                    **r,
-                    "name_variants": r["name_variants"] or [],
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for r in records
-            ),
+            "author_records", (record_row(r, record_ids[r["cluster"]], now) for r in records)
         )
         write_records_of(writer, rows, record_ids, authorship_ids, topic_ids, now)
 
@@ -208,25 +199,126 @@ def write_work_rows(
 ) -> None:
     """The run's work identifiers, references and work topics (``topic_of``: key → id)."""
     writer.many("work_identifiers", rows("work_identifiers"))
+    writer.many("work_references", map(reference_row, rows("work_references")))
     writer.many(
-        "work_references",
-        (
-            {
-                "citing_work_id": r["work_id"],
-                "target_scheme": r["scheme"],
-                "target_value": r["value"],
-                "cited_work_id": r["cited_work_id"],
-            }
-            for r in rows("work_references")
-        ),
+        "work_topics", (work_topic_row(r, topic_of[r["topic"]]) for r in rows("work_topics"))
     )
-    writer.many(
-        "work_topics",
-        (
-            {**r, "topic_id": topic_of[r.pop("topic")], "is_primary": bool(r["is_primary"])}
-            for r in rows("work_topics")
-        ),
-    )
+
+
+# One function per table for a run's row as the store keeps it, given the store ids it
+# refers to: the load through the driver (below), the merge (pipeline/merge.py) and the
+# staged load from the executors (pipeline/staging.py) all write rows through these.
+
+
+def work_row(w: dict[str, Any], now: datetime) -> dict[str, Any]:
+    out = {k: v for k, v in w.items() if k not in ("first_file", "first_record")}
+    return {**out, "created_at": now, "updated_at": now}
+
+
+def vector_row(v: dict[str, Any]) -> dict[str, Any]:
+    return {**v, "vector": bytes(v["vector"])}
+
+
+def reference_row(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "citing_work_id": r["work_id"],
+        "target_scheme": r["scheme"],
+        "target_value": r["value"],
+        "cited_work_id": r["cited_work_id"],
+    }
+
+
+def work_topic_row(r: dict[str, Any], topic_id: int) -> dict[str, Any]:
+    out = {k: v for k, v in r.items() if k != "topic"}
+    return {**out, "topic_id": topic_id, "is_primary": bool(r["is_primary"])}
+
+
+def authorship_row(a: dict[str, Any]) -> dict[str, Any]:
+    """``a``: the run's authorship with its store ``id``."""
+    return {k: v for k, v in a.items() if k != "institution_ids"}
+
+
+def institution_rows(a: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"authorship_id": a["id"], "institution_id": i} for i in a.get("institution_ids") or []]
+
+
+def record_row(r: dict[str, Any], record_id: int, now: datetime) -> dict[str, Any]:
+    out = {k: v for k, v in r.items() if k != "cluster"}
+    return {
+        "id": record_id,
+        **out,
+        "name_variants": r["name_variants"] or [],
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def link_row(
+    c: dict[str, Any], authorship_id: int, record_id: int, renumber: Callable[[int], int]
+) -> dict[str, Any]:
+    """A link; ``renumber`` gives the store id of its evidence's partner authorship."""
+    return {
+        "authorship_id": authorship_id,
+        "record_id": record_id,
+        "confidence": float(c["confidence"]),
+        "method": c["method"],
+        "evidence": _evidence(c.get("evidence"), renumber),
+    }
+
+
+def record_topic_row(r: dict[str, Any], record_id: int, topic_id: int) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "topic_id": topic_id,
+        "weight": r["weight"],
+        "works_count": r["works_count"],
+    }
+
+
+def collaboration_row(c: dict[str, Any], record_id: int, coauthor_id: int) -> dict[str, Any]:
+    return {
+        "record_id": record_id,
+        "coauthor_id": coauthor_id,
+        "joint_works": c["joint_works"],
+        "strength": c["strength"],
+    }
+
+
+def trust_row(e: dict[str, Any], record_id: int, now: datetime) -> dict[str, Any]:
+    out = {k: v for k, v in e.items() if k != "cluster"}
+    return {"record_id": record_id, **out, "observed_at": now}
+
+
+def profile_row(p: dict[str, Any], record_id: int, now: datetime) -> dict[str, Any]:
+    out = {k: v for k, v in p.items() if k != "cluster"}
+    return {
+        "record_id": record_id,
+        **out,
+        "affiliations": _affiliations(p["affiliations"]),
+        "computed_at": now,
+    }
+
+
+def provenance_row(r: dict[str, Any], import_id: int) -> dict[str, Any]:
+    return {
+        "import_id": import_id,
+        "record_number": r["number"],
+        "line": r["line"],
+        "entity_type": "work",
+        "entity_id": r["work_id"],
+        "action": r["action"],
+    }
+
+
+def issue_row(i: dict[str, Any], import_id: int) -> dict[str, Any]:
+    return {
+        "import_id": import_id,
+        "record_number": i["number"],
+        "line": i["line"],
+        "reason": i["reason"],
+        "message": i["message"],
+        "skipped": i["skipped"],
+    }
 
 
 def import_row(f: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -259,61 +351,34 @@ def write_records_of(
     """The run's links (with their evidence), record topics, collaborations, trust items
     and profiles, under the store's ids: ``record_of`` cluster → record id,
     ``authorship_of`` pipeline authorship id → store id, ``topic_of`` key → topic id."""
+    renumber = authorship_of.__getitem__
     writer.many(
         "authorship_links",
         (
-            {
-                "authorship_id": authorship_of[c["authorship_id"]],
-                "record_id": record_of[c["cluster"]],
-                "confidence": float(c["confidence"]),
-                "method": c["method"],
-                "evidence": _evidence(c.get("evidence"), authorship_of),
-            }
+            link_row(c, authorship_of[c["authorship_id"]], record_of[c["cluster"]], renumber)
             for c in rows("author_clusters")
         ),
     )
     writer.many(
         "record_topics",
         (
-            {
-                "record_id": record_of[r["cluster"]],
-                "topic_id": topic_of[r["topic"]],
-                "weight": r["weight"],
-                "works_count": r["works_count"],
-            }
+            record_topic_row(r, record_of[r["cluster"]], topic_of[r["topic"]])
             for r in rows("record_topics")
         ),
     )
     writer.many(
         "collaborations",
         (
-            {
-                "record_id": record_of[c["cluster"]],
-                "coauthor_id": record_of[c["coauthor"]],
-                "joint_works": c["joint_works"],
-                "strength": c["strength"],
-            }
+            collaboration_row(c, record_of[c["cluster"]], record_of[c["coauthor"]])
             for c in rows("collaborations")
         ),
     )
     writer.many(
         "trust_evidence",
-        (
-            {"record_id": record_of[e.pop("cluster")], **e, "observed_at": now}
-            for e in rows("trust_evidence")
-        ),
+        (trust_row(e, record_of[e["cluster"]], now) for e in rows("trust_evidence")),
     )
     writer.many(
-        "profiles",
-        (
-            {
-                "record_id": record_of[p.pop("cluster")],
-                **p,
-                "affiliations": _affiliations(p["affiliations"]),
-                "computed_at": now,
-            }
-            for p in rows("profiles")
-        ),
+        "profiles", (profile_row(p, record_of[p["cluster"]], now) for p in rows("profiles"))
     )
 
 
@@ -328,32 +393,14 @@ def write_outcomes(
     writer.many(
         "provenance",
         (
-            {
-                "import_id": imports[r["file"]],
-                "record_number": r["number"],
-                "line": r["line"],
-                "entity_type": "work",
-                "entity_id": r["work_id"],
-                "action": r["action"],
-            }
+            provenance_row(r, imports[r["file"]])
             for r in rows("records")
             if r["file"] > after and r["action"] in ("created", "merged")
         ),
     )
     writer.many(
         "import_issues",
-        (
-            {
-                "import_id": imports[i["file"]],
-                "record_number": i["number"],
-                "line": i["line"],
-                "reason": i["reason"],
-                "message": i["message"],
-                "skipped": i["skipped"],
-            }
-            for i in rows("issues")
-            if i["file"] > after
-        ),
+        (issue_row(i, imports[i["file"]]) for i in rows("issues") if i["file"] > after),
     )
 
 
@@ -399,13 +446,13 @@ def _name_row(a: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _evidence(raw: str | None, authorship_ids: dict[int, int]) -> dict[str, Any] | None:
+def _evidence(raw: str | None, renumber: Callable[[int], int]) -> dict[str, Any] | None:
     """A link's evidence, its partner authorship renumbered as the store numbers it."""
     if not raw:
         return None
     found = json.loads(raw)
     if "via" in found:
-        found["via"] = authorship_ids[found["via"]]
+        found["via"] = renumber(found["via"])
     return found or None
 
 
