@@ -93,10 +93,7 @@ def load_output(
         return (row.asDict(recursive=True) for row in frame.toLocalIterator())
 
     with engine.connect() as conn:
-        holds = bool(
-            conn.execute(text("SELECT count(*) FROM works")).scalar()
-            or conn.execute(text("SELECT count(*) FROM imports")).scalar()
-        )
+        holds = holds_data(conn)
     if holds:
         from peergraph.pipeline.merge import MergeRefused, merge_output  # it uses this module
 
@@ -130,15 +127,7 @@ def load_output(
         writer.many("institutions", rows("institutions"))
         topic_ids: dict[str, int] = {}
         for t in rows("topics"):
-            topic_ids[t["key"]] = writer.one(
-                "topics",
-                {
-                    "taxonomy": t["taxonomy"],
-                    "external_id": t["external_id"],
-                    "name": t["name"],
-                    "description": t["description"],
-                },
-            )
+            topic_ids[t["key"]] = writer.one("topics", topic_row(t))
 
         say("load: works, identifiers, references, topics")
         first = last = 0
@@ -206,8 +195,20 @@ def write_work_rows(
 
 
 # One function per table for a run's row as the store keeps it, given the store ids it
-# refers to: the load through the driver (below), the merge (pipeline/merge.py) and the
-# staged load from the executors (pipeline/staging.py) all write rows through these.
+# refers to: the load through the driver (below), the staged load from the executors
+# (pipeline/staging.py) and, for the tables it rewrites whole, the merge (pipeline/merge.py).
+
+
+def holds_data(conn: Connection) -> bool:
+    """Whether the store holds works or import runs (then a load is a merge)."""
+    return bool(
+        conn.execute(text("SELECT count(*) FROM works")).scalar()
+        or conn.execute(text("SELECT count(*) FROM imports")).scalar()
+    )
+
+
+def topic_row(t: dict[str, Any]) -> dict[str, Any]:
+    return {k: t[k] for k in ("taxonomy", "external_id", "name", "description")}
 
 
 def work_row(w: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from peergraph.pipeline.load import (
     import_row,
     rebuild_row,
     table,
+    topic_row,
     write_outcomes,
     write_records_of,
     write_work_rows,
@@ -242,7 +243,7 @@ def merge_output(
         if found is None:
             topic_of[t["key"]] = writer.one(
                 "topics",
-                {k: t[k] for k in ("taxonomy", "external_id", "name", "description")},
+                topic_row(t),
             )
             continue
         topic_of[t["key"]] = found[0]

@@ -47,10 +47,12 @@ from peergraph.pipeline.load import (
     CHUNK,
     LoadRefused,
     LoadSummary,
+    Report,
     _name_row,
     _Writer,
     authorship_row,
     collaboration_row,
+    holds_data,
     import_row,
     institution_rows,
     issue_row,
@@ -62,13 +64,13 @@ from peergraph.pipeline.load import (
     record_topic_row,
     reference_row,
     table,
+    topic_row,
     trust_row,
     vector_row,
     work_row,
     work_topic_row,
 )
 
-Report = Callable[[str], None]
 Rows = Callable[[str], Iterator[dict[str, Any]]]
 Make = Callable[[dict[str, Any]], Iterable[tuple[str, dict[str, Any]]]]
 
@@ -234,12 +236,7 @@ def staged_load(engine: Engine, spark: Any, out: Any, rows: Rows, report: Report
         with engine.begin() as conn:
             # writers wait until the load is published; readers go on reading
             conn.execute(text("LOCK TABLE works, imports, topics IN EXCLUSIVE MODE"))
-            held = (
-                conn.execute(text("SELECT count(*) FROM works")).scalar()
-                or conn.execute(text("SELECT count(*) FROM imports")).scalar()
-            )
-            again = _largest_ids(conn)
-            if held or again != bases:
+            if holds_data(conn) or _largest_ids(conn) != bases:
                 raise LoadRefused(
                     "the store took data while the run was being staged: load it again"
                     " (it will be merged into what the store holds now)"
@@ -252,13 +249,7 @@ def staged_load(engine: Engine, spark: Any, out: Any, rows: Rows, report: Report
             writer.many("institutions", rows("institutions"))
             writer.many(
                 "topics",
-                (
-                    {
-                        "id": topic_of[t["key"]],
-                        **{k: t[k] for k in ("taxonomy", "external_id", "name", "description")},
-                    }
-                    for t in topics
-                ),
+                ({"id": topic_of[t["key"]], **topic_row(t)} for t in topics),
             )
             for t in Base.metadata.sorted_tables:
                 if t.name in STAGED:
