@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import sparse
 
 from peergraph.authors import disambiguation as d
@@ -434,3 +436,62 @@ def test_another_name_frequency_table_makes_the_next_rebuild_a_full_one(tmp_path
     fingerprint = model_fingerprint(packaged())
     assert shipped.digest and fingerprint.endswith("/" + shipped.digest[:8])
     assert len(fingerprint + ":no-upstream-ids") <= 64  # rebuilds.model is 64 characters
+
+
+def test_block_products_give_the_same_features_as_row_by_row_dots(monkeypatch):
+    """Large blocks take their pair dot products from one product matrix per block
+    (features._PairDots); every feature of every pair is the same, bit for bit, as the
+    row-by-row path gives it."""
+    from peergraph.authors import features
+
+    rng = np.random.default_rng(7)
+    people = ["Yang", "Y.", "Yi", "Yu", "Yan"]
+    pool = [f"coauthor{k}" for k in range(12)]
+    words = [f"word{k}" for k in range(30)]
+    authors = [
+        (w, people[w % 5], "Liu", None, None, set(rng.choice(pool, 3).tolist())) for w in range(80)
+    ]
+    texts = [" ".join(rng.choice(words, 8).tolist()) for _ in range(100)]
+    c = corpus([*authors, *filler(20, 80)], 100, texts=texts)
+    blocks = d.blocks_of(c)
+    context = block_context(c, blocks)
+    a, b = d.candidate_pairs(c, blocks[[len(r) for r in blocks].index(80)])
+    rows = blocks[[len(r) for r in blocks].index(80)]
+    i, j = rows[a], rows[b]
+    monkeypatch.setattr(features, "GRAM_PAIRS", 10**9)
+    by_rows = pair_features(c, context, i, j)
+    monkeypatch.setattr(features, "GRAM_PAIRS", 1)
+    monkeypatch.setattr(features, "GRAM_COST", 0.0)  # every matrix by products
+    assert features._PairDots(i, j, context.block_of[i]).big  # the product path is taken
+    by_block = pair_features(c, context, i, j)
+    assert len(i) > 1000
+    np.testing.assert_array_equal(by_block, by_rows)
+
+
+def test_block_products_equal_row_dots_on_dense_float32_rows():
+    from peergraph.authors.features import _PairDots, _rowdot
+
+    rng = np.random.default_rng(3)
+    m = sparse.random(300, 500, density=0.2, format="csr", dtype=np.float32, random_state=rng)
+    i, j = np.triu_indices(210, k=1)  # over GRAM_PAIRS
+    group = np.zeros(len(i), dtype=np.int64)
+    dots = _PairDots(i, j, group)
+    assert dots.big and not len(dots.rest)
+    np.testing.assert_array_equal(dots.dot(m, m), _rowdot(m, m, i, j))
+    assert dots.products == 1  # 100 values a row: the product path
+    index = rng.permutation(300)
+    np.testing.assert_array_equal(dots.dot(m, m, index), _rowdot(m, m, index[i], index[j]))
+
+
+_TOKENS = ["y", "z", "h", "yan", "yang", "yanchao", "yi", "yu", "zhi", "hui", "zhihui", "zh"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_TOKENS), max_size=3).map(tuple), max_size=25))
+def test_compatibility_table_equals_comparing_every_pair(names):
+    """The table skips pairs whose first names are unrelated; it must say exactly what
+    comparing every pair with tokens_compatible says."""
+    table = d._compatibility(names)
+    for a, x in enumerate(names):
+        for b, y in enumerate(names):
+            assert table[a, b] == (a == b or x == y or tokens_compatible(x, y)), (x, y)

@@ -21,6 +21,7 @@ docs/disambiguation.md:
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -103,15 +104,44 @@ class Result:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _related_firsts(firsts: list[str]) -> dict[str, list[str]]:
+    """For each distinct first given-name token (``firsts``, sorted), the tokens from it
+    onwards that it may meet in a compatible pair: all of them when it is an initial or
+    missing, otherwise those it is a prefix of (itself included).
+
+    Two spelt-out first tokens neither of which is a prefix of the other ("yang"/"yi")
+    make ``tokens_compatible`` false whatever follows: position by position, two full
+    names must be equal or one a prefix of the other, and a joined form ("zhihui" for
+    "zhi hui") starts with the other's first part. So only these pairs need the
+    comparison. Each pair is listed once, from its smaller token (an initial sorts
+    before the names it abbreviates, a prefix before its extensions)."""
+    related: dict[str, list[str]] = {}
+    for k, f in enumerate(firsts):
+        end = len(firsts) if len(f) < 2 else bisect_left(firsts, f + "\U0010ffff")
+        related[f] = firsts[k:end]
+    return related
+
+
 def _compatibility(given: list[tuple[str, ...]]) -> np.ndarray:
+    """n × n: may authorships a and b be one person by their given names
+    (``tokens_compatible``)? Each distinct pair of names is compared once, and only
+    pairs whose first tokens are related (``_related_firsts``): in a large block most
+    spelt-out first names are simply different."""
     distinct = sorted(set(given))
     index = {g: k for k, g in enumerate(distinct)}
     m = len(distinct)
-    table = np.ones((m, m), dtype=bool)
-    for a in range(m):
-        for b in range(a + 1, m):
-            table[a, b] = table[b, a] = tokens_compatible(distinct[a], distinct[b])
-    codes = np.array([index[g] for g in given])
+    table = np.zeros((m, m), dtype=bool)
+    np.fill_diagonal(table, True)
+    by_first: dict[str, list[int]] = defaultdict(list)
+    for k, name in enumerate(distinct):
+        by_first[name[0] if name else ""].append(k)
+    for f, others in _related_firsts(sorted(by_first)).items():
+        for g in others:
+            for a in by_first[f]:
+                for b in by_first[g]:
+                    if (g != f or a < b) and tokens_compatible(distinct[a], distinct[b]):
+                        table[a, b] = table[b, a] = True
+    codes = np.array([index[g] for g in given], dtype=np.int64)
     return table[codes[:, None], codes[None, :]]
 
 
