@@ -136,11 +136,12 @@ def _compatibility(given: list[tuple[str, ...]]) -> np.ndarray:
     for k, name in enumerate(distinct):
         by_first[name[0] if name else ""].append(k)
     for f, others in _related_firsts(sorted(by_first)).items():
-        for g in others:
-            for a in by_first[f]:
-                for b in by_first[g]:
-                    if (g != f or a < b) and tokens_compatible(distinct[a], distinct[b]):
-                        table[a, b] = table[b, a] = True
+        # names are sorted, so those of a later first token come later
+        later = [b for g in others for b in by_first[g]]
+        for a in by_first[f]:
+            for b in later:
+                if b > a and tokens_compatible(distinct[a], distinct[b]):
+                    table[a, b] = table[b, a] = True
     codes = np.array([index[g] for g in given], dtype=np.int64)
     return table[codes[:, None], codes[None, :]]
 

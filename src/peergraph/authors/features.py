@@ -104,6 +104,15 @@ class Corpus:
         return NameCodes.of(self)
 
     @cached_property
+    def coauthor_sets(self) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+        """The co-author matrix as 0/1 sets (float64), and the same weighted by each key's
+        rarity (1 / its count bin): what pairs share, and how rare what they share is."""
+        binary = sparse.csr_matrix(self.coauthors, dtype=np.float64, copy=True)
+        binary.data = np.ones_like(binary.data)
+        rarity = (1.0 / np.maximum(self.coauthor_bins, 1.0)).astype(np.float64)
+        return binary, sparse.csr_matrix(binary.multiply(rarity[None, :]), dtype=np.float64)
+
+    @cached_property
     def prior_bins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The shipped name-frequency table's bins (``NamePrior.bins``)."""
         return prior.packaged().bins(self.given, self.family_keys)
@@ -343,6 +352,8 @@ class _PairDots:
         self, a: sparse.csr_matrix, b: sparse.csr_matrix, index: np.ndarray | None = None
     ) -> np.ndarray:
         pick = (lambda r: r) if index is None else (lambda r: index[r])
+        if not self.big:
+            return _rowdot(a, b, pick(self.i), pick(self.j))
         out = np.empty(len(self.i), dtype=np.float32)
         by_rows = [self.rest]
         stored = np.diff(a.indptr) + np.diff(b.indptr)
@@ -451,14 +462,11 @@ def pair_features(
     dots = _PairDots(i, j, blocks)
     co = corpus.coauthors
     x[:, col["coauthors"]] = dots.dot(co, co)
-    binary = sparse.csr_matrix(co, dtype=np.float64, copy=True)
-    binary.data = np.ones_like(binary.data)
+    binary, rare = corpus.coauthor_sets
     shared = dots.dot(binary, binary)  # co-authors in common: small whole numbers
     union = _nnz(binary, i) + _nnz(binary, j) - shared
     with np.errstate(invalid="ignore", divide="ignore"):
         x[:, col["coauthor_jaccard"]] = np.where(union > 0, shared / np.maximum(union, 1), 0.0)
-    rarity = (1.0 / np.maximum(corpus.coauthor_bins, 1.0)).astype(np.float64)
-    rare = sparse.csr_matrix(binary.multiply(rarity[None, :]), dtype=np.float64)
     x[:, col["coauthor_rare"]] = dots.dot(rare, binary)
     hops = corpus.coauthor_hops
     x[:, col["coauthor_2hop"]] = dots.dot(hops, hops)

@@ -104,6 +104,7 @@ class LoadedCorpus:
         corpus.titles = corpus.venue_words = corpus.topics = corpus.references = empty
         corpus.coauthors = corpus.coauthor_hops = corpus.institutions = empty
         corpus.affiliations = empty
+        corpus.__dict__.pop("coauthor_sets", None)  # a cached_property of the co-authors
 
 
 @dataclass

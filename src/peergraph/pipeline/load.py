@@ -202,8 +202,9 @@ def write_work_rows(
 def holds_data(conn: Connection) -> bool:
     """Whether the store holds works or import runs (then a load is a merge)."""
     return bool(
-        conn.execute(text("SELECT count(*) FROM works")).scalar()
-        or conn.execute(text("SELECT count(*) FROM imports")).scalar()
+        conn.execute(
+            text("SELECT EXISTS (SELECT 1 FROM works) OR EXISTS (SELECT 1 FROM imports)")
+        ).scalar()
     )
 
 
